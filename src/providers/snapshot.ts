@@ -35,3 +35,32 @@ export const CLUSTER_SCOPED: ReadonlySet<SnapshotKind> = new Set(['GatewayClass'
 export function objectKey(kind: SnapshotKind, namespace: string | undefined, name: string): ObjectKey {
   return CLUSTER_SCOPED.has(kind) ? name : `${namespace ?? 'default'}/${name}`;
 }
+
+const SNAPSHOT_KIND_SET: ReadonlySet<string> = new Set(SNAPSHOT_KINDS);
+
+export function isSnapshotKind(kind: string): kind is SnapshotKind {
+  return SNAPSHOT_KIND_SET.has(kind);
+}
+
+/**
+ * Builds a Snapshot from plain objects, as both providers do: objects of kinds Portico does not
+ * read are skipped; namespaced objects without a namespace go to "default". Objects are not
+ * copied; callers hand over objects they will not mutate afterwards. A later object with the same
+ * kind and key replaces an earlier one.
+ */
+export function buildSnapshot(
+  objects: Iterable<KubeObject>,
+  generation: number,
+  diagnostics: readonly ProviderDiagnostic[] = [],
+): Snapshot {
+  const byKind = new Map<SnapshotKind, Map<ObjectKey, KubeObject>>();
+  for (const kind of SNAPSHOT_KINDS) byKind.set(kind, new Map());
+  for (const obj of objects) {
+    if (!obj || typeof obj.kind !== 'string' || !isSnapshotKind(obj.kind)) continue;
+    const name = obj.metadata?.name;
+    if (typeof name !== 'string') continue;
+    if (!CLUSTER_SCOPED.has(obj.kind) && !obj.metadata.namespace) obj.metadata.namespace = 'default';
+    byKind.get(obj.kind)!.set(objectKey(obj.kind, obj.metadata.namespace, name), obj);
+  }
+  return { generation, objects: byKind, diagnostics };
+}
