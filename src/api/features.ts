@@ -1,0 +1,136 @@
+// SupportedFeature names of Gateway API v1.6 (pkg/features/*.go), and the set Portico claims in
+// GatewayClass status.supportedFeatures (which the conformance suite reads to pick its tests).
+
+export const FEATURES = {
+  // Gateway
+  Gateway: 'Gateway',
+  GatewayPort8080: 'GatewayPort8080',
+  GatewayStaticAddresses: 'GatewayStaticAddresses',
+  GatewayHTTPListenerIsolation: 'GatewayHTTPListenerIsolation',
+  GatewayHTTPSListenerDetectMisdirectedRequests: 'GatewayHTTPSListenerDetectMisdirectedRequests',
+  GatewayInfrastructure: 'GatewayInfrastructure',
+  GatewayAddressEmpty: 'GatewayAddressEmpty',
+  GatewayBackendClientCertificate: 'GatewayBackendClientCertificate',
+  GatewayFrontendClientCertificateValidation: 'GatewayFrontendClientCertificateValidation',
+  GatewayFrontendClientCertificateValidationInsecureFallback: 'GatewayFrontendClientCertificateValidationInsecureFallback',
+  ListenerSet: 'ListenerSet',
+  // ReferenceGrant
+  ReferenceGrant: 'ReferenceGrant',
+  // HTTPRoute
+  HTTPRoute: 'HTTPRoute',
+  HTTPRouteDestinationPortMatching: 'HTTPRouteDestinationPortMatching',
+  HTTPRouteBackendRequestHeaderModification: 'HTTPRouteBackendRequestHeaderModification',
+  HTTPRouteQueryParamMatching: 'HTTPRouteQueryParamMatching',
+  HTTPRouteMethodMatching: 'HTTPRouteMethodMatching',
+  HTTPRouteResponseHeaderModification: 'HTTPRouteResponseHeaderModification',
+  HTTPRoutePortRedirect: 'HTTPRoutePortRedirect',
+  HTTPRouteSchemeRedirect: 'HTTPRouteSchemeRedirect',
+  HTTPRoutePathRedirect: 'HTTPRoutePathRedirect',
+  HTTPRouteHostRewrite: 'HTTPRouteHostRewrite',
+  HTTPRoutePathRewrite: 'HTTPRoutePathRewrite',
+  HTTPRouteRequestMirror: 'HTTPRouteRequestMirror',
+  HTTPRouteRequestMultipleMirrors: 'HTTPRouteRequestMultipleMirrors',
+  HTTPRouteRequestPercentageMirror: 'HTTPRouteRequestPercentageMirror',
+  HTTPRouteRequestTimeout: 'HTTPRouteRequestTimeout',
+  HTTPRouteBackendTimeout: 'HTTPRouteBackendTimeout',
+  HTTPRouteParentRefPort: 'HTTPRouteParentRefPort',
+  HTTPRouteBackendProtocolH2C: 'HTTPRouteBackendProtocolH2C',
+  HTTPRouteBackendProtocolWebSocket: 'HTTPRouteBackendProtocolWebSocket',
+  HTTPRouteNamedRouteRule: 'HTTPRouteNamedRouteRule',
+  HTTPRouteCORS: 'HTTPRouteCORS',
+  HTTPRoute303RedirectStatusCode: 'HTTPRoute303RedirectStatusCode',
+  HTTPRoute307RedirectStatusCode: 'HTTPRoute307RedirectStatusCode',
+  HTTPRoute308RedirectStatusCode: 'HTTPRoute308RedirectStatusCode',
+  HTTPRouteRetry: 'HTTPRouteRetry',
+  HTTPRouteRetryBackendTimeout: 'HTTPRouteRetryBackendTimeout',
+  HTTPRouteRetryConnectionError: 'HTTPRouteRetryConnectionError',
+  // GRPCRoute
+  GRPCRoute: 'GRPCRoute',
+  GRPCRouteNamedRouteRule: 'GRPCRouteNamedRouteRule',
+  // TLSRoute
+  TLSRoute: 'TLSRoute',
+  TLSRouteModeTerminate: 'TLSRouteModeTerminate',
+  TLSRouteModeMixed: 'TLSRouteModeMixed',
+  // TCPRoute, UDPRoute
+  TCPRoute: 'TCPRoute',
+  UDPRoute: 'UDPRoute',
+  // Mesh
+  Mesh: 'Mesh',
+  MeshClusterIPMatching: 'MeshClusterIPMatching',
+  MeshConsumerRoute: 'MeshConsumerRoute',
+  MeshHTTPRouteRewritePath: 'MeshHTTPRouteRewritePath',
+  MeshHTTPRouteSchemeRedirect: 'MeshHTTPRouteSchemeRedirect',
+  MeshHTTPRouteRedirectPort: 'MeshHTTPRouteRedirectPort',
+  MeshHTTPRouteRedirectPath: 'MeshHTTPRouteRedirectPath',
+  MeshHTTPRouteBackendRequestHeaderModification: 'MeshHTTPRouteBackendRequestHeaderModification',
+  MeshHTTPRouteQueryParamMatching: 'MeshHTTPRouteQueryParamMatching',
+  MeshHTTPRouteNamedRouteRule: 'MeshHTTPRouteNamedRouteRule',
+  // BackendTLSPolicy
+  BackendTLSPolicy: 'BackendTLSPolicy',
+  BackendTLSPolicySANValidation: 'BackendTLSPolicySANValidation',
+} as const;
+
+export type FeatureName = (typeof FEATURES)[keyof typeof FEATURES];
+
+/** Every feature name of v1.6, sorted. */
+export const ALL_FEATURES: readonly FeatureName[] = Object.values(FEATURES).sort();
+
+/** Features in the experimental channel (pkg/features: Channel experimental). */
+export const EXPERIMENTAL_FEATURES: ReadonlySet<FeatureName> = new Set<FeatureName>([
+  FEATURES.HTTPRouteDestinationPortMatching,
+  FEATURES.HTTPRouteRetry,
+  FEATURES.HTTPRouteRetryBackendTimeout,
+  FEATURES.HTTPRouteRetryConnectionError,
+  FEATURES.TLSRouteModeMixed,
+]);
+
+/**
+ * What Portico claims: what translate() implements and the HTTP data plane carries. The
+ * integrator adjusts this list as data-plane parts land. Not claimed: Mesh (Portico is not a
+ * mesh), GatewayInfrastructure (no generated resources yet), GatewayHTTPSListenerDetectMisdirectedRequests
+ * and port matching (experimental).
+ */
+export const PORTICO_SUPPORTED_FEATURES: readonly FeatureName[] = ([
+  FEATURES.Gateway,
+  FEATURES.GatewayPort8080,
+  FEATURES.GatewayStaticAddresses,
+  FEATURES.GatewayHTTPListenerIsolation,
+  FEATURES.GatewayAddressEmpty,
+  FEATURES.GatewayBackendClientCertificate,
+  FEATURES.GatewayFrontendClientCertificateValidation,
+  FEATURES.GatewayFrontendClientCertificateValidationInsecureFallback,
+  FEATURES.ListenerSet,
+  FEATURES.ReferenceGrant,
+  FEATURES.HTTPRoute,
+  FEATURES.HTTPRouteBackendRequestHeaderModification,
+  FEATURES.HTTPRouteQueryParamMatching,
+  FEATURES.HTTPRouteMethodMatching,
+  FEATURES.HTTPRouteResponseHeaderModification,
+  FEATURES.HTTPRoutePortRedirect,
+  FEATURES.HTTPRouteSchemeRedirect,
+  FEATURES.HTTPRoutePathRedirect,
+  FEATURES.HTTPRouteHostRewrite,
+  FEATURES.HTTPRoutePathRewrite,
+  FEATURES.HTTPRouteRequestMirror,
+  FEATURES.HTTPRouteRequestMultipleMirrors,
+  FEATURES.HTTPRouteRequestPercentageMirror,
+  FEATURES.HTTPRouteRequestTimeout,
+  FEATURES.HTTPRouteBackendTimeout,
+  FEATURES.HTTPRouteParentRefPort,
+  FEATURES.HTTPRouteBackendProtocolH2C,
+  FEATURES.HTTPRouteBackendProtocolWebSocket,
+  FEATURES.HTTPRouteNamedRouteRule,
+  FEATURES.HTTPRouteCORS,
+  FEATURES.HTTPRoute303RedirectStatusCode,
+  FEATURES.HTTPRoute307RedirectStatusCode,
+  FEATURES.HTTPRoute308RedirectStatusCode,
+  FEATURES.HTTPRouteRetry,
+  FEATURES.GRPCRoute,
+  FEATURES.GRPCRouteNamedRouteRule,
+  FEATURES.TLSRoute,
+  FEATURES.TLSRouteModeTerminate,
+  FEATURES.TCPRoute,
+  FEATURES.UDPRoute,
+  FEATURES.BackendTLSPolicy,
+  FEATURES.BackendTLSPolicySANValidation,
+] as FeatureName[]).sort();
