@@ -1,0 +1,340 @@
+// The file provider: reads manifests (files and directories, recursively; YAML or JSON;
+// multi-document; `kind: List`) into a Snapshot, and in watch mode publishes a new Snapshot
+// shortly after any of them changes.
+//
+// It fills in what the API server would: the namespace `default`, metadata.generation (bumped
+// when anything but metadata and status changes), a stable uid and a creationTimestamp (the
+// file's mtime when the object was first seen). A file that does not parse keeps its last good
+// objects and says so in snapshot.diagnostics. Nothing here throws on bad input.
+import { createHash } from 'node:crypto';
+import { watch as fsWatch } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { KubeObject } from '../../api/meta.ts';
+import { buildSnapshot, CLUSTER_SCOPED, isSnapshotKind } from '../snapshot.ts';
+import type { ProviderDiagnostic, Snapshot } from '../snapshot.ts';
+import { parseManifest } from './parse.ts';
+import type { ParsedFile, ParsedObject } from './parse.ts';
+
+export interface FileProviderOptions {
+  /** Files and directories given with -f. */
+  paths: string[];
+  /** Where diagnostics are reported when they first appear (default: stderr). */
+  log?: (line: string) => void;
+  /** Quiet period after a file system event before re-reading (ms). */
+  debounceMs?: number;
+}
+
+const MANIFEST_EXTENSIONS = /\.(ya?ml|json)$/i;
+const GATEWAY_GROUPS = /^gateway\.networking\.(x-)?k8s\.io\//;
+
+interface FileState {
+  text: string;
+  mtimeMs: number;
+  parsed: ParsedFile;
+  /** Objects of the last version of this file that parsed. */
+  lastGood?: ParsedObject[];
+}
+
+/** What the provider remembers about each object, so metadata stays stable between reads. */
+interface ObjectMemory {
+  contentHash: string;
+  generation: number;
+  creationTimestamp: string;
+}
+
+export class FileProvider {
+  private readonly paths: string[];
+  private readonly log: (line: string) => void;
+  private readonly debounceMs: number;
+  private readonly files = new Map<string, FileState>();
+  private readonly memory = new Map<string, ObjectMemory>();
+  private readonly locations = new Map<string, string>();
+  private readonly watchers = new Map<string, FSWatcher>();
+  private current: Snapshot = buildSnapshot([], 0);
+  private fingerprint = '';
+  private reported = new Set<string>();
+  private reloading: Promise<boolean> | undefined;
+  private reloadAgain = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
+
+  constructor(options: FileProviderOptions) {
+    this.paths = options.paths.map((p) => resolve(p));
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.debounceMs = options.debounceMs ?? 15;
+  }
+
+  /** The latest published snapshot (generation 0 before the first reload). */
+  snapshot(): Snapshot {
+    return this.current;
+  }
+
+  /** "file:line" where an object was read, by "Kind/namespace/name" (or "Kind/name"). */
+  locationOf(key: string): string | undefined {
+    return this.locations.get(key);
+  }
+
+  /**
+   * Re-reads every file and publishes a new snapshot if anything changed. Returns whether it
+   * did. Concurrent calls are folded: a call during a reload causes one more reload after it.
+   */
+  reload(): Promise<boolean> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      let changed = false;
+      do {
+        this.reloadAgain = false;
+        try {
+          changed = (await this.readAll()) || changed;
+        } catch (err) {
+          // Defensive: reading must never take the process down.
+          this.log(`portico: reading manifests failed: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      } while (this.reloadAgain && !this.closed);
+      this.reloading = undefined;
+      return changed;
+    })();
+    return this.reloading;
+  }
+
+  /**
+   * Watches every path and calls onSnapshot with each new snapshot. Call after the first
+   * reload(). Directories are watched recursively; a file is watched through its directory, so
+   * that editors which replace files on save are seen too.
+   */
+  watch(onSnapshot: (snapshot: Snapshot) => void): void {
+    const schedule = () => {
+      if (this.closed) return;
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => {
+        void this.reload().then((changed) => {
+          this.ensureWatchers(schedule);
+          if (changed && !this.closed) onSnapshot(this.current);
+        });
+      }, this.debounceMs);
+    };
+    this.ensureWatchers(schedule);
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
+  }
+
+  private ensureWatchers(onEvent: () => void): void {
+    if (this.closed) return;
+    for (const path of this.paths) {
+      const isDir = this.isDirectory(path);
+      const target = isDir ? path : dirname(path);
+      const key = `${isDir ? 'r' : 'f'}:${target}`;
+      if (this.watchers.has(key)) continue;
+      try {
+        const name = basename(path);
+        const watcher = fsWatch(target, { recursive: isDir, persistent: true }, (_event, filename) => {
+          if (isDir || filename === null || filename === name) onEvent();
+        });
+        watcher.on('error', () => {
+          // The directory went away; forget the watcher so the next reload sets it up again.
+          watcher.close();
+          this.watchers.delete(key);
+          onEvent();
+        });
+        this.watchers.set(key, watcher);
+      } catch {
+        // Nothing to watch yet (the parent directory does not exist); the path is reported in diagnostics.
+      }
+    }
+  }
+
+  private readonly directories = new Set<string>();
+
+  private isDirectory(path: string): boolean {
+    return this.directories.has(path);
+  }
+
+  /** One full read. Returns whether the published snapshot changed. */
+  private async readAll(): Promise<boolean> {
+    const diagnostics: ProviderDiagnostic[] = [];
+    const files = await this.listFiles(diagnostics);
+    const seen = new Set<string>();
+    const parsedObjects: ParsedObject[] = [];
+    const mtimes = new Map<ParsedObject, number>();
+
+    for (const file of files) {
+      seen.add(file);
+      const state = await this.readFileState(file, diagnostics);
+      if (!state) continue;
+      const { parsed } = state;
+      diagnostics.push(...parsed.warnings);
+      let objects: ParsedObject[];
+      if (parsed.errors.length === 0) {
+        objects = parsed.objects;
+        state.lastGood = objects;
+      } else {
+        const kept = state.lastGood?.length ?? 0;
+        for (const e of parsed.errors) {
+          diagnostics.push({ where: e.where, message: `${e.message} (keeping the last good version of this file: ${kept} object${kept === 1 ? '' : 's'})` });
+        }
+        objects = state.lastGood ?? [];
+      }
+      for (const o of objects) {
+        parsedObjects.push(o);
+        mtimes.set(o, state.mtimeMs);
+      }
+    }
+    for (const file of this.files.keys()) if (!seen.has(file)) this.files.delete(file);
+
+    const objects = this.fillMetadata(parsedObjects, mtimes, diagnostics);
+    const fingerprint = JSON.stringify([objects, diagnostics]);
+    this.reportNew(diagnostics);
+    if (fingerprint === this.fingerprint) return false;
+    this.fingerprint = fingerprint;
+    this.current = buildSnapshot(objects, this.current.generation + 1, diagnostics);
+    return true;
+  }
+
+  private async listFiles(diagnostics: ProviderDiagnostic[]): Promise<string[]> {
+    const out = new Set<string>();
+    this.directories.clear();
+    for (const path of this.paths) {
+      let info;
+      try {
+        info = await stat(path);
+      } catch (err) {
+        diagnostics.push({ where: path, message: fsMessage(err) });
+        continue;
+      }
+      if (!info.isDirectory()) {
+        out.add(path);
+        continue;
+      }
+      this.directories.add(path);
+      try {
+        const entries = await readdir(path, { recursive: true, withFileTypes: true });
+        const found = entries
+          .filter((e) => e.isFile() && MANIFEST_EXTENSIONS.test(e.name))
+          .map((e) => join(e.parentPath, e.name))
+          .filter((f) => !f.slice(path.length).split('/').some((seg) => seg.startsWith('.')))
+          .sort();
+        for (const f of found) out.add(f);
+      } catch (err) {
+        diagnostics.push({ where: path, message: fsMessage(err) });
+      }
+    }
+    return [...out];
+  }
+
+  private async readFileState(file: string, diagnostics: ProviderDiagnostic[]): Promise<FileState | undefined> {
+    let text: string;
+    let mtimeMs: number;
+    try {
+      mtimeMs = (await stat(file)).mtimeMs;
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      // Vanished between listing and reading, or unreadable: keep what we had, if anything.
+      diagnostics.push({ where: file, message: fsMessage(err) });
+      return this.files.get(file);
+    }
+    const previous = this.files.get(file);
+    if (previous && previous.text === text) {
+      previous.mtimeMs = mtimeMs;
+      return previous;
+    }
+    const state: FileState = { text, mtimeMs, parsed: parseManifest(file, text), lastGood: previous?.lastGood };
+    this.files.set(file, state);
+    return state;
+  }
+
+  /** Copies the parsed objects and fills in the metadata the API server would have set. */
+  private fillMetadata(parsed: ParsedObject[], mtimes: Map<ParsedObject, number>, diagnostics: ProviderDiagnostic[]): KubeObject[] {
+    const objects: KubeObject[] = [];
+    const present = new Set<string>();
+    this.locations.clear();
+    for (const p of parsed) {
+      const obj = structuredClone(p.object);
+      const kind = obj.kind;
+      if (!isSnapshotKind(kind)) {
+        if (GATEWAY_GROUPS.test(obj.apiVersion)) {
+          diagnostics.push({ where: p.where, message: `kind ${kind} of ${obj.apiVersion} is not one Portico reads; ignored` });
+        }
+        continue;
+      }
+      if (!CLUSTER_SCOPED.has(kind) && !obj.metadata.namespace) obj.metadata.namespace = 'default';
+      const key = CLUSTER_SCOPED.has(kind) ? `${kind}/${obj.metadata.name}` : `${kind}/${obj.metadata.namespace}/${obj.metadata.name}`;
+      const earlier = this.locations.get(key);
+      if (earlier) diagnostics.push({ where: p.where, message: `${key} is also defined at ${earlier}; this later definition wins` });
+      this.locations.set(key, p.where);
+      present.add(key);
+
+      const contentHash = hashContent(obj);
+      let mem = this.memory.get(key);
+      if (!mem) {
+        mem = { contentHash, generation: 1, creationTimestamp: rfc3339(mtimes.get(p) ?? Date.now()) };
+        this.memory.set(key, mem);
+      } else if (mem.contentHash !== contentHash) {
+        mem.contentHash = contentHash;
+        mem.generation += 1;
+      }
+      const meta = obj.metadata;
+      if (meta.generation === undefined) meta.generation = mem.generation;
+      if (meta.creationTimestamp === undefined) meta.creationTimestamp = mem.creationTimestamp;
+      if (meta.uid === undefined) meta.uid = stableUid(key);
+      objects.push(obj);
+    }
+    // An object that disappeared and comes back later is a new object, as in a cluster.
+    for (const key of this.memory.keys()) if (!present.has(key)) this.memory.delete(key);
+    return objects;
+  }
+
+  private reportNew(diagnostics: ProviderDiagnostic[]): void {
+    const now = new Set(diagnostics.map((d) => `${d.where}: ${d.message}`));
+    for (const line of now) if (!this.reported.has(line)) this.log(`portico: ${line}`);
+    this.reported = now;
+  }
+}
+
+/** Reads the paths once. */
+export async function loadSnapshot(paths: string[], log?: (line: string) => void): Promise<{ snapshot: Snapshot; provider: FileProvider }> {
+  const provider = new FileProvider({ paths, log: log ?? (() => {}) });
+  await provider.reload();
+  return { snapshot: provider.snapshot(), provider };
+}
+
+/** Hash of everything the generation tracks: all but metadata and status. */
+function hashContent(obj: KubeObject): string {
+  const { metadata: _m, status: _s, ...content } = obj;
+  return createHash('sha256').update(stableJson(content)).digest('hex');
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** A UUID-shaped value derived from the object's identity, the same on every run. */
+function stableUid(key: string): string {
+  const h = createHash('sha256').update(`portico/${key}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+function rfc3339(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+function fsMessage(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  if (code === 'ENOENT') return 'no such file or directory';
+  if (code === 'EACCES') return 'permission denied';
+  return err instanceof Error ? err.message : String(err);
+}
