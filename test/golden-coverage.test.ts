@@ -1,0 +1,215 @@
+// Every condition reason of the spec (gateway-api-spec.md §2.2–2.6) must appear in some golden
+// out.yaml, on the right kind of status and condition type, so that each one is exercised and
+// reviewed. Reasons translate() cannot produce yet are listed in NOT_YET: the list may only
+// shrink; the test says so when one of them shows up.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { GOLDEN_DIR, listCases } from './support/golden.ts';
+
+/** Where a condition sits: the object's own conditions, or a listener / parent / ancestor entry. */
+type Scope = 'GatewayClass' | 'Gateway' | 'Listener' | 'ListenerSet' | 'ListenerEntry' | 'Route' | 'BackendTLSPolicy';
+
+/** scope → condition type → reasons (True, False and Unknown alike). */
+const SPEC_REASONS: Record<Scope, Record<string, string[]>> = {
+  GatewayClass: {
+    Accepted: ['Accepted', 'InvalidParameters', 'Unsupported', 'UnsupportedVersion', 'Pending'],
+    SupportedVersion: ['SupportedVersion', 'UnsupportedVersion'],
+  },
+  Gateway: {
+    Accepted: ['Accepted', 'ListenersNotValid', 'Invalid', 'InvalidParameters', 'UnsupportedAddress', 'Pending'],
+    Programmed: ['Programmed', 'Invalid', 'Pending', 'NoResources', 'AddressNotAssigned', 'AddressNotUsable'],
+    ResolvedRefs: ['ResolvedRefs', 'RefNotPermitted', 'InvalidClientCertificateRef', 'ListenersNotResolved'],
+    InsecureFrontendValidationMode: ['ConfigurationChanged'],
+  },
+  Listener: {
+    Accepted: ['Accepted', 'PortUnavailable', 'UnsupportedProtocol', 'NoValidCACertificate', 'UnsupportedValue', 'Pending'],
+    Programmed: ['Programmed', 'Invalid', 'Pending'],
+    ResolvedRefs: ['ResolvedRefs', 'InvalidCertificateRef', 'InvalidRouteKinds', 'RefNotPermitted', 'InvalidCACertificateRef', 'InvalidCACertificateKind'],
+    Conflicted: ['HostnameConflict', 'ProtocolConflict', 'NoConflicts'],
+    OverlappingTLSConfig: ['OverlappingHostnames', 'OverlappingCertificates'],
+  },
+  ListenerSet: {
+    Accepted: ['Accepted', 'Invalid', 'NotAllowed', 'ParentNotAccepted', 'ListenersNotValid'],
+    Programmed: ['Programmed', 'Invalid', 'ParentNotProgrammed', 'ListenersNotValid', 'PortUnavailable'],
+  },
+  ListenerEntry: {
+    Accepted: ['Accepted', 'PortUnavailable', 'UnsupportedProtocol', 'TooManyListeners'],
+    Programmed: ['Programmed', 'Invalid', 'PortUnavailable'],
+    ResolvedRefs: ['ResolvedRefs', 'InvalidCertificateRef', 'InvalidRouteKinds', 'RefNotPermitted'],
+    Conflicted: ['HostnameConflict', 'ProtocolConflict', 'ListenerConflict', 'NoConflicts'],
+  },
+  Route: {
+    Accepted: ['Accepted', 'NotAllowedByListeners', 'NoMatchingListenerHostname', 'NoMatchingParent', 'UnsupportedValue', 'IncompatibleFilters', 'Pending'],
+    ResolvedRefs: ['ResolvedRefs', 'RefNotPermitted', 'InvalidKind', 'BackendNotFound', 'UnsupportedProtocol'],
+    PartiallyInvalid: ['UnsupportedValue'],
+  },
+  BackendTLSPolicy: {
+    Accepted: ['Accepted', 'Conflicted', 'Invalid', 'TargetNotFound', 'NoValidCACertificate'],
+    ResolvedRefs: ['ResolvedRefs', 'InvalidCACertificateRef', 'InvalidKind'],
+  },
+};
+
+/**
+ * Reasons no golden case can show, and why. `Pending` is the API server's default before any
+ * controller writes; Portico writes a real verdict in the same pass, so it never reports it.
+ */
+const NEVER: ReadonlySet<string> = new Set([
+  'GatewayClass/Accepted/Pending',
+  'Gateway/Accepted/Pending',
+  'Listener/Accepted/Pending',
+  'Route/Accepted/Pending',
+]);
+
+/**
+ * Reasons translate() does not produce yet (or that need a case not yet written). Remove an
+ * entry as soon as the test reports it covered; never add one without saying why.
+ */
+const NOT_YET: ReadonlySet<string> = new Set([
+  // translate() is being written (it returns nothing yet): every reason starts here.
+  'GatewayClass/Accepted/Accepted',
+  'GatewayClass/Accepted/InvalidParameters',
+  'GatewayClass/Accepted/Unsupported',
+  'GatewayClass/Accepted/UnsupportedVersion',
+  'GatewayClass/SupportedVersion/SupportedVersion',
+  'GatewayClass/SupportedVersion/UnsupportedVersion',
+  'Gateway/Accepted/Accepted',
+  'Gateway/Accepted/ListenersNotValid',
+  'Gateway/Accepted/Invalid',
+  'Gateway/Accepted/InvalidParameters',
+  'Gateway/Accepted/UnsupportedAddress',
+  'Gateway/Programmed/Programmed',
+  'Gateway/Programmed/Invalid',
+  'Gateway/Programmed/Pending',
+  'Gateway/Programmed/NoResources',
+  'Gateway/Programmed/AddressNotAssigned',
+  'Gateway/Programmed/AddressNotUsable',
+  'Gateway/ResolvedRefs/ResolvedRefs',
+  'Gateway/ResolvedRefs/RefNotPermitted',
+  'Gateway/ResolvedRefs/InvalidClientCertificateRef',
+  'Gateway/ResolvedRefs/ListenersNotResolved',
+  'Gateway/InsecureFrontendValidationMode/ConfigurationChanged',
+  'Listener/Accepted/Accepted',
+  'Listener/Accepted/PortUnavailable',
+  'Listener/Accepted/UnsupportedProtocol',
+  'Listener/Accepted/NoValidCACertificate',
+  'Listener/Accepted/UnsupportedValue',
+  'Listener/Programmed/Programmed',
+  'Listener/Programmed/Invalid',
+  'Listener/Programmed/Pending',
+  'Listener/ResolvedRefs/ResolvedRefs',
+  'Listener/ResolvedRefs/InvalidCertificateRef',
+  'Listener/ResolvedRefs/InvalidRouteKinds',
+  'Listener/ResolvedRefs/RefNotPermitted',
+  'Listener/ResolvedRefs/InvalidCACertificateRef',
+  'Listener/ResolvedRefs/InvalidCACertificateKind',
+  'Listener/Conflicted/HostnameConflict',
+  'Listener/Conflicted/ProtocolConflict',
+  'Listener/Conflicted/NoConflicts',
+  'Listener/OverlappingTLSConfig/OverlappingHostnames',
+  'Listener/OverlappingTLSConfig/OverlappingCertificates',
+  'ListenerSet/Accepted/Accepted',
+  'ListenerSet/Accepted/Invalid',
+  'ListenerSet/Accepted/NotAllowed',
+  'ListenerSet/Accepted/ParentNotAccepted',
+  'ListenerSet/Accepted/ListenersNotValid',
+  'ListenerSet/Programmed/Programmed',
+  'ListenerSet/Programmed/Invalid',
+  'ListenerSet/Programmed/ParentNotProgrammed',
+  'ListenerSet/Programmed/ListenersNotValid',
+  'ListenerSet/Programmed/PortUnavailable',
+  'ListenerEntry/Accepted/Accepted',
+  'ListenerEntry/Accepted/PortUnavailable',
+  'ListenerEntry/Accepted/UnsupportedProtocol',
+  'ListenerEntry/Accepted/TooManyListeners',
+  'ListenerEntry/Programmed/Programmed',
+  'ListenerEntry/Programmed/Invalid',
+  'ListenerEntry/Programmed/PortUnavailable',
+  'ListenerEntry/ResolvedRefs/ResolvedRefs',
+  'ListenerEntry/ResolvedRefs/InvalidCertificateRef',
+  'ListenerEntry/ResolvedRefs/InvalidRouteKinds',
+  'ListenerEntry/ResolvedRefs/RefNotPermitted',
+  'ListenerEntry/Conflicted/HostnameConflict',
+  'ListenerEntry/Conflicted/ProtocolConflict',
+  'ListenerEntry/Conflicted/ListenerConflict',
+  'ListenerEntry/Conflicted/NoConflicts',
+  'Route/Accepted/Accepted',
+  'Route/Accepted/NotAllowedByListeners',
+  'Route/Accepted/NoMatchingListenerHostname',
+  'Route/Accepted/NoMatchingParent',
+  'Route/Accepted/UnsupportedValue',
+  'Route/Accepted/IncompatibleFilters',
+  'Route/ResolvedRefs/ResolvedRefs',
+  'Route/ResolvedRefs/RefNotPermitted',
+  'Route/ResolvedRefs/InvalidKind',
+  'Route/ResolvedRefs/BackendNotFound',
+  'Route/ResolvedRefs/UnsupportedProtocol',
+  'Route/PartiallyInvalid/UnsupportedValue',
+  'BackendTLSPolicy/Accepted/Accepted',
+  'BackendTLSPolicy/Accepted/Conflicted',
+  'BackendTLSPolicy/Accepted/Invalid',
+  'BackendTLSPolicy/Accepted/TargetNotFound',
+  'BackendTLSPolicy/Accepted/NoValidCACertificate',
+  'BackendTLSPolicy/ResolvedRefs/ResolvedRefs',
+  'BackendTLSPolicy/ResolvedRefs/InvalidCACertificateRef',
+  'BackendTLSPolicy/ResolvedRefs/InvalidKind',
+]);
+
+function scopeOf(kind: string): { own: Scope; entries?: [string, Scope] } | undefined {
+  switch (kind) {
+    case 'GatewayClass': return { own: 'GatewayClass' };
+    case 'Gateway': return { own: 'Gateway', entries: ['listeners', 'Listener'] };
+    case 'ListenerSet': return { own: 'ListenerSet', entries: ['listeners', 'ListenerEntry'] };
+    case 'BackendTLSPolicy': return { own: 'BackendTLSPolicy', entries: ['ancestors', 'BackendTLSPolicy'] };
+    case 'HTTPRoute': case 'GRPCRoute': case 'TLSRoute': case 'TCPRoute': case 'UDPRoute':
+      return { own: 'Route', entries: ['parents', 'Route'] };
+    default: return undefined;
+  }
+}
+
+/** "Scope/Type/Reason" of every condition in every out.yaml. */
+function reasonsInGoldens(): Set<string> {
+  const seen = new Set<string>();
+  const add = (scope: Scope, conditions: unknown) => {
+    if (!Array.isArray(conditions)) return;
+    for (const c of conditions) seen.add(`${scope}/${c?.type}/${c?.reason}`);
+  };
+  for (const name of listCases()) {
+    const file = join(GOLDEN_DIR, name, 'out.yaml');
+    if (!existsSync(file)) continue;
+    const out = parse(readFileSync(file, 'utf8')) as { statuses?: { kind: string; status?: Record<string, unknown> }[] };
+    for (const { kind, status } of out?.statuses ?? []) {
+      const scope = scopeOf(kind);
+      if (!scope || !status) continue;
+      if (scope.own !== 'Route' && scope.own !== 'BackendTLSPolicy') add(scope.own, status.conditions);
+      if (!scope.entries) continue;
+      const [field, entryScope] = scope.entries;
+      const entries = status[field];
+      if (Array.isArray(entries)) for (const e of entries) add(entryScope, e?.conditions);
+    }
+  }
+  return seen;
+}
+
+function specReasons(): string[] {
+  const all: string[] = [];
+  for (const [scope, types] of Object.entries(SPEC_REASONS)) {
+    for (const [type, reasons] of Object.entries(types)) for (const r of reasons) all.push(`${scope}/${type}/${r}`);
+  }
+  return all;
+}
+
+test('every spec condition reason appears in some golden out.yaml', (t) => {
+  const seen = reasonsInGoldens();
+  const missing = specReasons().filter((r) => !seen.has(r) && !NEVER.has(r) && !NOT_YET.has(r));
+  const nowCovered = [...NOT_YET].filter((r) => seen.has(r));
+  if (nowCovered.length > 0) t.diagnostic(`covered now, remove from NOT_YET: ${nowCovered.join(', ')}`);
+  assert.deepEqual(missing, [], 'reasons of the spec that no golden out.yaml shows (add a case, or list them in NOT_YET with a reason)');
+});
+
+test('NOT_YET and NEVER only name reasons of the spec', () => {
+  const all = new Set(specReasons());
+  assert.deepEqual([...NOT_YET, ...NEVER].filter((r) => !all.has(r)), []);
+});

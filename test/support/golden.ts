@@ -1,0 +1,294 @@
+// Golden test support: loading a case (test/golden/<case>/in.yaml), running translate() on it,
+// rendering the result as the out.yaml text, and checking the case's expect.yaml assertions.
+// The format of each file is described in test/golden/README.md.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments, stringify } from 'yaml';
+import { createHash } from 'node:crypto';
+import type { KubeObject } from '../../src/api/meta.ts';
+import { buildSnapshot } from '../../src/providers/snapshot.ts';
+import { translate, type TranslateResult } from '../../src/translate/index.ts';
+
+export const GOLDEN_DIR = new URL('../golden/', import.meta.url).pathname;
+/** The fixed clock of every golden run, so lastTransitionTime is stable. */
+export const GOLDEN_NOW = '2026-01-01T00:00:00Z';
+const BASE_FILE = join(GOLDEN_DIR, '_base.yaml');
+/** First line of an in.yaml that opts out of _base.yaml. */
+const NO_BASE = '# base: none';
+
+/** `node test/golden.test.ts --update` or GOLDEN_UPDATE=1 rewrites every out.yaml. */
+export function updateRequested(): boolean {
+  return process.argv.includes('--update') || process.env.GOLDEN_UPDATE === '1';
+}
+
+/** Case directories (sorted): every directory under test/golden holding an in.yaml. */
+export function listCases(): string[] {
+  return readdirSync(GOLDEN_DIR, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(GOLDEN_DIR, d.name, 'in.yaml')))
+    .map((d) => d.name)
+    .sort();
+}
+
+/** Parses a multi-document YAML file; throws with the file name on a syntax error. */
+export function parseYamlDocs(file: string): unknown[] {
+  const docs = parseAllDocuments(readFileSync(file, 'utf8'));
+  const out: unknown[] = [];
+  for (const doc of docs) {
+    if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0].message}`);
+    const value: unknown = doc.toJS();
+    if (value !== null && value !== undefined) out.push(value);
+  }
+  return out;
+}
+
+/** The objects of a case: _base.yaml (unless opted out) followed by the case's in.yaml. */
+export function loadCaseObjects(name: string): KubeObject[] {
+  const inFile = join(GOLDEN_DIR, name, 'in.yaml');
+  const own = parseYamlDocs(inFile) as KubeObject[];
+  const useBase = !readFileSync(inFile, 'utf8').startsWith(NO_BASE);
+  return useBase ? [...(parseYamlDocs(BASE_FILE) as KubeObject[]), ...own] : own;
+}
+
+export function runCase(name: string): TranslateResult {
+  return translate(buildSnapshot(loadCaseObjects(name), 1), { now: GOLDEN_NOW });
+}
+
+/** What out.yaml holds: every owned object with its status, and the IR. */
+export interface GoldenOutput {
+  statuses: {
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string; namespace?: string; generation?: number };
+    status: Record<string, unknown>;
+  }[];
+  ir: unknown;
+}
+
+export function goldenOutput(result: TranslateResult): GoldenOutput {
+  return {
+    statuses: result.statuses.map(({ object, status }) => ({
+      apiVersion: object.apiVersion,
+      kind: object.kind,
+      metadata: {
+        name: object.metadata.name,
+        ...(object.metadata.namespace !== undefined ? { namespace: object.metadata.namespace } : {}),
+        ...(object.metadata.generation !== undefined ? { generation: object.metadata.generation } : {}),
+      },
+      status,
+    })),
+    ir: result.ir,
+  };
+}
+
+/** PEM blobs would drown the IR in base64; a digest still shows which certificate went where. */
+function abbreviatePem(value: unknown): unknown {
+  if (typeof value === 'string' && value.startsWith('-----BEGIN')) {
+    const label = /^-----BEGIN ([A-Z0-9 ]+)-----/.exec(value)?.[1] ?? 'PEM';
+    const digest = createHash('sha256').update(value).digest('hex').slice(0, 12);
+    return `<${label} sha256:${digest}>`;
+  }
+  if (Array.isArray(value)) return value.map(abbreviatePem);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, abbreviatePem(v)]));
+  }
+  return value;
+}
+
+/** The out.yaml text: keys sorted, PEM abbreviated, so the same result gives the same bytes. */
+export function renderOutput(result: TranslateResult): string {
+  return stringify(abbreviatePem(goldenOutput(result)), { sortMapEntries: true, lineWidth: 0 });
+}
+
+// ---------------------------------------------------------------------------------------------
+// PENDING: cases whose expect.yaml translate() cannot satisfy yet.
+
+/** Reads test/golden/PENDING: "<case> <why>" per line, '#' comments. */
+export function loadPending(): Map<string, string> {
+  const file = join(GOLDEN_DIR, 'PENDING');
+  const pending = new Map<string, string>();
+  if (!existsSync(file)) return pending;
+  for (const raw of readFileSync(file, 'utf8').split('\n')) {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (!line) continue;
+    const [name, ...why] = line.split(/\s+/);
+    pending.set(name, why.join(' ') || 'pending');
+  }
+  return pending;
+}
+
+// ---------------------------------------------------------------------------------------------
+// expect.yaml: assertions about the statuses, independent of the regenerated out.yaml.
+
+export interface Expectation {
+  /** "Kind/namespace/name", or "Kind/name" for GatewayClass. */
+  object: string;
+  /** e.g. "status.listeners[https].conditions[ResolvedRefs]"; see selectIn() for keys. */
+  path: string;
+  /** For a condition: its status and (optionally) reason and observedGeneration. */
+  status?: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  observedGeneration?: number;
+  /** Deep equality with the value at path (for attachedRoutes, supportedKinds, ...). */
+  equals?: unknown;
+  /** Every item must deep-equal some element of the list at path (supportedKinds, as upstream compares them). */
+  includes?: unknown[];
+  /** Length of the list at path. */
+  length?: number;
+  /** The path must lead nowhere (no such listener, parent or condition). */
+  absent?: boolean;
+  /** Free text saying why, usually the upstream line it comes from. */
+  note?: string;
+}
+
+export function loadExpectations(name: string): Expectation[] | undefined {
+  const file = join(GOLDEN_DIR, name, 'expect.yaml');
+  if (!existsSync(file)) return undefined;
+  const [doc] = parseYamlDocs(file);
+  if (!Array.isArray(doc)) throw new Error(`${file}: expected a list of assertions`);
+  return doc as Expectation[];
+}
+
+function statusKey(kind: string, namespace: string | undefined, name: string): string {
+  return kind === 'GatewayClass' || namespace === undefined ? `${kind}/${name}` : `${kind}/${namespace}/${name}`;
+}
+
+/**
+ * A parentRef / ancestorRef as a list key: "Kind/namespace/name", then "/sectionName" and
+ * ":port" when set. The namespace defaults to the namespace of the object holding the ref.
+ */
+export function refKey(ref: Record<string, unknown>, defaultNamespace: string): string {
+  const kind = typeof ref.kind === 'string' ? ref.kind : 'Gateway';
+  const ns = typeof ref.namespace === 'string' ? ref.namespace : defaultNamespace;
+  let key = `${kind}/${ns}/${String(ref.name)}`;
+  if (typeof ref.sectionName === 'string') key += `/${ref.sectionName}`;
+  if (typeof ref.port === 'number') key += `:${ref.port}`;
+  return key;
+}
+
+/** Splits "a.b[x.y].c[k]" into segments, dots inside brackets kept. */
+function splitPath(path: string): { field: string; keys: string[] }[] {
+  const segments: { field: string; keys: string[] }[] = [];
+  const re = /([A-Za-z0-9_]+)((?:\[[^\]]*\])*)(?:\.|$)/y;
+  let m: RegExpExecArray | null;
+  while (re.lastIndex < path.length && (m = re.exec(path)) !== null) {
+    const keys = [...m[2].matchAll(/\[([^\]]*)\]/g)].map((k) => k[1]);
+    segments.push({ field: m[1], keys });
+  }
+  if (re.lastIndex !== path.length) throw new Error(`cannot parse path "${path}"`);
+  return segments;
+}
+
+/**
+ * Selects the element of a list by key: "#3" is an index; otherwise the element whose type
+ * (conditions), name (listeners), kind (supportedKinds) or parentRef/ancestorRef key equals it.
+ */
+function selectIn(list: unknown, key: string, ns: string): unknown {
+  if (!Array.isArray(list)) return undefined;
+  if (key.startsWith('#')) return list[Number(key.slice(1))];
+  return list.find((el: Record<string, unknown>) => {
+    if (!el || typeof el !== 'object') return false;
+    if (el.type === key || el.name === key || el.kind === key) return true;
+    for (const f of ['parentRef', 'ancestorRef']) {
+      const ref = el[f];
+      if (ref && typeof ref === 'object' && refKey(ref as Record<string, unknown>, ns) === key) return true;
+    }
+    return false;
+  });
+}
+
+export function evalPath(root: unknown, path: string, ns: string): unknown {
+  let cur: unknown = root;
+  for (const { field, keys } of splitPath(path)) {
+    cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[field] : undefined;
+    for (const key of keys) cur = selectIn(cur, key, ns);
+  }
+  return cur;
+}
+
+function isDeepEqual(a: unknown, b: unknown): boolean {
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, canonical(x)]));
+  }
+  return v;
+}
+
+/** Checks every assertion; returns one line per failure (empty when all hold). */
+export function checkExpectations(result: TranslateResult, expectations: Expectation[]): string[] {
+  const byKey = new Map(result.statuses.map((s) => [
+    statusKey(s.object.kind, s.object.metadata.namespace, s.object.metadata.name), s,
+  ]));
+  const failures: string[] = [];
+  for (const e of expectations) {
+    const where = `${e.object} ${e.path}`;
+    const owned = byKey.get(e.object);
+    if (!owned) {
+      if (!e.absent) failures.push(`${where}: no status for ${e.object}`);
+      continue;
+    }
+    const root = { status: owned.status };
+    const value = evalPath(root, e.path, owned.object.metadata.namespace ?? 'default');
+    const got = JSON.stringify(value);
+    if (e.absent) {
+      if (value !== undefined) failures.push(`${where}: expected absent, got ${got}`);
+      continue;
+    }
+    if (value === undefined) {
+      failures.push(`${where}: missing`);
+      continue;
+    }
+    if (e.status !== undefined || e.reason !== undefined || e.observedGeneration !== undefined) {
+      const c = value as Record<string, unknown>;
+      const bad = (e.status !== undefined && c.status !== e.status)
+        || (e.reason !== undefined && c.reason !== e.reason)
+        || (e.observedGeneration !== undefined && c.observedGeneration !== e.observedGeneration);
+      if (bad) {
+        const want = [e.status, e.reason, e.observedGeneration].filter((x) => x !== undefined).join('/');
+        failures.push(`${where}: expected ${want}, got ${c.status}/${c.reason}/${c.observedGeneration} (${JSON.stringify(c.message)})`);
+      }
+    }
+    if (e.equals !== undefined && !isDeepEqual(value, e.equals)) {
+      failures.push(`${where}: expected ${JSON.stringify(e.equals)}, got ${got}`);
+    }
+    for (const item of e.includes ?? []) {
+      if (!Array.isArray(value) || !value.some((v) => isDeepEqual(v, item))) {
+        failures.push(`${where}: expected to include ${JSON.stringify(item)}, got ${got}`);
+      }
+    }
+    if (e.length !== undefined && (!Array.isArray(value) || value.length !== e.length)) {
+      failures.push(`${where}: expected length ${e.length}, got ${got}`);
+    }
+  }
+  return [...failures, ...checkObservedGenerations(result)];
+}
+
+/**
+ * The invariant every conformance test relies on: each condition Portico writes carries
+ * observedGeneration = metadata.generation of its object (checked where the input sets a generation).
+ */
+export function checkObservedGenerations(result: TranslateResult): string[] {
+  const failures: string[] = [];
+  for (const { key, object, status } of result.statuses) {
+    const generation = object.metadata.generation;
+    if (generation === undefined) continue;
+    const lists: [string, unknown][] = [['status.conditions', status.conditions]];
+    for (const group of ['listeners', 'parents', 'ancestors']) {
+      const entries = status[group];
+      if (!Array.isArray(entries)) continue;
+      entries.forEach((entry: Record<string, unknown>, i) => lists.push([`status.${group}[#${i}].conditions`, entry?.conditions]));
+    }
+    for (const [where, conditions] of lists) {
+      if (!Array.isArray(conditions)) continue;
+      for (const c of conditions as Record<string, unknown>[]) {
+        if (c.observedGeneration !== generation) {
+          failures.push(`${key} ${where}[${String(c.type)}]: observedGeneration ${String(c.observedGeneration)}, metadata.generation ${generation}`);
+        }
+      }
+    }
+  }
+  return failures;
+}
