@@ -1,0 +1,65 @@
+// Generates Gateway API manifests for benchmarks: one GatewayClass, gateways, and many
+// HTTPRoutes spread over namespaces, each routed to a Service backed by an EndpointSlice.
+import { stringify } from 'yaml';
+
+export interface ScaleSpec {
+  routes: number;
+  namespaces: number;
+  gateways: number;
+  /** First gateway port; gateway i listens on basePort + i. */
+  basePort: number;
+  backendPort: number;
+}
+
+export function gatewayClass(): object {
+  return { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'portico' }, spec: { controllerName: 'portico.dev/gateway-controller' } };
+}
+
+export function gateway(i: number, port: number): object {
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: `gw-${i}`, namespace: 'infra' },
+    spec: { gatewayClassName: 'portico', listeners: [{ name: 'http', port, protocol: 'HTTP', allowedRoutes: { namespaces: { from: 'All' } } }] },
+  };
+}
+
+export function backend(namespace: string, backendPort: number): object[] {
+  return [
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'backend', namespace }, spec: { ports: [{ name: 'http', port: 80, targetPort: backendPort }] } },
+    {
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+      metadata: { name: 'backend-1', namespace, labels: { 'kubernetes.io/service-name': 'backend' } },
+      addressType: 'IPv4', ports: [{ name: 'http', port: backendPort }], endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+    },
+  ];
+}
+
+export function route(i: number, namespace: string, gatewayName: string, hostname: string): object {
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: `route-${i}`, namespace },
+    spec: {
+      parentRefs: [{ name: gatewayName, namespace: 'infra' }],
+      hostnames: [hostname],
+      rules: [{ matches: [{ path: { type: 'PathPrefix', value: `/r${i}` } }], backendRefs: [{ name: 'backend', port: 80 }] }],
+    },
+  };
+}
+
+export function routeHost(i: number): string {
+  return `svc-${i % 1000}.example.com`;
+}
+
+/** All objects of a scale scenario, as one multi-document YAML string per namespace plus the base. */
+export function scaleManifests(s: ScaleSpec): Map<string, string> {
+  const files = new Map<string, string>();
+  const base: object[] = [gatewayClass()];
+  for (let g = 0; g < s.gateways; g++) base.push(gateway(g, s.basePort + g));
+  files.set('base.yaml', base.map((o) => stringify(o)).join('---\n'));
+  const perNs = new Map<string, object[]>();
+  for (let n = 0; n < s.namespaces; n++) perNs.set(`ns-${n}`, backend(`ns-${n}`, s.backendPort));
+  for (let i = 0; i < s.routes; i++) {
+    const ns = `ns-${i % s.namespaces}`;
+    perNs.get(ns)!.push(route(i, ns, `gw-${i % s.gateways}`, routeHost(i)));
+  }
+  for (const [ns, objs] of perNs) files.set(`${ns}.yaml`, objs.map((o) => stringify(o)).join('---\n'));
+  return files;
+}

@@ -1,0 +1,87 @@
+// `npm run bench [-- --quick] [-- --only http,translate]`: runs the benchmarks, prints one table
+// per scenario, and (with --quick) fails when a ratio fell more than 20 % below the recorded one.
+// Never run by the test command: timings belong here, not in tests.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ALL_TARGETS, printHttp, runHttp, type HttpCase } from './http.ts';
+import { printTranslate, runTranslate } from './translate.ts';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    record: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    seconds: { type: 'string' },
+  },
+});
+
+const RECORD = new URL('./results/recorded.json', import.meta.url).pathname;
+const only = values.only ? new Set(values.only.split(',')) : undefined;
+const wants = (s: string) => !only || only.has(s);
+
+function ensureTools(): void {
+  const missing = [['wrk', 'wrk'], ['nginx', 'nginx-light'], ['haproxy', 'haproxy'], ['h2load', 'nghttp2-client'], ['taskset', 'util-linux']]
+    .filter(([bin]) => { try { execFileSync('sh', ['-c', `command -v ${bin}`]); return false; } catch { return true; } })
+    .map(([, pkg]) => pkg);
+  if (missing.length === 0) return;
+  console.error(`installing ${missing.join(' ')} from Debian's packages…`);
+  execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.join(' ')} >/dev/null`], { stdio: 'inherit' });
+}
+
+/** Ratios a regression check compares; higher is better for each. */
+type Ratios = Record<string, number>;
+
+async function main(): Promise<void> {
+  ensureTools();
+  const rounds = Number(values.rounds ?? 3);
+  const seconds = Number(values.seconds ?? (values.quick ? 3 : 10));
+  const ratios: Ratios = {};
+  const report: string[] = [`# Portico benchmarks (${new Date().toISOString()}, ${values.quick ? 'quick' : 'full'})`];
+
+  if (wants('translate')) {
+    const t = runTranslate(values.quick ? 3 : 5);
+    report.push(printTranslate(t));
+    console.log(report.at(-1));
+  }
+
+  if (wants('http')) {
+    const cases: HttpCase[] = values.quick
+      ? [{ connections: 50, path: '/small', pinned: true }]
+      : [true, false].flatMap((pinned) => [50, 200].flatMap((connections) => (['/small', '/4k'] as const).map((path) => ({ connections, path, pinned }))));
+    const targets = values.quick ? (['direct', 'portico', 'nginx', 'http-proxy'] as const).slice() : ALL_TARGETS;
+    const res = await runHttp({ cases, targets, rounds, seconds });
+    report.push(printHttp(res));
+    console.log(report.at(-1));
+    const first = res[0].figures;
+    const get = (t: string) => first.find((f) => f.target === t);
+    const p = get('portico'), n = get('nginx'), hp = get('http-proxy');
+    if (p && n) {
+      ratios['http.rps_vs_nginx'] = p.rps / n.rps;
+      ratios['http.cpu_efficiency_vs_nginx'] = n.cpuUsPerReq / p.cpuUsPerReq;
+    }
+    if (p && hp) ratios['http.rps_vs_http_proxy'] = p.rps / hp.rps;
+  }
+
+  console.log('\nratios (higher is better):', JSON.stringify(ratios, null, 2));
+  let failed = false;
+  if (existsSync(RECORD)) {
+    const recorded: Ratios = JSON.parse(readFileSync(RECORD, 'utf8')).ratios ?? {};
+    for (const [k, v] of Object.entries(ratios)) {
+      const old = recorded[k];
+      if (old !== undefined && v < old * 0.8) {
+        console.error(`REGRESSION: ${k} = ${v.toFixed(3)}, recorded ${old.toFixed(3)} (more than 20 % worse)`);
+        failed = true;
+      }
+    }
+  }
+  if (values.record) {
+    mkdirSync(new URL('./results/', import.meta.url).pathname, { recursive: true });
+    writeFileSync(RECORD, JSON.stringify({ when: new Date().toISOString(), quick: values.quick, ratios }, null, 2) + '\n');
+    console.log(`recorded ratios in ${RECORD}`);
+  }
+  if (failed) process.exit(1);
+}
+
+await main();
