@@ -6,6 +6,7 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ALL_TARGETS, printHttp, runHttp, type HttpCase } from './http.ts';
 import { printTranslate, runTranslate } from './translate.ts';
+import { printControlPlane, runControlPlane, type ControlPlaneFigure } from './control-plane.ts';
 
 const { values } = parseArgs({
   options: {
@@ -62,6 +63,14 @@ async function main(): Promise<void> {
       ratios['http.cpu_efficiency_vs_nginx'] = n.cpuUsPerReq / p.cpuUsPerReq;
     }
     if (p && hp) ratios['http.rps_vs_http_proxy'] = p.rps / hp.rps;
+  }
+
+  if (wants('control-plane')) {
+    const sizes = values.quick ? [1000] : [1000, 5000, 20000];
+    const figs: ControlPlaneFigure[] = [];
+    for (const n of sizes) figs.push(await runControlPlane(n, values.quick ? 20 : 100));
+    report.push(printControlPlane(figs));
+    console.log(report.at(-1));
   }
 
   console.log('\nratios (higher is better):', JSON.stringify(ratios, null, 2));
