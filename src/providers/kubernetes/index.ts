@@ -1,0 +1,244 @@
+// The Kubernetes provider: informers on every kind a Snapshot holds, and a new Snapshot
+// published (debounced) shortly after any of their caches changes. Same shape as the file
+// provider (reload / snapshot / watch / close), so the run loop does not care which one it has.
+//
+// The first snapshot is published only once every informer has listed, so translate() never sees
+// a half-read cluster (a route whose Service is simply not listed yet would be reported
+// BackendNotFound). Kinds whose CRD is not installed are empty and explained in
+// snapshot.diagnostics; discovery is retried periodically so that installing the CRDs later works.
+import type { KubeObject } from '../../api/meta.ts';
+import { CONTROLLER_NAME } from '../../api/meta.ts';
+import { buildSnapshot, SNAPSHOT_KINDS } from '../snapshot.ts';
+import type { ProviderDiagnostic, Snapshot, SnapshotKind } from '../snapshot.ts';
+import { AddressPool, wantsPoolAddress, withAssignedAddress } from './address-pool.ts';
+import { KubeClient } from './client.ts';
+import { discover } from './discovery.ts';
+import type { ResourceInfo } from './discovery.ts';
+import { Informer } from './informer.ts';
+import { loadConnection } from './kubeconfig.ts';
+import type { ClusterConnection } from './kubeconfig.ts';
+
+export interface KubernetesProviderOptions {
+  /** Connection to use; default: resolved from `kubeconfig`, $KUBECONFIG, in-cluster, ~/.kube/config. */
+  connection?: ClusterConnection;
+  kubeconfig?: string;
+  /** CIDR from which Gateways without spec.addresses get an address. */
+  addressPool?: string;
+  /** GatewayClasses with this controllerName are ours (default CONTROLLER_NAME). */
+  controllerName?: string;
+  log?: (line: string) => void;
+  /** Quiet period after an informer change before publishing (ms, default 10). */
+  debounceMs?: number;
+  /** How often kinds that are not served are looked up again (ms, default 30 s). */
+  rediscoverMs?: number;
+  /** Passed to the informers (tests use short ones). */
+  watchTimeoutSeconds?: number;
+  backoffMaxMs?: number;
+}
+
+export class KubernetesProvider {
+  readonly client: KubeClient;
+  private readonly options: KubernetesProviderOptions;
+  private readonly log: (line: string) => void;
+  private readonly controllerName: string;
+  private readonly pool: AddressPool | undefined;
+  private readonly informers = new Map<SnapshotKind, Informer>();
+  private readonly missing = new Map<SnapshotKind, string>();
+  private current: Snapshot = buildSnapshot([], 0);
+  private fingerprint = '';
+  private unassigned = new Set<string>();
+  private listener: ((s: Snapshot) => void) | undefined;
+  private started: Promise<boolean> | undefined;
+  private debounceTimer: ReturnType<typeof setTimeout> | undefined;
+  private rediscoverTimer: ReturnType<typeof setInterval> | undefined;
+  private rediscovering = false;
+  private closed = false;
+
+  constructor(options: KubernetesProviderOptions = {}) {
+    this.options = options;
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.controllerName = options.controllerName ?? CONTROLLER_NAME;
+    // Validate the pool before connecting, so a typo is reported at once.
+    this.pool = options.addressPool ? new AddressPool(options.addressPool) : undefined;
+    this.client = new KubeClient(options.connection ?? loadConnection({ kubeconfig: options.kubeconfig }));
+  }
+
+  /**
+   * The first call discovers the resources, starts the informers and resolves once they have all
+   * listed, with the first snapshot published. Later calls have nothing to re-read (informers
+   * push changes) and resolve false.
+   */
+  reload(): Promise<boolean> {
+    if (!this.started) {
+      this.started = this.start();
+      return this.started;
+    }
+    return this.started.then(() => false);
+  }
+
+  /** The latest published snapshot (generation 0 before the informers have synced). */
+  snapshot(): Snapshot {
+    return this.current;
+  }
+
+  /** Calls onSnapshot with each new snapshot. */
+  watch(onSnapshot: (snapshot: Snapshot) => void): void {
+    this.listener = onSnapshot;
+  }
+
+  /** The object as the informer holds it now (status writes compare against it). */
+  cached(kind: SnapshotKind, key: string): KubeObject | undefined {
+    return this.informers.get(kind)?.cache.get(key);
+  }
+
+  /** Resource (group/version/plural) serving a kind, if served. */
+  resource(kind: SnapshotKind): ResourceInfo | undefined {
+    return this.informers.get(kind)?.resource;
+  }
+
+  /** Every cached object of a kind. */
+  cachedObjects(kind: SnapshotKind): IterableIterator<KubeObject> {
+    return (this.informers.get(kind)?.cache ?? new Map<string, KubeObject>()).values();
+  }
+
+  /** Gateways ("namespace/name") that wanted a pool address and got none (pool exhausted). */
+  unassignedGateways(): ReadonlySet<string> {
+    return this.unassigned;
+  }
+
+  get addressPool(): AddressPool | undefined {
+    return this.pool;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.debounceTimer);
+    clearInterval(this.rediscoverTimer);
+    await Promise.all([...this.informers.values()].map((i) => i.stop()));
+    this.client.close();
+  }
+
+  private async start(): Promise<boolean> {
+    await this.discoverAndStart(SNAPSHOT_KINDS);
+    await Promise.all([...this.informers.values()].map((i) => i.waitSynced()));
+    this.rediscoverTimer = setInterval(() => void this.rediscover(), this.options.rediscoverMs ?? 30_000);
+    this.rediscoverTimer.unref?.();
+    return this.publish(true);
+  }
+
+  private async discoverAndStart(kinds: readonly SnapshotKind[]): Promise<void> {
+    const found = await discover(this.client, kinds);
+    for (const [kind, reason] of found.missing) {
+      if (this.missing.get(kind) !== reason) this.log(`portico: kubernetes: ${reason}; ${kind} objects are ignored until it is served`);
+      this.missing.set(kind, reason);
+    }
+    for (const [kind, resource] of found.resources) {
+      if (this.closed || this.informers.has(kind)) continue;
+      if (this.missing.delete(kind)) this.log(`portico: kubernetes: ${kind} is now served (${resource.apiVersion}); watching it`);
+      const informer = new Informer(this.client, resource, {
+        onChange: () => this.schedule(),
+        onGone: (message) => {
+          this.informers.delete(kind);
+          this.missing.set(kind, message);
+          this.log(`portico: kubernetes: ${message}`);
+          this.schedule();
+        },
+        log: this.log,
+        watchTimeoutSeconds: this.options.watchTimeoutSeconds,
+        backoffMaxMs: this.options.backoffMaxMs,
+      });
+      this.informers.set(kind, informer);
+      informer.start();
+    }
+  }
+
+  /** Looks up kinds that were not served; informers started now join the next snapshot. */
+  private async rediscover(): Promise<void> {
+    if (this.rediscovering || this.closed || this.missing.size === 0) return;
+    this.rediscovering = true;
+    try {
+      const kinds = [...this.missing.keys()];
+      await this.discoverAndStart(kinds);
+      const fresh = kinds.map((k) => this.informers.get(k)).filter((i): i is Informer => i !== undefined);
+      await Promise.all(fresh.map((i) => i.waitSynced()));
+      if (fresh.length > 0) this.schedule();
+    } catch (err) {
+      this.log(`portico: kubernetes: discovery failed: ${(err as Error).message}`);
+    } finally {
+      this.rediscovering = false;
+    }
+  }
+
+  private schedule(): void {
+    if (this.closed || !this.started) return;
+    clearTimeout(this.debounceTimer);
+    this.debounceTimer = setTimeout(() => {
+      // Wait for the initial sync of every informer before the first publication.
+      if (this.current.generation === 0) return;
+      if (this.publish(false)) this.listener?.(this.current);
+    }, this.options.debounceMs ?? 10);
+  }
+
+  /** Builds a snapshot from the caches; returns whether it differs from the current one. */
+  private publish(force: boolean): boolean {
+    const objects: KubeObject[] = [];
+    const parts: string[] = [];
+    for (const [kind, informer] of this.informers) {
+      for (const [key, obj] of informer.cache) {
+        objects.push(obj);
+        parts.push(`${kind}/${key}@${obj.metadata.resourceVersion ?? ''}`);
+      }
+    }
+    const withAddresses = this.assignAddresses(objects);
+    const diagnostics = this.diagnostics();
+    parts.sort();
+    const fingerprint = JSON.stringify([parts, diagnostics, [...withAddresses.assigned].sort()]);
+    if (!force && fingerprint === this.fingerprint) return false;
+    this.fingerprint = fingerprint;
+    this.current = buildSnapshot(withAddresses.objects, this.current.generation + 1, diagnostics);
+    return true;
+  }
+
+  private diagnostics(): ProviderDiagnostic[] {
+    const out: ProviderDiagnostic[] = [];
+    for (const [kind, reason] of [...this.missing].sort()) out.push({ where: `kubernetes ${kind}`, message: reason });
+    for (const [kind, informer] of [...this.informers].sort()) {
+      if (informer.lastError) out.push({ where: `kubernetes watch ${informer.resource.plural}`, message: informer.lastError });
+      else if (!informer.synced) out.push({ where: `kubernetes watch ${informer.resource.plural}`, message: `${kind} not listed yet` });
+    }
+    for (const key of [...this.unassigned].sort()) {
+      out.push({ where: `Gateway/${key}`, message: `the address pool ${this.pool?.cidr} is exhausted; no address assigned` });
+    }
+    return out;
+  }
+
+  /** Gives each of our Gateways without spec.addresses its pool address (on a copy). */
+  private assignAddresses(objects: KubeObject[]): { objects: KubeObject[]; assigned: string[] } {
+    if (!this.pool) return { objects, assigned: [] };
+    const ourClasses = new Set<string>();
+    for (const o of objects) {
+      if (o.kind === 'GatewayClass' && (o.spec as { controllerName?: string } | undefined)?.controllerName === this.controllerName) {
+        ourClasses.add(o.metadata.name);
+      }
+    }
+    const wanting = objects.filter((o) => o.kind === 'Gateway'
+      && ourClasses.has((o.spec as { gatewayClassName?: string } | undefined)?.gatewayClassName ?? '')
+      && wantsPoolAddress(o));
+    const addresses = this.pool.assign(wanting.map((g) => ({
+      key: `${g.metadata.namespace}/${g.metadata.name}`,
+      name: g.metadata.name,
+      namespace: g.metadata.namespace ?? 'default',
+      creationTimestamp: g.metadata.creationTimestamp,
+    })));
+    this.unassigned = new Set([...addresses].filter(([, ip]) => ip === undefined).map(([k]) => k));
+    const replace = new Map<KubeObject, KubeObject>();
+    for (const g of wanting) {
+      const ip = addresses.get(`${g.metadata.namespace}/${g.metadata.name}`);
+      if (ip) replace.set(g, withAssignedAddress(g, ip));
+    }
+    return {
+      objects: objects.map((o) => replace.get(o) ?? o),
+      assigned: [...addresses].map(([k, ip]) => `${k}=${ip ?? ''}`),
+    };
+  }
+}
