@@ -52,7 +52,7 @@ items:
   assert.equal(snapshot.generation, 1);
   assert.ok(get(snapshot, 'HTTPRoute', 'team-a/a'));
   assert.equal(get(snapshot, 'HTTPRoute', 'default/b')?.metadata.namespace, 'default');
-  assert.deepEqual(get(snapshot, 'Namespace', 'team-a')?.metadata.labels, { shared: 'true' });
+  assert.deepEqual(get(snapshot, 'Namespace', 'team-a')?.metadata.labels, { shared: 'true', 'kubernetes.io/metadata.name': 'team-a' });
   assert.ok(get(snapshot, 'Service', 'team-a/web'));
   assert.ok(get(snapshot, 'Gateway', 'infra/gw'));
 });

@@ -286,6 +286,8 @@ export class FileProvider {
       if (meta.generation === undefined) meta.generation = mem.generation;
       if (meta.creationTimestamp === undefined) meta.creationTimestamp = mem.creationTimestamp;
       if (meta.uid === undefined) meta.uid = stableUid(key);
+      // The API server labels every Namespace with its name; allowedRoutes selectors rely on it.
+      if (kind === 'Namespace') meta.labels = { ...meta.labels, 'kubernetes.io/metadata.name': meta.name };
       objects.push(obj);
     }
     // An object that disappeared and comes back later is a new object, as in a cluster.

@@ -1,0 +1,140 @@
+// The control loop of `portico run`: each snapshot from the provider is translated, its IR handed
+// to the data plane, and what the data plane acknowledged is remembered so that status can be
+// honest (see status/programmed.ts). Applies are serialized and coalesced: while one is in
+// flight, only the newest pending IR is applied after it.
+import type { ApplyResult, DataPlane } from '../dataplane/index.ts';
+import type { IR } from '../ir/types.ts';
+import type { Snapshot } from '../providers/snapshot.ts';
+import { gateProgrammed } from '../status/programmed.ts';
+import { translate } from '../translate/index.ts';
+import type { OwnedStatus, TranslateResult } from '../translate/index.ts';
+import { nowRfc3339 } from './common.ts';
+
+export interface ControllerOptions {
+  dataPlane: DataPlane;
+  /** The data plane's --bind-address, to attribute bind errors to listeners. */
+  bindAddress?: string;
+  log?: (line: string) => void;
+}
+
+export class Controller {
+  private readonly dataPlane: DataPlane;
+  private readonly bindAddress: string;
+  private readonly log: (line: string) => void;
+  private latest: TranslateResult | undefined;
+  private snapshotGeneration = 0;
+  private providerDiagnostics = 0;
+  private live: ApplyResult | undefined;
+  private liveIR: IR | undefined;
+  private applying = false;
+  private firstLive: (() => void) | undefined;
+  /** Resolves once the first configuration is live in the data plane. */
+  readonly firstApplied: Promise<void>;
+  private readonly counters = {
+    translations: 0,
+    translateErrors: 0,
+    translateSecondsSum: 0,
+    translateSecondsLast: 0,
+    reloads: 0,
+    reloadErrors: 0,
+  };
+
+  constructor(options: ControllerOptions) {
+    this.dataPlane = options.dataPlane;
+    this.bindAddress = options.bindAddress ?? '0.0.0.0';
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.firstApplied = new Promise((resolve) => { this.firstLive = resolve; });
+  }
+
+  /** Feeds one snapshot through translate() and on to the data plane. Never throws. */
+  update(snapshot: Snapshot): void {
+    this.snapshotGeneration = snapshot.generation;
+    this.providerDiagnostics = snapshot.diagnostics.length;
+    const previous = new Map<string, unknown>((this.latest?.statuses ?? []).map((s) => [s.key, s.status]));
+    const started = performance.now();
+    let result: TranslateResult;
+    try {
+      result = translate(snapshot, { now: nowRfc3339(), previous });
+    } catch (err) {
+      this.counters.translateErrors++;
+      this.log(`portico: translating snapshot ${snapshot.generation} failed, keeping the previous configuration: ${describe(err)}`);
+      return;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    this.counters.translations++;
+    this.counters.translateSecondsSum += seconds;
+    this.counters.translateSecondsLast = seconds;
+    for (const d of result.diagnostics) this.log(`portico: ${d.object}: ${d.message}`);
+    this.latest = result;
+    void this.applyLatest();
+  }
+
+  private async applyLatest(): Promise<void> {
+    if (this.applying) return; // the running loop picks up the newest result
+    this.applying = true;
+    try {
+      while (this.latest && this.latest.ir !== this.liveIR) {
+        const ir = this.latest.ir;
+        try {
+          const result = await this.dataPlane.apply(ir);
+          this.counters.reloads++;
+          this.live = result;
+          this.liveIR = ir;
+          this.log(`portico: configuration generation ${ir.generation} is live`);
+          const errors = Object.entries(result.bindErrors);
+          for (const [where, message] of errors) this.log(`portico: cannot listen on ${where}: ${message}`);
+          this.firstLive?.();
+          this.firstLive = undefined;
+        } catch (err) {
+          this.counters.reloadErrors++;
+          this.log(`portico: the data plane rejected configuration generation ${ir.generation}: ${describe(err)}`);
+          if (this.latest.ir === ir) break; // wait for the next snapshot rather than retrying in a loop
+        }
+      }
+    } finally {
+      this.applying = false;
+    }
+  }
+
+  /** True once a configuration is live in the data plane. */
+  ready(): boolean {
+    return this.live !== undefined;
+  }
+
+  /** The statuses of the latest translation, with Programmed gated on what is live. */
+  statuses(): OwnedStatus[] {
+    if (!this.latest) return [];
+    return gateProgrammed(this.latest.statuses, this.latest.ir, this.live, { now: nowRfc3339(), bindAddress: this.bindAddress });
+  }
+
+  /** The IR of the latest translation (what is, or is about to be, live). */
+  config(): IR | undefined {
+    return this.latest?.ir;
+  }
+
+  /** Prometheus text exposition of the control plane's own metrics. */
+  metrics(): string {
+    const c = this.counters;
+    const lines = [
+      metric('portico_controller_snapshot_generation', 'gauge', 'Generation of the latest snapshot read by the provider.', this.snapshotGeneration),
+      metric('portico_controller_applied_generation', 'gauge', 'Generation of the configuration live in the data plane (0: none yet).', this.live?.generation ?? 0),
+      metric('portico_controller_provider_diagnostics', 'gauge', 'Problems the provider reports in the latest snapshot (e.g. files that do not parse).', this.providerDiagnostics),
+      metric('portico_controller_translations_total', 'counter', 'Snapshots translated.', c.translations),
+      metric('portico_controller_translate_errors_total', 'counter', 'Translations that failed (the previous configuration was kept).', c.translateErrors),
+      `# HELP portico_controller_translate_duration_seconds Time spent in translate().\n# TYPE portico_controller_translate_duration_seconds summary\nportico_controller_translate_duration_seconds_sum ${c.translateSecondsSum}\nportico_controller_translate_duration_seconds_count ${c.translations}`,
+      metric('portico_controller_translate_last_duration_seconds', 'gauge', 'Duration of the latest translate().', c.translateSecondsLast),
+      metric('portico_controller_reloads_total', 'counter', 'Configurations applied to the data plane.', c.reloads),
+      metric('portico_controller_reload_errors_total', 'counter', 'Configurations the data plane failed to apply.', c.reloadErrors),
+      metric('portico_controller_bind_errors', 'gauge', 'Listeners the data plane could not bind in the live configuration.', Object.keys(this.live?.bindErrors ?? {}).length),
+    ];
+    return `${lines.join('\n')}\n`;
+  }
+}
+
+function metric(name: string, type: 'gauge' | 'counter', help: string, value: number): string {
+  return `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}`;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

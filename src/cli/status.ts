@@ -1,0 +1,41 @@
+// `portico status -f PATH… [-o yaml|json]`: the status Portico computes for every object it owns,
+// printed as a `kind: List` of the objects as the API server would hold them. This is what
+// translate() says; Programmed here means "would be programmed" (a running `portico run` serves
+// the live, gated view on its admin API at /status).
+import { parseArgs } from 'node:util';
+import { loadSnapshot } from '../providers/files/index.ts';
+import { translate } from '../translate/index.ts';
+import { format, nowRfc3339, parseOutput, requirePaths, statusList } from './common.ts';
+
+export const STATUS_USAGE = `Usage: portico status -f PATH… [-o yaml|json]
+
+Reads the manifests and prints, as a "kind: List" (apiVersion v1), every object Portico owns
+status for (GatewayClasses with Portico's controllerName, their Gateways and ListenerSets, the
+routes and policies attached to them), each with the status Portico computes for it.
+
+Options:
+  -f, --filename PATH   manifest file or directory (repeatable)
+  -o, --output FORMAT   yaml (default) or json
+  -h, --help            this help
+`;
+
+export async function statusCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      filename: { type: 'string', short: 'f', multiple: true },
+      output: { type: 'string', short: 'o' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(STATUS_USAGE);
+    return 0;
+  }
+  const output = parseOutput(values.output);
+  const { snapshot } = await loadSnapshot(requirePaths(values.filename));
+  for (const d of snapshot.diagnostics) process.stderr.write(`portico: ${d.where}: ${d.message}\n`);
+  const result = translate(snapshot, { now: nowRfc3339() });
+  process.stdout.write(format(statusList(result.statuses), output));
+  return 0;
+}
