@@ -195,7 +195,7 @@ export function reframe(data: Buffer, size: number): Buffer {
 
 /**
  * A transport for tls.connect({ socket }) that fragments the client's first flight:
- * 'bytes' writes it one byte per TCP segment; 'records' re-frames it into 16-byte TLS records.
+ * 'bytes' writes it one byte per write (a separate TCP segment with noDelay); 'records' re-frames it into 16-byte TLS records.
  * Everything after the first write goes through unchanged.
  */
 export function fragmentingTransport(port: number, mode: 'bytes' | 'records'): Duplex {
@@ -210,10 +210,11 @@ export function fragmentingTransport(port: number, mode: 'bytes' | 'records'): D
       first = false;
       if (mode === 'records') return void sock.write(reframe(chunk, 16), cb);
       void (async () => {
-        for (const b of chunk) {
+        for (let i = 0; i < chunk.length; i++) {
           if (sock.destroyed) break;
-          sock.write(Buffer.from([b]));
-          await new Promise((r) => setTimeout(r, 1));
+          sock.write(chunk.subarray(i, i + 1));
+          // Let each byte leave as its own segment; a real pause now and then defeats coalescing.
+          await new Promise((r) => (i % 16 === 0 ? setTimeout(r, 1) : setImmediate(r)));
         }
         cb();
       })();

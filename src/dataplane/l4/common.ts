@@ -1,0 +1,86 @@
+// Options and helpers shared by the TCP and TLS servers.
+import net from 'node:net';
+import type { IRBackend, IRCertificate } from '../../ir/types.ts';
+
+export interface L4Options {
+  /** Per-attempt timeout to connect to a backend endpoint. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Endpoints tried per connection before giving up (next ones in round-robin order). Default 3. */
+  maxConnectAttempts?: number;
+  /** TLS: time a client has to send its whole ClientHello (and, when terminating, finish the handshake). Default 10 s. */
+  handshakeTimeoutMs?: number;
+  /** TLS: largest ClientHello accepted, in bytes. Default 64 KiB. */
+  maxClientHelloBytes?: number;
+  /** Gateway spec.tls.backend client certificate, presented to TLS backends (terminated TLSRoutes). */
+  backendClientCertificate?: IRCertificate;
+  /** Called with a short message whenever a connection is refused (access/debug logging). */
+  onReject?: (info: { listener?: string; reason: string; remote?: string; sni?: string }) => void;
+}
+
+export interface ResolvedL4Options {
+  connectTimeoutMs: number;
+  maxConnectAttempts: number;
+  handshakeTimeoutMs: number;
+  maxClientHelloBytes: number;
+  backendClientCertificate?: IRCertificate;
+  onReject?: L4Options['onReject'];
+}
+
+export function resolveOptions(o: L4Options = {}): ResolvedL4Options {
+  return {
+    connectTimeoutMs: o.connectTimeoutMs ?? 10_000,
+    maxConnectAttempts: o.maxConnectAttempts ?? 3,
+    handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
+    maxClientHelloBytes: o.maxClientHelloBytes ?? 64 * 1024,
+    backendClientCertificate: o.backendClientCertificate,
+    onReject: o.onReject,
+  };
+}
+
+export type Backends = Readonly<Record<string, IRBackend>>;
+
+/** The stream server every L4 listener port runs: half-open sockets so half-close can be proxied. */
+export function createStreamServer(handle: (socket: net.Socket) => void): net.Server {
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, handle);
+  // A client error before our handler attaches its own must not become an uncaught exception.
+  server.on('connection', (s) => s.on('error', () => {}));
+  return server;
+}
+
+/** Tracks open client sockets so close() can end them. */
+export class ConnectionSet {
+  private readonly sockets = new Set<net.Socket>();
+  add(s: net.Socket): void {
+    this.sockets.add(s);
+    s.once('close', () => this.sockets.delete(s));
+  }
+  get size(): number {
+    return this.sockets.size;
+  }
+  /** Waits up to `graceMs` for connections to finish on their own, then destroys the rest. */
+  async drain(graceMs: number): Promise<void> {
+    if (graceMs > 0 && this.sockets.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        const check = setInterval(() => {
+          if (this.sockets.size === 0) {
+            clearTimeout(timer);
+            clearInterval(check);
+            resolve();
+          }
+        }, 50);
+        timer.unref();
+        setTimeout(() => clearInterval(check), graceMs).unref();
+      });
+    }
+    for (const s of this.sockets) s.destroy();
+  }
+}
+
+/** Resolves when a net.Server has stopped listening (immediately if it never listened). */
+export function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+  });
+}

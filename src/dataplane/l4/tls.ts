@@ -1,0 +1,237 @@
+// TLS listeners (TLSRoute) sharing one port: passthrough, terminate, and both at once ("mixed").
+//
+// Per connection:
+//   1. Read the ClientHello from the raw stream (clienthello.ts) within handshakeTimeoutMs.
+//      No SNI, an SNI no listener or route claims, or a malformed hello: the connection is refused
+//      with a TLS unrecognized_name alert (never routed to a default).
+//   2. The most specific listener hostname on the port picks the listener (hosts.ts); then the most
+//      specific TLSRoute hostname among that listener's routes picks the route.
+//   3. Passthrough: connect to a weighted backend endpoint, replay the ClientHello bytes, splice.
+//      Terminate: hand the buffered bytes back to a local TLS server socket using the listener's
+//      certificate for that SNI (first certificate that covers it, else the first), then splice
+//      the plaintext to the backend (re-encrypted when the backend has a BackendTLSPolicy).
+//
+// Mixed mode. Gateway API has only the modes Terminate and Passthrough per listener; "mixed" is a
+// port carrying listeners of both modes (feature TLSRouteModeMixed, GEP-2643), and the decision is
+// per connection: the listener the SNI selects decides. An IR listener whose own mode is 'Mixed'
+// terminates the connections whose SNI one of its certificates covers and passes the others through.
+import net from 'node:net';
+import tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import type { IRCertificate, IRL4Route, IRListener } from '../../ir/types.ts';
+import { Balancer } from './balance.ts';
+import type { Pick } from './balance.ts';
+import { ClientHelloReader } from './clienthello.ts';
+import type { ClientHelloInfo } from './clienthello.ts';
+import { ConnectionSet, closeServer, createStreamServer, resolveOptions } from './common.ts';
+import type { Backends, L4Options, ResolvedL4Options } from './common.ts';
+import { selectListener, selectRoute } from './hosts.ts';
+import { count, trackConnection } from './metrics.ts';
+import { connectUpstream, reset, splice } from './proxy.ts';
+import type { L4StreamServer } from './tcp.ts';
+
+interface CertEntry {
+  context: tls.SecureContext;
+  x509: X509Certificate;
+}
+
+interface CompiledListener {
+  listener: IRListener;
+  mode: 'Terminate' | 'Passthrough' | 'Mixed';
+  /** Terminate / Mixed: usable certificates in spec order. Empty: terminating is impossible. */
+  certs: CertEntry[];
+  requestCert: boolean;
+  rejectUnauthorized: boolean;
+}
+
+interface TlsTable {
+  listeners: IRListener[];
+  compiled: Map<IRListener, CompiledListener>;
+  backends: Backends;
+}
+
+export function createTlsServer(listeners: IRListener[], backends: Backends, options: L4Options = {}): L4StreamServer {
+  const opts = resolveOptions(options);
+  const balancer = new Balancer();
+  const conns = new ConnectionSet();
+  let table = compile(listeners, backends);
+
+  const handleConnection = (socket: net.Socket) => {
+    conns.add(socket);
+    socket.on('error', () => {});
+    readHello(socket, opts, (hello, head) => route(socket, hello, head, table, balancer, opts));
+  };
+  const server = createStreamServer(handleConnection);
+  return {
+    server,
+    handleConnection,
+    update(ls, bs) {
+      table = compile(ls, bs);
+    },
+    get connections() {
+      return conns.size;
+    },
+    async close(graceMs = 0) {
+      const closed = closeServer(server);
+      await conns.drain(graceMs);
+      await closed;
+    },
+  };
+}
+
+/** Same as createTlsServer: the name the brief for passthrough-only ports uses. */
+export const createTlsPassthroughServer = createTlsServer;
+
+function compile(listeners: IRListener[], backends: Backends): TlsTable {
+  const tlsListeners = listeners.filter((l) => l.protocol === 'TLS');
+  const compiled = new Map<IRListener, CompiledListener>();
+  for (const l of tlsListeners) {
+    const mode = l.tls?.mode ?? 'Passthrough';
+    const cv = l.tls?.clientValidation;
+    compiled.set(l, {
+      listener: l,
+      mode,
+      certs: mode === 'Passthrough' ? [] : contexts(l.tls?.certificates ?? [], cv?.caPem),
+      requestCert: cv !== undefined,
+      rejectUnauthorized: cv?.mode === 'AllowValidOnly',
+    });
+  }
+  return { listeners: tlsListeners, compiled, backends };
+}
+
+/** Secure contexts for the listener's certificates; a certificate that does not load is skipped. */
+function contexts(certs: IRCertificate[], caPem?: string): CertEntry[] {
+  const out: CertEntry[] = [];
+  for (const c of certs) {
+    try {
+      out.push({
+        context: tls.createSecureContext({ cert: c.certPem, key: c.keyPem, ...(caPem ? { ca: caPem } : {}) }),
+        x509: new X509Certificate(c.certPem),
+      });
+    } catch {
+      // Translation validates Secrets; a bad one here must still never take the port down.
+    }
+  }
+  return out;
+}
+
+/** Reads the ClientHello, then calls `done` with it and every byte read so far; refuses on failure. */
+function readHello(socket: net.Socket, opts: ResolvedL4Options, done: (hello: ClientHelloInfo, head: Buffer) => void): void {
+  const port = socket.localPort ?? 0;
+  const reader = new ClientHelloReader(opts.maxClientHelloBytes);
+  const timer = setTimeout(() => finish('hello_timeout'), opts.handshakeTimeoutMs);
+  const onData = (chunk: Buffer) => {
+    const r = reader.push(chunk);
+    if (r.state === 'done') finish(undefined, r.hello);
+    else if (r.state === 'invalid') finish('bad_client_hello');
+  };
+  const onEnd = () => finish('closed_before_hello');
+  function finish(reason?: string, hello?: ClientHelloInfo) {
+    clearTimeout(timer);
+    socket.removeListener('data', onData);
+    socket.removeListener('end', onEnd);
+    socket.pause();
+    if (hello) return done(hello, reader.bytes());
+    const why = reason ?? 'bad_client_hello';
+    count('portico_l4_connections_rejected_total', { listener: '', protocol: 'TLS', port }, { reason: why });
+    opts.onReject?.({ reason: why, remote: socket.remoteAddress });
+    if (why === 'bad_client_hello') closeWithAlert(socket, alert(50));
+    else reset(socket);
+  }
+  socket.on('data', onData);
+  socket.on('end', onEnd);
+}
+
+/** A fatal alert record with the given description (50 decode_error, 112 unrecognized_name). */
+function alert(description: number): Buffer {
+  return Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, description]);
+}
+
+/** Sends a fatal alert and closes; a client that never closes its side is cut after a second. */
+function closeWithAlert(socket: net.Socket, record: Buffer): void {
+  socket.end(record);
+  socket.resume(); // discard whatever the client still sends
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
+function route(socket: net.Socket, hello: ClientHelloInfo, head: Buffer, table: TlsTable, balancer: Balancer, opts: ResolvedL4Options): void {
+  const port = socket.localPort ?? 0;
+  const sni = hello.serverName;
+  const listener = sni === undefined ? undefined : selectListener(table.listeners, sni);
+  const labels = { listener: listener?.id ?? '', protocol: 'TLS' as const, port };
+  const refuse = (reason: string) => {
+    count('portico_l4_connections_rejected_total', labels, { reason });
+    opts.onReject?.({ listener: listener?.id, reason, remote: socket.remoteAddress, sni });
+    // A polite TLS-level refusal; the client sees "unrecognized name" rather than a bare reset.
+    closeWithAlert(socket, alert(112));
+  };
+  if (sni === undefined) return refuse('no_sni');
+  if (!listener) return refuse('no_listener');
+  const compiled = table.compiled.get(listener)!;
+  const r: IRL4Route | undefined = selectRoute(listener.l4Routes, sni);
+  if (!r) return refuse('no_route');
+  const terminate = compiled.mode === 'Terminate' || (compiled.mode === 'Mixed' && compiled.certs.some((c) => c.x509.checkHost(sni) !== undefined));
+  if (terminate && compiled.certs.length === 0) return refuse('no_certificate');
+  const pick = balancer.pick(r.backends, table.backends);
+  if (!pick.ok) return refuse(pick.reason);
+  if (terminate && pick.backend.tls?.invalid) return refuse('invalid_backend_tls');
+  if (terminate) terminateAndProxy(socket, head, sni, compiled, pick, labels, opts);
+  else void passthrough(socket, head, pick, labels, opts);
+}
+
+async function passthrough(socket: net.Socket, head: Buffer, pick: Extract<Pick, { ok: true }>, labels: { listener: string; protocol: 'TLS'; port: number }, opts: ResolvedL4Options): Promise<void> {
+  let upstream: net.Socket;
+  try {
+    upstream = await connectUpstream(pick.endpoints, {
+      connectTimeoutMs: opts.connectTimeoutMs,
+      maxAttempts: opts.maxConnectAttempts,
+      onAttemptError: () => count('portico_l4_upstream_connect_errors_total', labels),
+    });
+  } catch {
+    count('portico_l4_connections_rejected_total', labels, { reason: 'upstream_connect' });
+    opts.onReject?.({ listener: labels.listener, reason: 'upstream_connect', remote: socket.remoteAddress });
+    return reset(socket);
+  }
+  if (socket.destroyed) return void upstream.destroy();
+  trackConnection(labels, socket);
+  splice(socket, upstream, head);
+}
+
+function terminateAndProxy(socket: net.Socket, head: Buffer, sni: string, compiled: CompiledListener, pick: Extract<Pick, { ok: true }>, labels: { listener: string; protocol: 'TLS'; port: number }, opts: ResolvedL4Options): void {
+  const cert = compiled.certs.find((c) => c.x509.checkHost(sni) !== undefined) ?? compiled.certs[0];
+  // Give the bytes already read back to the socket: TLSSocket consumes a socket's buffered data first.
+  socket.unshift(head);
+  const secure = new tls.TLSSocket(socket, {
+    isServer: true,
+    secureContext: cert.context,
+    requestCert: compiled.requestCert,
+    rejectUnauthorized: compiled.rejectUnauthorized,
+  });
+  secure.on('error', () => socket.destroy());
+  const timer = setTimeout(() => {
+    count('portico_l4_connections_rejected_total', labels, { reason: 'handshake_timeout' });
+    secure.destroy();
+  }, opts.handshakeTimeoutMs);
+  secure.once('close', () => clearTimeout(timer));
+  secure.once('secure', async () => {
+    clearTimeout(timer);
+    secure.pause();
+    let upstream: net.Socket;
+    try {
+      upstream = await connectUpstream(pick.endpoints, {
+        connectTimeoutMs: opts.connectTimeoutMs,
+        maxAttempts: opts.maxConnectAttempts,
+        tls: pick.backend.tls,
+        clientCertificate: opts.backendClientCertificate,
+        onAttemptError: () => count('portico_l4_upstream_connect_errors_total', labels),
+      });
+    } catch {
+      count('portico_l4_connections_rejected_total', labels, { reason: 'upstream_connect' });
+      secure.destroy();
+      return;
+    }
+    if (secure.destroyed) return void upstream.destroy();
+    trackConnection(labels, socket);
+    splice(secure, upstream);
+  });
+}
