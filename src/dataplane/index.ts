@@ -2,6 +2,7 @@
 // atomically. apply() resolves once the new generation is live in every worker, and only then
 // may status say Programmed for it.
 import type { IR } from '../ir/types.ts';
+import { Engine } from './engine.ts';
 
 export interface DataPlaneOptions {
   /** Address bound by gateways without spec.addresses. Default "0.0.0.0". */
@@ -27,11 +28,11 @@ export interface DataPlane {
   close(): Promise<void>;
 }
 
-export async function createDataPlane(_options: DataPlaneOptions = {}): Promise<DataPlane> {
-  let generation = 0;
+export async function createDataPlane(options: DataPlaneOptions = {}): Promise<DataPlane> {
+  const engine = new Engine(options);
   return {
-    async apply(ir) { generation = ir.generation; return { generation, bindErrors: {} }; },
-    async metrics() { return `portico_config_generation ${generation}\n`; },
-    async close() {},
+    apply: (ir) => engine.apply(ir),
+    metrics: async () => engine.metrics.render(),
+    close: () => engine.close(),
   };
 }

@@ -1,0 +1,227 @@
+// IR → Generation: every table and matcher the request path needs, built once per generation.
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import type { IR, IRBackend, IRCertificate, IRFilter, IRGateway, IRHTTPRoute, IRListener, IRWeightedBackend, Source } from '../ir/types.ts';
+import { HostTable } from './router/hosts.ts';
+import { compileMatch } from './router/match.ts';
+import { compileHeaderOps } from './filters/headers.ts';
+import { compileCors } from './filters/cors.ts';
+import type { PoolRegistry } from './upstream/pools.ts';
+import type { Metrics } from './metrics.ts';
+import type {
+  BackendChoice, BackendRuntime, CompiledFilters, Generation, ListenerCerts, ListenerRuntime, PortConfig, RouteRuntime, VirtualHostRuntime,
+} from './model.ts';
+
+export interface CompileContext {
+  bindAddress: string;
+  pools: PoolRegistry;
+  metrics: Metrics;
+  /** SecureContexts by cert+key, reused across generations. */
+  tlsCache: Map<string, SecureContext>;
+  /** Contexts used by this generation (the cache of the next one). */
+  tlsUsed: Map<string, SecureContext>;
+  /** Internal, increasing apply counter: marks the pools this generation uses. */
+  seq: number;
+}
+
+export function compile(ir: IR, cx: CompileContext): Generation {
+  const backends = new Map<string, BackendRuntime>();
+  const gen: Generation = { id: ir.generation, ports: new Map() };
+  const backendOf = (id: string | undefined, gw: IRGateway): BackendRuntime | undefined => {
+    if (id === undefined) return undefined;
+    const key = `${id}|${gw.backendClientCertificate ? sourceKey(gw.source) : ''}`;
+    let b = backends.get(key);
+    if (b === undefined) {
+      const irb = ir.backends[id];
+      if (irb === undefined) return undefined;
+      b = compileBackend(irb, cx.seq, cx, gw.backendClientCertificate);
+      backends.set(key, b);
+    }
+    return b;
+  };
+
+  for (const gw of ir.gateways) {
+    const addresses = gw.addresses.length > 0 ? gw.addresses : [cx.bindAddress];
+    for (const l of gw.listeners) {
+      if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS') continue;
+      const runtime = compileListener(gw, l, cx, (id) => backendOf(id, gw));
+      for (const address of addresses) {
+        const key = `${address}:${l.port}`;
+        let port = gen.ports.get(key);
+        if (port === undefined) {
+          port = { key, address, port: l.port, protocol: l.protocol, listeners: new HostTable() };
+          gen.ports.set(key, port);
+        }
+        // A port serves one protocol; listeners of the other protocol on it are conflicted and
+        // translate() should not have sent them. Skip rather than guess.
+        if (port.protocol !== l.protocol) continue;
+        port.listeners.add(l.hostname, runtime);
+        if (l.protocol === 'HTTPS') addCertificates(port, l, cx);
+      }
+    }
+  }
+  return gen;
+}
+
+function sourceKey(s: Source): string {
+  return `${s.namespace ?? ''}/${s.name}`;
+}
+
+function compileListener(gw: IRGateway, l: IRListener, cx: CompileContext, backendOf: (id: string | undefined) => BackendRuntime | undefined): ListenerRuntime {
+  const gateway = sourceKey(gw.source);
+  const name = l.source.sectionName ?? l.id;
+  const vhosts = new HostTable<VirtualHostRuntime>();
+  for (const vh of l.virtualHosts) {
+    vhosts.add(vh.hostname, { routes: vh.routes.map((r) => compileRoute(r, gateway, name, cx, backendOf)) });
+  }
+  return {
+    id: l.id,
+    gateway,
+    name,
+    port: l.port,
+    scheme: l.protocol === 'HTTPS' ? 'https' : 'http',
+    vhosts,
+    noRoute: cx.metrics.counter(gateway, name, '', '', ''),
+    latency: cx.metrics.requestHistogram(gateway, name),
+  };
+}
+
+function compileRoute(r: IRHTTPRoute, gateway: string, listener: string, cx: CompileContext, backendOf: (id: string | undefined) => BackendRuntime | undefined): RouteRuntime {
+  const routeName = sourceKey(r.source);
+  const rule = r.source.ruleName ?? String(r.source.rule ?? 0);
+  const filters = compileFilters(r.filters, backendOf);
+  const choices: BackendChoice[] = [];
+  const cumulative: number[] = [];
+  let total = 0;
+  for (const wb of r.backends) {
+    if (!(wb.weight > 0)) continue; // weight 0: never chosen
+    choices.push(compileChoice(wb, gateway, listener, routeName, rule, cx, backendOf));
+    total += wb.weight;
+    cumulative.push(total);
+  }
+  const sp = r.sessionPersistence;
+  return {
+    source: r.source,
+    label: `${routeName}/${rule}`,
+    grpc: r.kind === 'grpc',
+    match: compileMatch(r.match),
+    prefix: r.match.path.type === 'PathPrefix' ? r.match.path.value.replace(/\/$/, '') : undefined,
+    filters,
+    direct: r.directResponse ?? (r.backends.length === 0 && !filters.redirect && filters.directStatus === undefined ? { status: 500 } : undefined),
+    choices,
+    cumulative,
+    totalWeight: total,
+    counter: cx.metrics.counter(gateway, listener, routeName, rule, ''),
+    requestMs: r.timeouts?.requestMs ?? 0,
+    backendRequestMs: r.timeouts?.backendRequestMs ?? 0,
+    retry: r.retry ? { codes: new Set(r.retry.codes), attempts: r.retry.attempts, backoffMs: r.retry.backoffMs ?? 0 } : undefined,
+    session: sp
+      ? {
+          type: sp.type,
+          name: sp.type === 'Header' ? sp.name.toLowerCase() : sp.name,
+          cookieSuffix: `; Path=/; HttpOnly${sp.lifetimeType === 'Permanent' && sp.absoluteTimeoutMs ? `; Max-Age=${Math.floor(sp.absoluteTimeoutMs / 1000)}` : ''}`,
+        }
+      : undefined,
+  };
+}
+
+function compileChoice(
+  wb: IRWeightedBackend, gateway: string, listener: string, routeName: string, rule: string, cx: CompileContext,
+  backendOf: (id: string | undefined) => BackendRuntime | undefined,
+): BackendChoice {
+  const backend = backendOf(wb.backendId);
+  const name = wb.backendId ?? (wb.source ? sourceKey(wb.source) : 'invalid');
+  return {
+    backend,
+    invalidStatus: backend === undefined ? wb.invalidStatus ?? 500 : 0,
+    filters: compileFilters(wb.filters, backendOf),
+    counter: cx.metrics.counter(gateway, listener, routeName, rule, name),
+    name,
+  };
+}
+
+export function compileFilters(list: IRFilter[], backendOf: (id: string | undefined) => BackendRuntime | undefined): CompiledFilters {
+  const f: CompiledFilters = { requestHeaders: [], responseHeaders: [], mirrors: [], any: list.length > 0 };
+  for (const x of list) {
+    switch (x.type) {
+      case 'RequestHeaderModifier': f.requestHeaders.push(compileHeaderOps(x)); break;
+      case 'ResponseHeaderModifier': f.responseHeaders.push(compileHeaderOps(x)); break;
+      case 'RequestRedirect':
+        f.redirect = { scheme: x.scheme, hostname: x.hostname, port: x.port, path: x.path, statusCode: x.statusCode || 302 };
+        break;
+      case 'URLRewrite':
+        if (x.hostname !== undefined) f.rewriteHost = x.hostname;
+        if (x.path !== undefined) f.rewritePath = x.path;
+        break;
+      case 'RequestMirror': {
+        const b = backendOf(x.backendId);
+        if (b !== undefined && x.percent > 0) f.mirrors.push({ backend: b, percent: x.percent });
+        break;
+      }
+      case 'CORS': f.cors = compileCors(x); break;
+      case 'ExternalAuth':
+        if (x.protocol !== 'HTTP') { f.directStatus ??= 500; break; } // gRPC ext_authz not supported: fail closed
+        f.extAuth = {
+          backend: backendOf(x.backendId),
+          path: x.path ?? '',
+          allowedRequestHeaders: x.allowedRequestHeaders?.map((h) => h.toLowerCase()),
+          allowedResponseHeaders: (x.allowedResponseHeaders ?? []).map((h) => h.toLowerCase()),
+        };
+        break;
+      case 'DirectResponse': f.directStatus ??= x.status; break;
+    }
+  }
+  return f;
+}
+
+function compileBackend(b: IRBackend, generation: number, cx: CompileContext, clientCert?: IRCertificate): BackendRuntime {
+  const broken = b.tls?.invalid === true;
+  let endpoints = b.endpoints;
+  if (endpoints.length === 0 && b.externalName) endpoints = [];
+  return {
+    id: b.id,
+    protocol: b.protocol,
+    endpoints: broken ? [] : endpoints.map((e) => ({
+      address: e.address,
+      port: e.port,
+      hostPort: `${e.address}:${e.port}`,
+      pool: cx.pools.get(b, e.address, e.port, generation, clientCert),
+    })),
+    next: 0,
+    broken,
+    latency: cx.metrics.upstreamHistogram(b.id),
+  };
+}
+
+function addCertificates(port: PortConfig, l: IRListener, cx: CompileContext): void {
+  const certs = l.tls?.certificates ?? [];
+  if (certs.length === 0) return;
+  const entry: ListenerCerts = { certs: [] };
+  let firstPem: { cert: string; key: string } | undefined;
+  for (const c of certs) {
+    const ctx = secureContext(c, l, cx);
+    if (ctx === undefined) continue;
+    let x509: X509Certificate | undefined;
+    try { x509 = new X509Certificate(c.certPem); } catch { x509 = undefined; }
+    entry.certs.push({ ctx, x509 });
+    firstPem ??= { cert: c.certPem, key: c.keyPem };
+  }
+  if (entry.certs.length === 0) return;
+  if (port.tls === undefined) port.tls = { byHost: new HostTable(), fallback: entry.certs[0].ctx, fallbackPem: firstPem! };
+  port.tls.byHost.add(l.hostname, entry);
+}
+
+function secureContext(c: IRCertificate, l: IRListener, cx: CompileContext): SecureContext | undefined {
+  const cv = l.tls?.clientValidation;
+  const key = `${c.certPem}\0${c.keyPem}\0${cv?.caPem ?? ''}`;
+  let ctx = cx.tlsCache.get(key);
+  if (ctx === undefined) {
+    try {
+      ctx = createSecureContext({ cert: c.certPem, key: c.keyPem, ca: cv?.caPem });
+    } catch {
+      return undefined; // a bad certificate never takes the port down; translate() reports it
+    }
+  }
+  cx.tlsUsed.set(key, ctx);
+  return ctx;
+}

@@ -1,0 +1,95 @@
+// The in-process data plane: compiles each IR, opens and closes listening sockets as ports come
+// and go (ports that stay are never touched), and swaps the new generation in atomically.
+import type { IR } from '../ir/types.ts';
+import type { SecureContext } from 'node:tls';
+import type { ApplyResult, DataPlaneOptions } from './index.ts';
+import { compile } from './compile.ts';
+import { Metrics } from './metrics.ts';
+import { PoolRegistry } from './upstream/pools.ts';
+import { PortServer } from './listeners/server.ts';
+import type { Runtime } from './handler.ts';
+
+export class Engine {
+  readonly metrics = new Metrics();
+  private readonly pools = new PoolRegistry();
+  private readonly servers = new Map<string, PortServer>();
+  private readonly rt: Runtime;
+  private readonly bindAddress: string;
+  private tlsCache = new Map<string, SecureContext>();
+  private seq = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: DataPlaneOptions) {
+    this.bindAddress = options.bindAddress ?? '0.0.0.0';
+    this.rt = { metrics: this.metrics, accessLog: options.accessLog === true, debugHeaders: options.debugHeaders === true };
+  }
+
+  /** Applies are serialized: each one starts from the state the previous one left. */
+  apply(ir: IR): Promise<ApplyResult> {
+    const run = this.queue.then(() => this.applyNow(ir));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async applyNow(ir: IR): Promise<ApplyResult> {
+    const seq = ++this.seq;
+    const tlsUsed = new Map<string, SecureContext>();
+    let gen;
+    try {
+      gen = compile(ir, { bindAddress: this.bindAddress, pools: this.pools, metrics: this.metrics, tlsCache: this.tlsCache, tlsUsed, seq });
+    } catch (err) {
+      this.metrics.reloadErrors++;
+      throw err;
+    }
+    this.tlsCache = tlsUsed;
+    const bindErrors: Record<string, string> = {};
+    const opening: Promise<void>[] = [];
+    const keep: [PortServer, (typeof gen.ports extends Map<string, infer V> ? V : never)][] = [];
+    for (const [key, cfg] of gen.ports) {
+      const existing = this.servers.get(key);
+      if (existing !== undefined && existing.protocol === cfg.protocol) {
+        keep.push([existing, cfg]);
+        continue;
+      }
+      if (existing !== undefined) {
+        this.servers.delete(key);
+        await existing.close();
+      }
+      const server = new PortServer(cfg, this.rt);
+      opening.push(server.listen().then(
+        () => { this.servers.set(key, server); },
+        (err: Error) => { bindErrors[key] = err.message; },
+      ));
+    }
+    await Promise.all(opening);
+    // The swap: one synchronous pass, so no request sees half of a generation.
+    for (const [server, cfg] of keep) server.update(cfg);
+    const closing: Promise<void>[] = [];
+    for (const [key, server] of this.servers) {
+      if (!gen.ports.has(key)) {
+        this.servers.delete(key);
+        closing.push(server.close());
+      }
+    }
+    this.pools.sweep(seq);
+    this.metrics.generation = ir.generation;
+    this.metrics.reloads++;
+    void Promise.all(closing);
+    return { generation: ir.generation, bindErrors };
+  }
+
+  /** Bound addresses by "address:port" key (tests use it to find ephemeral ports). */
+  boundPorts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [key, s] of this.servers) out[key] = s.address().port;
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    const all = [...this.servers.values()];
+    this.servers.clear();
+    await Promise.all(all.map((s) => s.close(0)));
+    await this.pools.close();
+  }
+}

@@ -1,0 +1,556 @@
+// The request path: listener and virtual host by Host (and SNI), route by matchers, filters, then
+// one Exchange per request that is also the undici dispatch handler for its upstream request, so
+// proxying a request allocates no closures. Everything it reads was compiled by compile.ts.
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { TLSSocket } from 'node:tls';
+import type { Dispatcher } from 'undici';
+import { normalizeHost } from './router/hosts.ts';
+import { matches, type RequestView } from './router/match.ts';
+import { applyHeaderOps, type HeaderBag } from './filters/headers.ts';
+import { redirectLocation } from './filters/redirect.ts';
+import { rewritePath } from './filters/path.ts';
+import { addActualHeaders, originAllowed, preflightHeaders } from './filters/cors.ts';
+import { sendMirrors } from './filters/mirror.ts';
+import { externalAuth } from './filters/extauth.ts';
+import { chooseBackend, cookieValue, nextEndpoint, resolveToken, sessionToken } from './upstream/balance.ts';
+import type { EndpointRuntime } from './upstream/pools.ts';
+import { observe, type Metrics, type RequestCounter } from './metrics.ts';
+import type { BackendChoice, CompiledFilters, ListenerRuntime, PortConfig, RouteRuntime } from './model.ts';
+
+export type Req = IncomingMessage | Http2ServerRequest;
+export type Res = ServerResponse | Http2ServerResponse;
+
+export interface PortState {
+  current: PortConfig;
+}
+
+export interface Runtime {
+  metrics: Metrics;
+  accessLog: boolean;
+  debugHeaders: boolean;
+}
+
+/** Request headers never forwarded (hop-by-hop, RFC 9110 §7.6.1) and HTTP/2 pseudo-headers. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate', 'proxy-authorization', 'http2-settings', 'host']);
+const RESPONSE_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'trailer', 'te', 'proxy-authenticate']);
+/** Retry buffers request bodies up to this size; larger bodies are sent once. */
+const RETRY_BODY_LIMIT = 1 << 20;
+const GRPC_STATUS: Record<number, string> = { 404: '12', 500: '13', 502: '14', 503: '14', 504: '4', 421: '14' };
+
+const kExchange = Symbol('exchange');
+
+export function handleRequest(state: PortState, rt: Runtime, req: Req, res: Res): void {
+  const ex = new Exchange(state.current, rt, req, res);
+  ex.route();
+}
+
+/**
+ * Upgrade requests (WebSocket): routed like any request, answered on the raw socket through a
+ * ServerResponse bound to it when no upstream takes the upgrade, piped both ways when one does.
+ */
+export function handleUpgrade(state: PortState, rt: Runtime, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  socket.on('error', () => socket.destroy());
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket as Socket);
+  res.once('finish', () => socket.end());
+  const ex = new Exchange(state.current, rt, req, res);
+  ex.upgradeSocket = socket;
+  ex.upgradeHead = head;
+  ex.route();
+}
+
+export class Exchange implements Dispatcher.DispatchHandler {
+  readonly cfg: PortConfig;
+  readonly rt: Runtime;
+  readonly req: Req;
+  /** Http2ServerResponse offers the same calls; typed as one to keep call sites simple. */
+  readonly res: ServerResponse;
+  readonly start = performance.now();
+  readonly view: RequestView;
+  host = '';
+  rawHost = '';
+  listener?: ListenerRuntime;
+  routeRt?: RouteRuntime;
+  choice?: BackendChoice;
+  endpoint?: EndpointRuntime;
+  counter?: RequestCounter;
+  upstreamPath = '';
+  upstreamHeaders: HeaderBag = {};
+  body: Buffer | Req | null = null;
+  attempt = 0;
+  controller?: Dispatcher.DispatchController;
+  upstreamStart = 0;
+  discard = false;
+  done = false;
+  requestTimer?: NodeJS.Timeout;
+  attemptTimer?: NodeJS.Timeout;
+  setSession?: string;
+  drainHook?: () => void;
+  upgradeSocket?: Duplex;
+  upgradeHead?: Buffer;
+  /** Headers an ExternalAuth service asked to add to the forwarded request. */
+  extraRequestHeaders?: HeaderBag;
+
+  constructor(cfg: PortConfig, rt: Runtime, req: Req, res: Res) {
+    this.cfg = cfg;
+    this.rt = rt;
+    this.req = req;
+    this.res = res as ServerResponse;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    let path = q < 0 ? url : url.slice(0, q);
+    if (path.charCodeAt(0) !== 47) path = absolutePath(path);
+    this.view = { method: req.method ?? 'GET', path, rawQuery: q < 0 ? '' : url.slice(q + 1), headers: req.headers };
+  }
+
+  /** Listener, virtual host and route selection; then the filters and the upstream. */
+  route(): void {
+    const req = this.req;
+    const h = req.headers;
+    this.rawHost = ((req.httpVersionMajor === 2 ? h[':authority'] ?? h.host : h.host) as string | undefined) ?? '';
+    this.host = normalizeHost(this.rawHost);
+    const cfg = this.cfg;
+    const listener = cfg.listeners.lookup(this.host);
+    if (cfg.tls !== undefined) {
+      const sni = (req.socket as TLSSocket).servername;
+      if (typeof sni === 'string' && sni !== '') {
+        const bySni = cfg.listeners.lookup(sni.toLowerCase());
+        // Host must select the listener the TLS handshake selected, or the request was misdirected.
+        if (bySni !== undefined && bySni !== listener) {
+          this.listener = bySni;
+          this.counter = bySni.noRoute;
+          return this.local(421);
+        }
+      }
+    }
+    if (listener === undefined) return this.local(404);
+    this.listener = listener;
+    this.counter = listener.noRoute;
+    const vh = listener.vhosts.lookup(this.host);
+    if (vh === undefined) return this.local(404);
+    const routes = vh.routes;
+    const view = this.view;
+    for (let i = 0; i < routes.length; i++) {
+      if (matches(routes[i].match, view)) return this.run(routes[i]);
+    }
+    this.local(404);
+  }
+
+  run(r: RouteRuntime): void {
+    this.routeRt = r;
+    this.counter = r.counter;
+    if (r.requestMs > 0) this.requestTimer = setTimeout(onRequestTimeout, r.requestMs, this);
+    this.res.once('close', onClientClose);
+    (this.res as any)[kExchange] = this;
+    const f = r.filters;
+    if (f.any) {
+      if (f.directStatus !== undefined) return this.local(f.directStatus);
+      if (f.cors !== undefined && this.preflight(f)) return;
+      if (f.redirect !== undefined) return this.redirect(f);
+    }
+    if (r.direct !== undefined) return this.local(r.direct.status, r.direct.body);
+    if (f.extAuth !== undefined) {
+      externalAuth(this, f.extAuth).then((ok) => { if (ok) this.pick(); }, () => this.local(500));
+      return;
+    }
+    this.pick();
+  }
+
+  /** Backend choice (session persistence first), backend filters, then the upstream request. */
+  pick(): void {
+    const r = this.routeRt!;
+    let choice: BackendChoice | undefined;
+    if (r.session !== undefined) {
+      const s = r.session;
+      const token = s.type === 'Cookie' ? cookieValue(this.req.headers.cookie, s.name) : (this.req.headers[s.name] as string | undefined);
+      const pinned = token ? resolveToken(r, token) : undefined;
+      if (pinned !== undefined) {
+        choice = pinned.choice;
+        this.endpoint = pinned.endpoint;
+      }
+    }
+    choice ??= chooseBackend(r);
+    if (choice === undefined) return this.local(500);
+    this.choice = choice;
+    this.counter = choice.counter;
+    if (choice.backend === undefined) return this.local(choice.invalidStatus);
+    const bf = choice.filters;
+    if (bf.any) {
+      if (bf.directStatus !== undefined) return this.local(bf.directStatus);
+      if (bf.redirect !== undefined) return this.redirect(bf);
+    }
+    this.buildUpstream(r.filters, bf);
+    const needBuffer = r.retry !== undefined || r.filters.mirrors.length > 0 || bf.mirrors.length > 0;
+    if (needBuffer && hasBody(this.req)) return this.bufferBody();
+    this.body = hasBody(this.req) ? this.req : null;
+    this.send();
+  }
+
+  buildUpstream(rf: CompiledFilters, bf: CompiledFilters): void {
+    const src = this.req.headers;
+    const out: HeaderBag = {};
+    for (const k in src) {
+      if (k.charCodeAt(0) === 58 /* : */ || HOP_BY_HOP.has(k)) continue;
+      out[k] = src[k];
+    }
+    const conn = src.connection;
+    if (typeof conn === 'string' && conn !== 'keep-alive' && conn !== 'close') {
+      for (const t of conn.split(',')) delete out[t.trim().toLowerCase()];
+    }
+    if (src.te === 'trailers') out.te = 'trailers';
+    const ip = clientAddress(this.req);
+    const xff = out['x-forwarded-for'];
+    out['x-forwarded-for'] = xff === undefined ? ip : `${xff}, ${ip}`;
+    out['x-forwarded-proto'] = this.listener!.scheme;
+    if (out['x-forwarded-host'] === undefined) out['x-forwarded-host'] = this.rawHost;
+    out.host = this.rawHost;
+    let path = this.view.path;
+    for (const f of [rf, bf]) {
+      if (!f.any) continue;
+      for (let i = 0; i < f.requestHeaders.length; i++) applyHeaderOps(f.requestHeaders[i], out);
+      if (f.rewriteHost !== undefined) out.host = f.rewriteHost;
+      if (f.rewritePath !== undefined) path = rewritePath(f.rewritePath, this.routeRt!.prefix, path);
+    }
+    if (this.extraRequestHeaders !== undefined) Object.assign(out, this.extraRequestHeaders);
+    this.upstreamPath = this.view.rawQuery === '' ? path : `${path}?${this.view.rawQuery}`;
+    this.upstreamHeaders = out;
+  }
+
+  bufferBody(): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const req = this.req;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= RETRY_BODY_LIMIT) chunks.push(c);
+    });
+    req.once('end', () => {
+      if (size > RETRY_BODY_LIMIT) return this.local(413);
+      this.body = Buffer.concat(chunks);
+      this.send();
+    });
+  }
+
+  /** Sends one attempt upstream (mirrors on the first). */
+  send(): void {
+    if (this.done) return;
+    const r = this.routeRt!;
+    const backend = this.choice!.backend!;
+    if (this.attempt === 0) {
+      if (r.filters.mirrors.length > 0) sendMirrors(r.filters.mirrors, this);
+      if (this.choice!.filters.mirrors.length > 0) sendMirrors(this.choice!.filters.mirrors, this);
+    }
+    if (backend.broken) return this.local(500);
+    const ep = this.attempt === 0 && this.endpoint !== undefined ? this.endpoint : nextEndpoint(backend);
+    if (ep === undefined) return this.local(503);
+    this.endpoint = ep;
+    if (r.session !== undefined) {
+      const token = sessionToken(backend.id, ep);
+      this.setSession = token;
+    }
+    this.discard = false;
+    this.controller = undefined;
+    this.upstreamStart = performance.now();
+    if (r.backendRequestMs > 0) this.attemptTimer = setTimeout(onAttemptTimeout, r.backendRequestMs, this);
+    const body = this.body;
+    if (this.upgradeSocket !== undefined) {
+      ep.pool.dispatch(
+        { path: this.upstreamPath, method: 'GET', headers: this.upstreamHeaders as Record<string, string>, upgrade: String(this.req.headers.upgrade ?? 'websocket') },
+        this,
+      );
+      return;
+    }
+    ep.pool.dispatch(
+      { path: this.upstreamPath, method: this.view.method as Dispatcher.HttpMethod, headers: this.upstreamHeaders as Record<string, string>, body: body as any },
+      this,
+    );
+  }
+
+  // ---- undici DispatchHandler -------------------------------------------------------------
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.done) controller.abort(new Error('request finished'));
+  }
+
+  onRequestUpgrade(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, upstream: Duplex): void {
+    if (this.attemptTimer !== undefined) { clearTimeout(this.attemptTimer); this.attemptTimer = undefined; }
+    if (this.requestTimer !== undefined) { clearTimeout(this.requestTimer); this.requestTimer = undefined; }
+    const client = this.upgradeSocket!;
+    if (this.done) { upstream.destroy(); return; }
+    const out: HeaderBag = {};
+    for (const k in headers) if (k !== 'connection' && k !== 'upgrade' && k !== 'keep-alive') out[k] = headers[k];
+    this.decorate(out);
+    let head = `HTTP/1.1 ${statusCode} Switching Protocols\r\nconnection: Upgrade\r\nupgrade: ${headers.upgrade ?? 'websocket'}\r\n`;
+    for (const k in out) {
+      const v = out[k];
+      if (v === undefined) continue;
+      for (const one of typeof v === 'string' ? [v] : v) head += `${k}: ${one}\r\n`;
+    }
+    client.write(head + '\r\n');
+    if (this.upgradeHead !== undefined && this.upgradeHead.length > 0) upstream.write(this.upgradeHead);
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.pipe(client);
+    client.pipe(upstream);
+    this.finish(statusCode);
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (this.attemptTimer !== undefined) { clearTimeout(this.attemptTimer); this.attemptTimer = undefined; }
+    if (this.done) return;
+    const r = this.routeRt!;
+    if (r.retry !== undefined && this.attempt < r.retry.attempts && r.retry.codes.has(statusCode) && this.canRetry()) {
+      this.discard = true;
+      return;
+    }
+    observe(this.choice!.backend!.latency, (performance.now() - this.upstreamStart) / 1000);
+    const out: HeaderBag = {};
+    for (const k in headers) if (!RESPONSE_HOP.has(k)) out[k] = headers[k];
+    this.decorate(out);
+    this.res.writeHead(statusCode, out as any);
+  }
+
+  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.discard || this.done) return;
+    if (!(this.res as ServerResponse).write(chunk)) {
+      c.pause();
+      this.drainHook ??= () => this.controller?.resume();
+      this.res.once('drain', this.drainHook);
+    }
+  }
+
+  onResponseEnd(_c: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
+    if (this.done) return;
+    if (this.discard) return this.retryLater();
+    if (trailers && this.req.httpVersionMajor === 2) {
+      let any = false;
+      for (const _k in trailers) { any = true; break; }
+      if (any) this.res.addTrailers(trailers as any);
+    }
+    this.res.end();
+    this.finish(this.res.statusCode);
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    if (this.attemptTimer !== undefined) { clearTimeout(this.attemptTimer); this.attemptTimer = undefined; }
+    if (this.done) return;
+    if (this.res.headersSent) {
+      this.finish(this.res.statusCode);
+      this.res.destroy();
+      return;
+    }
+    const timedOut = (err as any).porticoTimeout === true;
+    const r = this.routeRt!;
+    if (!timedOut && r.retry !== undefined && this.attempt < r.retry.attempts && this.canRetry()) {
+      return this.retryLater();
+    }
+    this.local(timedOut ? 504 : upstreamErrorStatus(err));
+  }
+
+  /** A streamed request body cannot be sent twice. */
+  canRetry(): boolean {
+    return this.body === null || this.body instanceof Buffer;
+  }
+
+  retryLater(): void {
+    this.attempt++;
+    const backoff = this.routeRt!.retry?.backoffMs ?? 0;
+    if (backoff > 0) setTimeout(retryNow, backoff * 2 ** (this.attempt - 1), this);
+    else setImmediate(retryNow, this);
+  }
+
+  // ---- answers made here ---------------------------------------------------------------
+
+  /** Response header filters, CORS, session cookie and debug header, applied to any response. */
+  decorate(out: HeaderBag): void {
+    const r = this.routeRt;
+    if (r === undefined) return;
+    const bf = this.choice?.filters;
+    for (const f of [r.filters, bf]) {
+      if (f === undefined || !f.any) continue;
+      for (let i = 0; i < f.responseHeaders.length; i++) applyHeaderOps(f.responseHeaders[i], out);
+      if (f.cors !== undefined) {
+        const origin = this.req.headers.origin;
+        if (typeof origin === 'string' && originAllowed(f.cors, origin)) addActualHeaders(f.cors, origin, out);
+      }
+    }
+    if (this.setSession !== undefined) {
+      const s = r.session!;
+      if (s.type === 'Cookie') {
+        if (cookieValue(this.req.headers.cookie, s.name) !== this.setSession) {
+          const prev = out['set-cookie'];
+          const cookie = `${s.name}=${this.setSession}${s.cookieSuffix}`;
+          out['set-cookie'] = prev === undefined ? cookie : [...(typeof prev === 'string' ? [prev] : prev), cookie];
+        }
+      } else {
+        out[s.name] = this.setSession;
+      }
+    }
+    if (this.rt.debugHeaders) out['x-portico-route'] = r.label;
+  }
+
+  preflight(f: CompiledFilters): boolean {
+    const h = this.req.headers;
+    const origin = h.origin;
+    if (this.view.method !== 'OPTIONS' || typeof origin !== 'string' || h['access-control-request-method'] === undefined) return false;
+    const cors = f.cors!;
+    if (!originAllowed(cors, origin)) {
+      this.local(200);
+      return true;
+    }
+    const out = preflightHeaders(cors, origin, String(h['access-control-request-method']), h['access-control-request-headers'] as string | undefined);
+    if (this.rt.debugHeaders) out['x-portico-route'] = this.routeRt!.label;
+    out['content-length'] = '0';
+    this.res.writeHead(200, out as any);
+    this.res.end();
+    this.finish(200);
+    return true;
+  }
+
+  redirect(f: CompiledFilters): void {
+    const l = this.listener!;
+    const location = redirectLocation(f.redirect!, l.scheme, l.port, this.host, this.routeRt!.prefix, this.view.path, this.view.rawQuery);
+    this.local(f.redirect!.statusCode, undefined, location);
+  }
+
+  local(status: number, body?: string, location?: string): void {
+    const out: HeaderBag = {};
+    if (location !== undefined) out.location = location;
+    this.localWithHeaders(status, out, body);
+  }
+
+  localWithHeaders(status: number, out: HeaderBag, body?: string): void {
+    if (this.done) return;
+    const res = this.res;
+    if (res.headersSent) {
+      this.finish(res.statusCode);
+      res.destroy();
+      return;
+    }
+    const grpc = this.routeRt?.grpc === true || isGrpc(this.req);
+    if (grpc && status >= 400) {
+      out['content-type'] = 'application/grpc';
+      out['grpc-status'] = GRPC_STATUS[status] ?? '2';
+      out['grpc-message'] = `portico: ${status}`;
+      this.decorate(out);
+      res.writeHead(200, out as any);
+      res.end();
+      this.finish(status);
+      return;
+    }
+    const text = body ?? (status >= 400 ? `${status} ${STATUS_TEXT[status] ?? 'Error'}\n` : '');
+    out['content-type'] ??= 'text/plain; charset=utf-8';
+    out['content-length'] = String(Buffer.byteLength(text));
+    this.decorate(out);
+    res.writeHead(status, out as any);
+    res.end(text);
+    this.finish(status);
+  }
+
+  finish(status: number): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.requestTimer !== undefined) clearTimeout(this.requestTimer);
+    if (this.attemptTimer !== undefined) clearTimeout(this.attemptTimer);
+    const seconds = (performance.now() - this.start) / 1000;
+    const c = this.counter;
+    if (c !== undefined) c.counts[(status / 100) | 0]++;
+    if (this.listener !== undefined) observe(this.listener.latency, seconds);
+    if (this.rt.accessLog) this.log(status, seconds);
+  }
+
+  log(status: number, seconds: number): void {
+    const line = {
+      time: new Date().toISOString(),
+      gateway: this.listener?.gateway ?? '',
+      listener: this.listener?.name ?? '',
+      route: this.routeRt?.label ?? '',
+      backend: this.choice?.name ?? '',
+      endpoint: this.endpoint?.hostPort ?? '',
+      method: this.view.method,
+      host: this.host,
+      path: this.view.path,
+      status,
+      durationMs: Math.round(seconds * 1e6) / 1000,
+    };
+    process.stdout.write(JSON.stringify(line) + '\n');
+  }
+}
+
+function onRequestTimeout(ex: Exchange): void {
+  ex.requestTimer = undefined;
+  if (ex.done) return;
+  abortUpstream(ex);
+  ex.local(504);
+}
+
+function onAttemptTimeout(ex: Exchange): void {
+  ex.attemptTimer = undefined;
+  if (ex.done) return;
+  const err = Object.assign(new Error('backend request timeout'), { porticoTimeout: true });
+  if (ex.controller !== undefined) ex.controller.abort(err);
+  else ex.local(504);
+}
+
+function abortUpstream(ex: Exchange): void {
+  if (ex.controller !== undefined && !ex.controller.aborted) ex.controller.abort(new Error('request finished'));
+}
+
+function onClientClose(this: Res): void {
+  const ex = (this as any)[kExchange] as Exchange | undefined;
+  if (ex === undefined || ex.done) return;
+  // The client went away before the response ended: stop the upstream request too.
+  abortUpstream(ex);
+  ex.finish(499);
+}
+
+function retryNow(ex: Exchange): void {
+  ex.send();
+}
+
+function hasBody(req: Req): boolean {
+  if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
+  const h = req.headers;
+  if (h['transfer-encoding'] !== undefined) return true;
+  const cl = h['content-length'];
+  return cl !== undefined && cl !== '0';
+}
+
+function isGrpc(req: Req): boolean {
+  const ct = req.headers['content-type'];
+  return typeof ct === 'string' && ct.startsWith('application/grpc');
+}
+
+export function clientAddress(req: Req): string {
+  const s = req.socket as any;
+  return s?.remoteAddress ?? s?.stream?.remoteAddress ?? '';
+}
+
+function absolutePath(target: string): string {
+  // Absolute-form request targets (proxy style): keep only the path.
+  if (target === '*') return '*';
+  try {
+    return new URL(target).pathname;
+  } catch {
+    return target;
+  }
+}
+
+function upstreamErrorStatus(err: Error): number {
+  const code = (err as any).code as string | undefined;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return 504;
+  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENOTFOUND') return 503;
+  return 502;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 413: 'Payload Too Large', 421: 'Misdirected Request',
+  500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+};

@@ -1,0 +1,169 @@
+// One listening socket per address:port. HTTP ports accept HTTP/1.1 and HTTP/2 cleartext with
+// prior knowledge (the first bytes tell them apart); HTTPS ports terminate TLS with the
+// certificate chosen by SNI among the port's listeners and offer h2 and http/1.1 by ALPN.
+// The server outlives generations: requests read `state.current` when they start.
+import net from 'node:net';
+import http from 'node:http';
+import http2 from 'node:http2';
+import type { SecureContext } from 'node:tls';
+import { Duplex } from 'node:stream';
+import { handleRequest, handleUpgrade, type PortState, type Runtime } from '../handler.ts';
+import type { PortConfig } from '../model.ts';
+
+const H2_PREFACE = 'PRI * HTTP/2.0';
+
+export class PortServer implements PortState {
+  current: PortConfig;
+  readonly protocol: 'HTTP' | 'HTTPS';
+  private readonly rt: Runtime;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private front!: net.Server;
+  private h1?: http.Server;
+
+  constructor(cfg: PortConfig, rt: Runtime) {
+    this.current = cfg;
+    this.protocol = cfg.protocol;
+    this.rt = rt;
+    const onRequest = (req: any, res: any) => handleRequest(this, rt, req, res);
+    const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(this, rt, req, socket, head);
+    if (cfg.protocol === 'HTTPS') {
+      const pem = cfg.tls?.fallbackPem;
+      const server = http2.createSecureServer({
+        allowHTTP1: true,
+        cert: pem?.cert,
+        key: pem?.key,
+        SNICallback: (name, cb) => cb(null, this.contextFor(name)),
+        settings: { enableConnectProtocol: false },
+      }, onRequest);
+      server.on('upgrade', onUpgrade);
+      server.on('session', (s) => this.track(s));
+      this.front = server;
+    } else {
+      const h1 = http.createServer({ requireHostHeader: true }, onRequest);
+      h1.on('upgrade', onUpgrade);
+      const h2 = http2.createServer({}, onRequest);
+      h2.on('session', (s) => this.track(s));
+      this.h1 = h1;
+      this.front = net.createServer((sock) => sniff(sock, h1, h2));
+    }
+    this.front.on('connection', (sock: net.Socket) => {
+      this.sockets.add(sock);
+      rt.metrics.activeConnections++;
+      sock.once('close', () => {
+        this.sockets.delete(sock);
+        rt.metrics.activeConnections--;
+      });
+    });
+  }
+
+  /** Swaps in the configuration of a new generation. */
+  update(cfg: PortConfig): void {
+    this.current = cfg;
+    const pem = cfg.tls?.fallbackPem;
+    if (this.protocol === 'HTTPS' && pem !== undefined) {
+      try { (this.front as http2.Http2SecureServer).setSecureContext({ cert: pem.cert, key: pem.key }); } catch { /* keep the previous default */ }
+    }
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.front.once('error', onError);
+      this.front.listen({ host: this.current.address, port: this.current.port, exclusive: false }, () => {
+        this.front.off('error', onError);
+        this.front.on('error', () => {});
+        resolve();
+      });
+    });
+  }
+
+  address(): net.AddressInfo {
+    return this.front.address() as net.AddressInfo;
+  }
+
+  /** Stops accepting; idle connections close now, busy ones when their requests end (or after `graceMs`). */
+  close(graceMs = 5_000): Promise<void> {
+    return new Promise((resolve) => {
+      this.front.close(() => resolve());
+      this.h1?.closeIdleConnections();
+      for (const s of this.sessions) s.close();
+      if (graceMs <= 0) {
+        for (const s of this.sockets) s.destroy();
+      } else {
+        const t = setTimeout(() => { for (const s of this.sockets) s.destroy(); }, graceMs);
+        t.unref();
+      }
+      if (this.sockets.size === 0) resolve();
+    });
+  }
+
+  private track(s: http2.ServerHttp2Session): void {
+    this.sessions.add(s);
+    s.once('close', () => this.sessions.delete(s));
+    s.on('error', () => {});
+  }
+
+  /** SNI: exact listener hostname, then the longest wildcard, then the listener without hostname. */
+  private contextFor(servername: string): SecureContext | undefined {
+    const tls = this.current.tls;
+    if (tls === undefined) return undefined;
+    const name = servername.toLowerCase();
+    const entry = tls.byHost.lookup(name);
+    if (entry === undefined) return tls.fallback;
+    for (const c of entry.certs) if (c.x509 !== undefined && c.x509.checkHost(name) !== undefined) return c.ctx;
+    return entry.certs[0].ctx;
+  }
+}
+
+/** Routes a cleartext connection to the HTTP/1 or the h2c server by its first bytes. */
+function sniff(sock: net.Socket, h1: http.Server, h2: http2.Http2Server): void {
+  let seen: Buffer | undefined;
+  const onData = (chunk: Buffer) => {
+    seen = seen === undefined ? chunk : Buffer.concat([seen, chunk]);
+    const n = Math.min(seen.length, H2_PREFACE.length);
+    const isH2 = seen.toString('latin1', 0, n) === H2_PREFACE.slice(0, n);
+    if (isH2 && seen.length < H2_PREFACE.length) return; // need more bytes to decide
+    sock.off('data', onData);
+    if (isH2) {
+      h2.emit('connection', new Prefixed(sock, seen));
+    } else {
+      sock.pause();
+      sock.unshift(seen);
+      h1.emit('connection', sock);
+      sock.resume();
+    }
+  };
+  sock.on('data', onData);
+  sock.on('error', () => {});
+}
+
+/**
+ * The h2c connection after sniffing: http2 reads its socket natively and would miss the bytes
+ * already read, so it gets a duplex that replays them first. Only h2c prior-knowledge
+ * connections pay for this wrapper.
+ */
+class Prefixed extends Duplex {
+  private readonly sock: net.Socket;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+
+  constructor(sock: net.Socket, first: Buffer) {
+    super();
+    this.sock = sock;
+    this.remoteAddress = sock.remoteAddress;
+    this.remotePort = sock.remotePort;
+    this.push(first);
+    sock.on('data', (d: Buffer) => { if (!this.push(d)) sock.pause(); });
+    sock.on('end', () => this.push(null));
+    sock.on('close', () => this.destroy());
+  }
+
+  override _read(): void { this.sock.resume(); }
+  override _write(chunk: Buffer, enc: BufferEncoding, cb: (err?: Error | null) => void): void { this.sock.write(chunk, enc, cb); }
+  override _final(cb: (err?: Error | null) => void): void { this.sock.end(); cb(); }
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void { this.sock.destroy(err ?? undefined); cb(err); }
+  setTimeout(): this { return this; }
+  setNoDelay(): this { return this; }
+  setKeepAlive(): this { return this; }
+}

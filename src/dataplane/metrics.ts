@@ -1,0 +1,120 @@
+// Prometheus metrics written by hand: counters and histograms are plain objects looked up once per
+// generation at compile time, so a request only bumps numbers in objects it already holds.
+
+export interface RequestCounter {
+  labels: string;
+  /** Index: status / 100 (1xx..5xx); 0 unused. */
+  counts: number[];
+}
+
+export interface Histogram {
+  labels: string;
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
+const BOUNDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export class Metrics {
+  private readonly requests = new Map<string, RequestCounter>();
+  private readonly requestLatency = new Map<string, Histogram>();
+  private readonly upstreamLatency = new Map<string, Histogram>();
+  activeConnections = 0;
+  generation = 0;
+  reloads = 0;
+  reloadErrors = 0;
+
+  counter(gateway: string, listener: string, route: string, rule: string, backend: string): RequestCounter {
+    const labels = `gateway="${esc(gateway)}",listener="${esc(listener)}",route="${esc(route)}",rule="${esc(rule)}",backend="${esc(backend)}"`;
+    let c = this.requests.get(labels);
+    if (c === undefined) {
+      c = { labels, counts: [0, 0, 0, 0, 0, 0] };
+      this.requests.set(labels, c);
+    }
+    return c;
+  }
+
+  requestHistogram(gateway: string, listener: string): Histogram {
+    return histogram(this.requestLatency, `gateway="${esc(gateway)}",listener="${esc(listener)}"`);
+  }
+
+  upstreamHistogram(backend: string): Histogram {
+    return histogram(this.upstreamLatency, `backend="${esc(backend)}"`);
+  }
+
+  render(): string {
+    const out: string[] = [];
+    out.push('# HELP portico_http_requests_total HTTP requests by gateway, listener, route, rule, backend and status class.');
+    out.push('# TYPE portico_http_requests_total counter');
+    for (const c of this.requests.values()) {
+      for (let k = 1; k < 6; k++) if (c.counts[k] > 0) out.push(`portico_http_requests_total{${c.labels},code="${k}xx"} ${c.counts[k]}`);
+    }
+    renderHistograms(out, 'portico_http_request_duration_seconds', 'Time from request start to response end.', this.requestLatency);
+    renderHistograms(out, 'portico_upstream_response_seconds', 'Time from sending a request to a backend to its response headers.', this.upstreamLatency);
+    out.push('# HELP portico_active_connections Open client connections.', '# TYPE portico_active_connections gauge', `portico_active_connections ${this.activeConnections}`);
+    out.push('# HELP portico_config_generation Generation of the live configuration.', '# TYPE portico_config_generation gauge', `portico_config_generation ${this.generation}`);
+    out.push('# HELP portico_config_reloads_total Configurations applied.', '# TYPE portico_config_reloads_total counter', `portico_config_reloads_total ${this.reloads}`);
+    out.push('# HELP portico_config_reload_errors_total Configurations that failed to apply.', '# TYPE portico_config_reload_errors_total counter', `portico_config_reload_errors_total ${this.reloadErrors}`);
+    return out.join('\n') + '\n';
+  }
+}
+
+export function observe(h: Histogram, seconds: number): void {
+  h.sum += seconds;
+  h.count++;
+  for (let i = 0; i < BOUNDS.length; i++) {
+    if (seconds <= BOUNDS[i]) {
+      h.buckets[i]++;
+      return;
+    }
+  }
+}
+
+function histogram(map: Map<string, Histogram>, labels: string): Histogram {
+  let h = map.get(labels);
+  if (h === undefined) {
+    h = { labels, buckets: BOUNDS.map(() => 0), sum: 0, count: 0 };
+    map.set(labels, h);
+  }
+  return h;
+}
+
+function renderHistograms(out: string[], name: string, help: string, map: Map<string, Histogram>): void {
+  out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
+  for (const h of map.values()) {
+    let cum = 0;
+    for (let i = 0; i < BOUNDS.length; i++) {
+      cum += h.buckets[i];
+      out.push(`${name}_bucket{${h.labels},le="${BOUNDS[i]}"} ${cum}`);
+    }
+    out.push(`${name}_bucket{${h.labels},le="+Inf"} ${h.count}`, `${name}_sum{${h.labels}} ${h.sum}`, `${name}_count{${h.labels}} ${h.count}`);
+  }
+}
+
+function esc(v: string): string {
+  return v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
+}
+
+/** Sums the text expositions of several workers: same series lines add up. */
+export function mergeExpositions(texts: string[]): string {
+  const order: string[] = [];
+  const values = new Map<string, number>();
+  const gauges = new Set(['portico_config_generation']);
+  for (const t of texts) {
+    for (const line of t.split('\n')) {
+      if (line === '') continue;
+      if (line.startsWith('#')) {
+        if (!values.has(line)) { values.set(line, NaN); order.push(line); }
+        continue;
+      }
+      const sp = line.lastIndexOf(' ');
+      const series = line.slice(0, sp);
+      const v = Number(line.slice(sp + 1));
+      const prev = values.get(series);
+      if (prev === undefined) { values.set(series, v); order.push(series); }
+      else values.set(series, gauges.has(series) ? Math.min(prev, v) : prev + v);
+    }
+  }
+  return order.map((s) => (s.startsWith('#') ? s : `${s} ${values.get(s)}`)).join('\n') + '\n';
+}

@@ -1,0 +1,98 @@
+// Keep-alive connection pools to backend endpoints (undici Pool, the measured-fastest client),
+// one per (protocol, TLS settings, address, port). Pools outlive generations: a new generation
+// reuses the pools of endpoints it still has, and pools no generation uses are closed gracefully
+// (undici lets their in-flight requests finish).
+import { Pool } from 'undici';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import type { IRBackend, IRCertificate } from '../../ir/types.ts';
+
+export interface EndpointRuntime {
+  address: string;
+  port: number;
+  /** "address:port", also the session-persistence identity of the endpoint. */
+  hostPort: string;
+  pool: Pool;
+}
+
+interface PoolEntry {
+  pool: Pool;
+  generation: number;
+}
+
+export class PoolRegistry {
+  private readonly pools = new Map<string, PoolEntry>();
+
+  /** Returns the pool for an endpoint, creating it if needed, and marks it used by `generation`. */
+  get(backend: IRBackend, address: string, port: number, generation: number, clientCert?: IRCertificate): Pool {
+    const tls = backend.tls;
+    const tlsKey = tls ? `${tls.sni}|${tls.caPem?.length ?? 0}|${tls.wellKnown ?? ''}|${JSON.stringify(tls.subjectAltNames ?? [])}|${clientCert?.certPem.length ?? 0}` : '';
+    const key = `${backend.protocol}|${tlsKey}|${address}|${port}`;
+    let entry = this.pools.get(key);
+    if (entry === undefined) {
+      entry = { pool: createPool(backend, address, port, clientCert), generation };
+      this.pools.set(key, entry);
+    }
+    entry.generation = generation;
+    return entry.pool;
+  }
+
+  /** Closes pools not used by `generation` (call after it is live). */
+  sweep(generation: number): void {
+    for (const [key, entry] of this.pools) {
+      if (entry.generation < generation) {
+        this.pools.delete(key);
+        entry.pool.close().catch(() => {});
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(all.map((e) => e.pool.destroy().catch(() => {})));
+  }
+}
+
+function createPool(backend: IRBackend, address: string, port: number, clientCert?: IRCertificate): Pool {
+  const host = address.includes(':') ? `[${address}]` : address;
+  const tls = backend.tls;
+  if (!tls) {
+    return new Pool(`http://${host}:${port}`, {
+      useH2c: backend.protocol === 'h2c',
+      keepAliveTimeout: 30_000,
+      connectTimeout: 5_000,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    } as Pool.Options);
+  }
+  const sans = tls.subjectAltNames;
+  return new Pool(`https://${host}:${port}`, {
+    allowH2: backend.protocol === 'h2',
+    keepAliveTimeout: 30_000,
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    connect: {
+      servername: tls.sni,
+      ca: tls.caPem,
+      cert: clientCert?.certPem,
+      key: clientCert?.keyPem,
+      rejectUnauthorized: true,
+      checkServerIdentity: (_host: string, cert: PeerCertificate) => verifyIdentity(tls.sni, sans, cert),
+    },
+  });
+}
+
+/** BackendTLSPolicy: subjectAltNames, when given, replace the hostname check. */
+function verifyIdentity(
+  sni: string,
+  sans: ({ type: 'Hostname'; hostname: string } | { type: 'URI'; uri: string })[] | undefined,
+  cert: PeerCertificate,
+): Error | undefined {
+  if (!sans || sans.length === 0) return checkServerIdentity(sni, cert);
+  const alt = cert.subjectaltname ?? '';
+  for (const s of sans) {
+    if (s.type === 'Hostname' && checkServerIdentity(s.hostname, cert) === undefined) return undefined;
+    if (s.type === 'URI' && alt.split(', ').includes(`URI:${s.uri}`)) return undefined;
+  }
+  return new Error(`backend certificate matches none of the subjectAltNames of the BackendTLSPolicy`);
+}

@@ -1,0 +1,81 @@
+// Test clients: plain HTTP/1.1 (node:http, fresh connection per call unless an agent is given),
+// HTTP/2 (cleartext or TLS) and raw sockets, all answering { status, headers, body, json }.
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import type { EchoBody } from './echo-backend.ts';
+
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  json(): EchoBody;
+}
+
+export interface RequestOptions {
+  method?: string;
+  host?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  agent?: http.Agent | false;
+}
+
+export function request(port: number, path: string, o: RequestOptions = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { ...(o.headers ?? {}) };
+    if (o.host !== undefined) headers.host = o.host;
+    const req = http.request({ host: '127.0.0.1', port, path, method: o.method ?? 'GET', headers, agent: o.agent ?? false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(reply(res.statusCode ?? 0, res.headers, Buffer.concat(chunks).toString())));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(o.body);
+  });
+}
+
+export function h2request(session: http2.ClientHttp2Session, path: string, o: RequestOptions = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const headers: http2.OutgoingHttpHeaders = { ':path': path, ':method': o.method ?? 'GET', ...(o.headers ?? {}) };
+    if (o.host !== undefined) headers[':authority'] = o.host;
+    const st = session.request(headers);
+    let status = 0;
+    let h: http.IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    st.on('response', (rh) => { status = Number(rh[':status']); h = rh as http.IncomingHttpHeaders; });
+    st.on('data', (c: Buffer) => chunks.push(c));
+    st.on('end', () => resolve(reply(status, h, Buffer.concat(chunks).toString())));
+    st.on('error', reject);
+    st.end(o.body);
+  });
+}
+
+/** Sends raw bytes and returns everything the server answers until it closes (or `waitMs`). */
+export function raw(port: number, data: string, waitMs = 1000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const t = setTimeout(() => sock.destroy(), waitMs);
+    sock.on('data', (c) => chunks.push(c));
+    sock.on('close', () => { clearTimeout(t); resolve(Buffer.concat(chunks).toString()); });
+    sock.on('error', reject);
+    sock.write(data);
+  });
+}
+
+function reply(status: number, headers: http.IncomingHttpHeaders, body: string): Reply {
+  return { status, headers, body, json: () => JSON.parse(body) as EchoBody };
+}
+
+/** A port that was free a moment ago (listeners in the IR need fixed ports). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
