@@ -1,0 +1,125 @@
+// The admin API, served by a real `portico run` on real files.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startAdminServer } from '../src/admin/server.ts';
+import { eventually, MAIN, NODE, stop, waitForOutput } from './cli-helpers.ts';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const manifests = (port: number, path: string) => `
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: portico}
+spec: {controllerName: portico.dev/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: infra}
+spec:
+  gatewayClassName: portico
+  listeners:
+  - {name: http, protocol: HTTP, port: ${port}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: infra}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: "${path}"}}]
+`;
+
+test('admin API of portico run: healthz, readyz, status, config, metrics; follows file changes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'portico-admin-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'gw.yaml');
+  const port = await freePort();
+  writeFileSync(file, manifests(port, '/one'));
+
+  const child = spawn(NODE, [MAIN, 'run', '-f', dir, '--admin-address', '127.0.0.1:0', '--bind-address', '127.0.0.1', '--workers', '0', '--no-access-log'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.after(() => stop(child));
+  const [, admin] = await waitForOutput(child, /admin API on (http:\/\/\S+)/);
+  const get = async (path: string) => {
+    const res = await fetch(`${admin}${path}`);
+    return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.text() };
+  };
+
+  const health = await get('/healthz');
+  assert.equal(health.status, 200);
+  assert.equal(health.body, 'ok\n');
+  await eventually(async () => ((await get('/readyz')).status === 200 ? true : undefined), 20_000, '/readyz 200');
+
+  const status = await get('/status');
+  assert.equal(status.status, 200);
+  assert.match(status.type, /application\/json/);
+  const list = JSON.parse(status.body);
+  assert.equal(list.kind, 'List');
+  assert.equal(list.apiVersion, 'v1');
+  assert.ok(Array.isArray(list.items));
+  const yaml = await get('/status?output=yaml');
+  assert.match(yaml.body, /^apiVersion: v1\nkind: List\n/);
+
+  const config = JSON.parse((await get('/config')).body);
+  assert.equal(config.generation, 1);
+  assert.ok(Array.isArray(config.gateways));
+
+  const metrics = (await get('/metrics')).body;
+  for (const name of ['portico_controller_snapshot_generation 1', 'portico_controller_applied_generation 1', 'portico_controller_reloads_total 1', 'portico_controller_translate_duration_seconds_count 1']) {
+    assert.ok(metrics.includes(name), `${name} in\n${metrics}`);
+  }
+
+  if (list.items.length > 0) {
+    // translate() reports status: the live Gateway is Programmed (the data plane applied it).
+    const gw = list.items.find((i: { kind: string }) => i.kind === 'Gateway');
+    const programmed = gw?.status?.conditions?.find((c: { type: string }) => c.type === 'Programmed');
+    assert.equal(programmed?.status, 'True', JSON.stringify(gw?.status));
+  }
+
+  // A saved change becomes a new configuration; the route's generation bumps.
+  writeFileSync(file, manifests(port, '/two'));
+  await eventually(async () => (JSON.parse((await get('/config')).body).generation === 2 ? true : undefined), 20_000, 'config generation 2');
+  const after = JSON.parse((await get('/status')).body);
+  const route = after.items.find((i: { kind: string }) => i.kind === 'HTTPRoute');
+  if (route) assert.equal(route.metadata.generation, 2);
+
+  // A file that does not parse: the process keeps serving the last good version and says why.
+  writeFileSync(file, 'kind: Gateway\nmetadata:\n  name: [oops\n');
+  await eventually(async () => ((await get('/metrics')).body.includes('portico_controller_provider_diagnostics 1') ? true : undefined), 20_000, 'the diagnostic');
+  assert.equal(JSON.parse((await get('/config')).body).generation, 3);
+  assert.equal((await get('/healthz')).status, 200);
+
+  assert.equal(await stop(child), 0, 'SIGTERM stops cleanly');
+});
+
+test('admin API: 503 before the first configuration is live, 404 and 405 otherwise', async (t) => {
+  let ready = false;
+  const server = await startAdminServer('127.0.0.1', 0, {
+    ready: () => ready,
+    status: () => ({ apiVersion: 'v1', kind: 'List', items: [] }),
+    config: () => undefined,
+    metrics: async () => 'm 1\n',
+  });
+  t.after(() => server.close());
+  const base = `http://${server.address}`;
+  assert.equal((await fetch(`${base}/readyz`)).status, 503);
+  ready = true;
+  assert.equal((await fetch(`${base}/readyz`)).status, 200);
+  assert.equal(await (await fetch(`${base}/config`)).text(), 'null\n');
+  assert.equal((await fetch(`${base}/nope`)).status, 404);
+  assert.equal((await fetch(`${base}/status`, { method: 'POST' })).status, 405);
+  assert.equal(await (await fetch(`${base}/metrics`)).text(), 'm 1\n');
+});
