@@ -1,0 +1,151 @@
+// Route attachment: for every parentRef of a route that names a Portico Gateway or
+// ListenerSet, find the relevant listeners (sectionName, port), check allowedRoutes (kinds,
+// namespaces) and hostnames, and write one status.parents entry. Each parentRef is judged on
+// its own. A route counts in attachedRoutes of every listener that accepted it, when the route
+// itself is Accepted.
+import type { Condition } from '../api/meta.ts';
+import { GATEWAY_GROUP } from '../api/common.ts';
+import type { IRHTTPRoute, IRL4Route } from '../ir/types.ts';
+import type { Context } from './context.ts';
+import { RouteConditions as RC } from './conditions.ts';
+import { listenerAccepted } from './gateway.ts';
+import { intersect } from './hostnames.ts';
+import { matchesSelector } from './labels.ts';
+import type { GatewayState, ListenerSetState, ListenerState, RouteState } from './state.ts';
+import { int, objArr, str } from './util.ts';
+import type { BackendRegistry } from './backends.ts';
+
+/** A route after validation, independent of where it attaches. */
+export interface CompiledRoute {
+  state: RouteState;
+  /** Route hostnames (valid ones); undefined for kinds without hostnames. Empty: any. */
+  hostnames?: string[];
+  /** Accepted=False condition when the route cannot be implemented at all. */
+  notAccepted?: Condition;
+  /** PartiallyInvalid=True when some rules were dropped. */
+  partial?: Condition;
+  /** First ResolvedRefs=False condition. */
+  refs?: Condition;
+  /** HTTP/gRPC: IR routes with their precedence keys. */
+  http: { route: IRHTTPRoute; key: (number | string)[] }[];
+  /** L4: IR routes (hostnames filled per listener). */
+  l4: IRL4Route[];
+  /** Backends used, for BackendTLSPolicy ancestors. */
+  backendIds: string[];
+}
+
+export interface Parents {
+  gateways: Map<string, GatewayState>;
+  listenerSets: Map<string, ListenerSetState>;
+}
+
+function allowsNamespace(ctx: Context, l: ListenerState, routeNs: string): boolean {
+  const a = l.allowedNamespaces;
+  switch (a.from) {
+    case 'All': return true;
+    case 'Same': return routeNs === (l.owner.metadata.namespace ?? 'default');
+    case 'Selector': return matchesSelector(a.selector, ctx.namespaceLabels(routeNs));
+    default: return false;
+  }
+}
+
+/** Effective hostnames of a route on a listener; [] when none intersect. */
+export function effectiveHostnames(listenerHost: string | undefined, routeHosts: string[] | undefined): string[] {
+  if (routeHosts === undefined || routeHosts.length === 0) return [listenerHost ?? '*'];
+  const out = new Set<string>();
+  for (const h of routeHosts) {
+    const i = intersect(listenerHost, h);
+    if (i !== undefined) out.add(i);
+  }
+  return [...out];
+}
+
+/** parentRef as the API server would store it: group and kind defaulted. */
+function normalizedParentRef(ref: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { group: str(ref.group) ?? GATEWAY_GROUP, kind: str(ref.kind) ?? 'Gateway' };
+  for (const k of ['namespace', 'name', 'sectionName', 'port']) if (ref[k] !== undefined) out[k] = ref[k];
+  return out;
+}
+
+/**
+ * Attaches a compiled route to its parents; returns the status.parents entries (only for
+ * Portico parents). Records attachments on listeners and backend usage per Gateway.
+ */
+export function attachRoute(ctx: Context, parents: Parents, reg: BackendRegistry, cr: CompiledRoute): Record<string, unknown>[] {
+  const route = cr.state;
+  const entries: Record<string, unknown>[] = [];
+  const seen = new Set<string>();
+  for (const raw of objArr(route.obj.spec && (route.obj.spec as Record<string, unknown>).parentRefs)) {
+    const group = str(raw.group) ?? GATEWAY_GROUP;
+    const kind = str(raw.kind) ?? 'Gateway';
+    const name = str(raw.name) ?? '';
+    const ns = str(raw.namespace) ?? route.namespace;
+    if (group !== GATEWAY_GROUP) continue;
+    let listeners: ListenerState[];
+    let gateway: GatewayState;
+    if (kind === 'Gateway') {
+      const gw = parents.gateways.get(`${ns}/${name}`);
+      if (!gw) continue;
+      gateway = gw;
+      listeners = gw.listeners; // a Gateway parentRef never selects ListenerSet entries
+    } else if (kind === 'ListenerSet') {
+      const set = parents.listenerSets.get(`${ns}/${name}`);
+      if (!set) continue;
+      gateway = set.gateway;
+      listeners = set.problem ? [] : set.listeners;
+    } else continue;
+    const parentRef = normalizedParentRef(raw);
+    const dedupe = JSON.stringify(parentRef);
+    if (seen.has(dedupe)) continue;
+    seen.add(dedupe);
+
+    const conds = judgeParent(ctx, cr, raw, listeners, gateway, reg);
+    entries.push({ parentRef, controllerName: ctx.controllerName, conditions: conds });
+  }
+  return entries;
+}
+
+function judgeParent(
+  ctx: Context, cr: CompiledRoute, raw: Record<string, unknown>, all: ListenerState[],
+  gateway: GatewayState, reg: BackendRegistry,
+): Condition[] {
+  const route = cr.state;
+  const sectionName = str(raw.sectionName);
+  const port = raw.port === undefined ? undefined : int(raw.port);
+  const selected = all.filter((l) =>
+    (sectionName === undefined || l.name === sectionName) && (raw.port === undefined || l.port === port));
+  const refsCond = cr.refs ? { ...cr.refs } : RC.resolvedRefs();
+  const withRefs = (c: Condition): Condition[] => {
+    const out = [c, refsCond];
+    if (cr.partial && c.status === 'True') out.push({ ...cr.partial });
+    return out;
+  };
+  if (selected.length === 0) {
+    const what = sectionName !== undefined && raw.port !== undefined ? `sectionName ${sectionName} and port ${String(raw.port)}`
+      : sectionName !== undefined ? `sectionName ${sectionName}` : raw.port !== undefined ? `port ${String(raw.port)}` : 'any listener';
+    return withRefs(RC.noMatchingParent(`No listener matches ${what}.`));
+  }
+  const usable = selected.filter(listenerAccepted);
+  if (usable.length === 0) return withRefs(RC.notAllowedByListeners('No selected listener is accepted.'));
+  const byKind = usable.filter((l) => l.supportedKinds.some((k) => k.kind === route.kind && k.group === GATEWAY_GROUP));
+  const allowed = byKind.filter((l) => allowsNamespace(ctx, l, route.namespace));
+  if (allowed.length === 0) {
+    return withRefs(RC.notAllowedByListeners(byKind.length === 0
+      ? `No selected listener allows route kind ${route.kind}.`
+      : `No selected listener allows routes from namespace ${route.namespace}.`));
+  }
+  const matched: { l: ListenerState; hosts: string[] }[] = [];
+  for (const l of allowed) {
+    const hosts = cr.hostnames === undefined ? ['*'] : effectiveHostnames(l.hostname, cr.hostnames);
+    if (hosts.length > 0) matched.push({ l, hosts });
+  }
+  if (matched.length === 0) return withRefs(RC.noMatchingListenerHostname('No route hostname matches a listener hostname.'));
+  if (cr.notAccepted) return withRefs({ ...cr.notAccepted });
+  const gwKey = `${gateway.namespace}/${gateway.name}`;
+  for (const id of cr.backendIds) reg.use(id, gwKey);
+  for (const { l, hosts } of matched) {
+    l.attachedRoutes++;
+    l.attachments.push({ route: cr.state, hostnames: hosts });
+  }
+  return withRefs(RC.accepted());
+}

@@ -1,0 +1,134 @@
+// Backend references: kind check, ReferenceGrant, Service port lookup, EndpointSlice
+// resolution (ready endpoints, target port by port name) and appProtocol. Valid refs become
+// IR backend clusters, keyed by a stable id, shared by every route that uses them.
+import type { KubeObject } from '../api/meta.ts';
+import { APP_PROTOCOL_H2C, APP_PROTOCOL_WS } from '../api/core.ts';
+import { RouteReason } from '../api/conditions.ts';
+import type { BackendProtocol, IRBackend } from '../ir/types.ts';
+import type { Context } from './context.ts';
+import { refAllowed } from './refgrants.ts';
+import { arr, cmpStr, int, isObj, obj, objArr, str, strArr } from './util.ts';
+import { GATEWAY_GROUP } from '../api/common.ts';
+
+export type BackendUse = 'http' | 'grpc' | 'tcp' | 'udp' | 'tls';
+
+export type BackendResult =
+  | { ok: true; id: string; namespace: string; service: string; portName?: string }
+  | { ok: false; reason: string; message: string };
+
+export class BackendRegistry {
+  readonly backends = new Map<string, IRBackend>();
+  /** Backend id → keys ("ns/name") of the Gateways whose routes use it (policy ancestors). */
+  readonly usedBy = new Map<string, Set<string>>();
+  /** "ns/service" → backend ids, to apply BackendTLSPolicy. */
+  readonly byService = new Map<string, Set<string>>();
+  /** Backend id → Service port name (BackendTLSPolicy sectionName). */
+  readonly portNames = new Map<string, string | undefined>();
+
+  use(id: string, gatewayKey: string): void {
+    let s = this.usedBy.get(id);
+    if (!s) this.usedBy.set(id, (s = new Set()));
+    s.add(gatewayKey);
+  }
+}
+
+function protocolFor(appProtocol: string | undefined, use: BackendUse): BackendProtocol {
+  if (use === 'tcp' || use === 'tls') return 'tcp';
+  if (use === 'udp') return 'udp';
+  if (use === 'grpc') return 'h2c';
+  if (appProtocol === APP_PROTOCOL_H2C) return 'h2c';
+  if (appProtocol === APP_PROTOCOL_WS) return 'ws';
+  return 'http1';
+}
+
+/**
+ * Resolves one backendRef of a route in `fromNs`. `fromKind` is the route kind (ReferenceGrant
+ * "from"). On success the backend cluster is registered in `reg`.
+ */
+export function resolveBackendRef(
+  ctx: Context, reg: BackendRegistry, fromKind: string, fromNs: string, ref: unknown, use: BackendUse,
+): BackendResult {
+  const r = obj(ref);
+  const group = str(r.group) ?? '';
+  const kind = str(r.kind) ?? 'Service';
+  const name = str(r.name);
+  const ns = str(r.namespace) ?? fromNs;
+  if (group !== '' || kind !== 'Service') {
+    return { ok: false, reason: RouteReason.InvalidKind, message: `Backend kind ${group ? group + '/' : ''}${kind} is not supported; only core Service is.` };
+  }
+  if (!name) return { ok: false, reason: RouteReason.BackendNotFound, message: 'backendRef has no name.' };
+  if (!refAllowed(ctx, { group: GATEWAY_GROUP, kind: fromKind, namespace: fromNs }, { group: '', kind: 'Service', namespace: ns, name })) {
+    return { ok: false, reason: RouteReason.RefNotPermitted, message: `Reference to Service ${ns}/${name} is not permitted by any ReferenceGrant.` };
+  }
+  const port = int(r.port);
+  if (port === undefined) return { ok: false, reason: RouteReason.BackendNotFound, message: `backendRef to Service ${ns}/${name} has no port.` };
+  const svc = ctx.get('Service', ns, name);
+  if (!svc) return { ok: false, reason: RouteReason.BackendNotFound, message: `Service ${ns}/${name} not found.` };
+  const spec = obj(svc.spec);
+  const svcPort = objArr(spec.ports).find((p) => int(p.port) === port);
+  const isExternal = str(spec.type) === 'ExternalName';
+  if (!svcPort && !isExternal) {
+    return { ok: false, reason: RouteReason.BackendNotFound, message: `Service ${ns}/${name} has no port ${port}.` };
+  }
+  const appProtocol = str(svcPort?.appProtocol);
+  const protocol = protocolFor(appProtocol, use);
+  const id = use === 'http' ? `${ns}/${name}:${port}` : `${ns}/${name}:${port}/${protocol}`;
+  if (!reg.backends.has(id)) {
+    const backend: IRBackend = {
+      id,
+      source: { kind: 'Service', namespace: ns, name },
+      protocol,
+      endpoints: [],
+    };
+    if (isExternal) {
+      // ExternalName: resolved by DNS at connect time; the Service port is used as is.
+      const host = str(spec.externalName) ?? '';
+      backend.externalName = host;
+      if (host) backend.endpoints = [{ address: host, port }];
+    } else {
+      backend.endpoints = endpointsFor(ctx, svc, svcPort ?? {});
+    }
+    reg.backends.set(id, backend);
+    const sk = `${ns}/${name}`;
+    let ids = reg.byService.get(sk);
+    if (!ids) reg.byService.set(sk, (ids = new Set()));
+    ids.add(id);
+    reg.portNames.set(id, str(svcPort?.name));
+  }
+  return { ok: true, id, namespace: ns, service: name, portName: str(svcPort?.name) };
+}
+
+/**
+ * Ready endpoints of a Service port: EndpointSlices labelled with the Service name, the slice
+ * port with the same name as the Service port gives the target port (as kube-proxy does).
+ * Without any slice port of that name, a numeric targetPort (or the port itself) is used.
+ */
+function endpointsFor(ctx: Context, svc: KubeObject, svcPort: Record<string, unknown>): { address: string; port: number }[] {
+  const portName = str(svcPort.name) ?? '';
+  const fallback = int(svcPort.targetPort) ?? int(svcPort.port);
+  const seen = new Set<string>();
+  const out: { address: string; port: number }[] = [];
+  for (const slice of ctx.endpointSlices(svc.metadata.namespace ?? 'default', svc.metadata.name)) {
+    const ports = objArr(slice.ports);
+    let port: number | undefined;
+    if (ports.length > 0) {
+      const p = ports.find((x) => (str(x.name) ?? '') === portName);
+      port = p ? int(p.port) : undefined;
+    } else {
+      port = fallback;
+    }
+    if (port === undefined) continue;
+    for (const ep of arr(slice.endpoints)) {
+      if (!isObj(ep)) continue;
+      if (obj(ep.conditions).ready === false) continue;
+      for (const address of strArr(ep.addresses)) {
+        const k = `${address}:${port}`;
+        if (seen.has(k)) continue;
+        seen.add(k);
+        out.push({ address, port });
+      }
+    }
+  }
+  out.sort((a, b) => cmpStr(a.address, b.address) || a.port - b.port);
+  return out;
+}

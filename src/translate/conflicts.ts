@@ -1,0 +1,101 @@
+// Listener conflicts over a Gateway's merged listener list (its own listeners, then
+// ListenerSets oldest first). Within one group (the Gateway, or one ListenerSet) the spec
+// forbids picking a winner, so every listener of a conflicting pair is Conflicted; across
+// groups the earlier group wins and only the later listener is Conflicted.
+//
+// On one port, listeners must be of one "family": HTTP; HTTPS and TLS Terminate (told apart
+// by SNI); TLS Passthrough (mixing it with termination needs TLSRouteModeMixed, not claimed);
+// TCP; UDP runs on its own transport and only meets other UDP listeners. Inside a family,
+// hostnames must differ (TCP and UDP listeners have none, so any two conflict).
+import { ListenerReason } from '../api/conditions.ts';
+import { ListenerConditions as LC } from './conditions.ts';
+import { intersect } from './hostnames.ts';
+import type { ListenerState } from './state.ts';
+
+function family(l: ListenerState): string {
+  switch (l.protocol) {
+    case 'HTTP': return 'http';
+    case 'HTTPS': return 'tls-terminate';
+    case 'TLS': return l.tlsMode === 'Passthrough' ? 'tls-passthrough' : 'tls-terminate';
+    case 'TCP': return 'tcp';
+    default: return 'udp';
+  }
+}
+
+function transport(l: ListenerState): string {
+  return l.protocol === 'UDP' ? 'udp' : 'tcp';
+}
+
+/** The conflict reason between two listeners, or undefined when they are distinct. */
+export function conflictBetween(a: ListenerState, b: ListenerState): string | undefined {
+  if (a.port !== b.port || transport(a) !== transport(b)) return undefined;
+  if (family(a) !== family(b)) return ListenerReason.ProtocolConflict;
+  if (a.protocol === 'TCP' || a.protocol === 'UDP') return ListenerReason.HostnameConflict;
+  return (a.hostname ?? '') === (b.hostname ?? '') ? ListenerReason.HostnameConflict : undefined;
+}
+
+function markConflict(l: ListenerState, reason: string, other: ListenerState): void {
+  if (l.conflicted) return;
+  const msg = reason === ListenerReason.ProtocolConflict
+    ? `Port ${l.port} is also used by listener ${other.name} (${other.protocol}) with an incompatible protocol.`
+    : `Listener ${other.name} uses the same port ${l.port} and hostname ${l.hostname ?? '(none)'}.`;
+  l.conflicted = LC.conflicted(reason, msg);
+}
+
+/** Decides conflicts in place. `groups` are in precedence order. */
+export function resolveConflicts(groups: ListenerState[][]): void {
+  const winnersByPort = new Map<number, ListenerState[]>();
+  for (const group of groups) {
+    const candidates = group.filter((l) => !l.notAccepted);
+    // Across groups: earlier winners take precedence.
+    for (const l of candidates) {
+      for (const w of winnersByPort.get(l.port) ?? []) {
+        const reason = conflictBetween(l, w);
+        if (reason) {
+          markConflict(l, reason, w);
+          break;
+        }
+      }
+    }
+    // Within the group: no winner.
+    const byPort = new Map<number, ListenerState[]>();
+    for (const l of candidates) {
+      if (l.conflicted) continue;
+      const list = byPort.get(l.port);
+      if (list) list.push(l);
+      else byPort.set(l.port, [l]);
+    }
+    for (const list of byPort.values()) {
+      for (let i = 0; i < list.length; i++) {
+        for (let j = i + 1; j < list.length; j++) {
+          const reason = conflictBetween(list[i]!, list[j]!);
+          if (reason) {
+            markConflict(list[i]!, reason, list[j]!);
+            markConflict(list[j]!, reason, list[i]!);
+          }
+        }
+      }
+    }
+    for (const l of candidates) {
+      if (l.conflicted) continue;
+      const list = winnersByPort.get(l.port);
+      if (list) list.push(l);
+      else winnersByPort.set(l.port, [l]);
+    }
+  }
+  for (const list of winnersByPort.values()) markOverlappingTLS(list);
+}
+
+/** OverlappingTLSConfig: terminating listeners on one port whose hostnames overlap. */
+function markOverlappingTLS(list: ListenerState[]): void {
+  const tls = list.filter((l) => l.tlsMode === 'Terminate');
+  for (let i = 0; i < tls.length; i++) {
+    for (let j = i + 1; j < tls.length; j++) {
+      const a = tls[i]!;
+      const b = tls[j]!;
+      if (intersect(a.hostname, b.hostname) === undefined) continue;
+      a.overlapping ??= LC.overlappingHostnames(`Hostname overlaps with listener ${b.name} on port ${a.port}.`);
+      b.overlapping ??= LC.overlappingHostnames(`Hostname overlaps with listener ${a.name} on port ${b.port}.`);
+    }
+  }
+}

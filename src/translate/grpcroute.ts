@@ -1,0 +1,104 @@
+// GRPCRoute → IR routes. gRPC method matches become path matches on "/service/method":
+// Exact with both → Exact path; service only → PathPrefix "/service"; method only or
+// RegularExpression → a regex over the whole path. Invalid rules are dropped as for HTTPRoute.
+import { RouteReason } from '../api/conditions.ts';
+import type { IRHTTPRoute, IRMatch } from '../ir/types.ts';
+import type { CompiledRoute } from './attach.ts';
+import type { BackendRegistry } from './backends.ts';
+import type { Context } from './context.ts';
+import type { RuleProblem } from './filters.ts';
+import { convertFilters, isProblem } from './filters.ts';
+import { sessionPersistence, valueMatches } from './httproute.ts';
+import { httpKey } from './precedence.ts';
+import { filterEnv, finishRules, newCompiled, routeHostnames, weightedBackends } from './rules.ts';
+import type { RouteState } from './state.ts';
+import { isSafeRegex, obj, objArr, str } from './util.ts';
+
+const SERVICE = /^\.?[A-Za-z_][A-Za-z_0-9]*(\.[A-Za-z_][A-Za-z_0-9]*)*$/;
+const METHOD = /^[A-Za-z_][A-Za-z_0-9]*$/;
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function methodPath(raw: unknown): IRMatch['path'] | RuleProblem {
+  if (raw === undefined) return { type: 'PathPrefix', value: '/' };
+  const m = obj(raw);
+  const type = str(m.type) ?? 'Exact';
+  const service = m.service === undefined ? undefined : str(m.service);
+  const method = m.method === undefined ? undefined : str(m.method);
+  if ((m.service !== undefined && service === undefined) || (m.method !== undefined && method === undefined)) {
+    return { reason: RouteReason.UnsupportedValue, message: 'gRPC service and method must be strings.' };
+  }
+  if (type === 'Exact') {
+    if ((service !== undefined && !SERVICE.test(service)) || (method !== undefined && !METHOD.test(method))) {
+      return { reason: RouteReason.UnsupportedValue, message: 'gRPC service or method name is invalid.' };
+    }
+    if (service && method) return { type: 'Exact', value: `/${service}/${method}` };
+    if (service) return { type: 'PathPrefix', value: `/${service}` };
+    if (method) return { type: 'RegularExpression', value: `/[^/]+/${escapeRegex(method)}` };
+    return { type: 'PathPrefix', value: '/' };
+  }
+  if (type === 'RegularExpression') {
+    if ((service !== undefined && !isSafeRegex(service)) || (method !== undefined && !isSafeRegex(method))) {
+      return { reason: RouteReason.UnsupportedValue, message: 'gRPC service or method regular expression is invalid.' };
+    }
+    return { type: 'RegularExpression', value: `/(${service || '[^/]+'})/(${method || '[^/]+'})` };
+  }
+  return { reason: RouteReason.UnsupportedValue, message: `gRPC method match type ${JSON.stringify(m.type)} is not supported.` };
+}
+
+export function compileGRPCRoute(ctx: Context, reg: BackendRegistry, state: RouteState): CompiledRoute {
+  const cr = newCompiled(state);
+  const spec = obj(state.obj.spec);
+  cr.hostnames = routeHostnames(spec);
+  const rules = Array.isArray(spec.rules) && spec.rules.length > 0 ? objArr(spec.rules) : [{}];
+  const dropped: { index: number; problem: RuleProblem }[] = [];
+  rules.forEach((rule, ri) => {
+    const p = compileRule(ctx, reg, cr, rule, ri);
+    if (p) dropped.push({ index: ri, problem: p });
+  });
+  finishRules(cr, rules.length, dropped);
+  return cr;
+}
+
+function compileRule(ctx: Context, reg: BackendRegistry, cr: CompiledRoute, rule: Record<string, unknown>, ri: number): RuleProblem | undefined {
+  const rawMatches = Array.isArray(rule.matches) && rule.matches.length > 0 ? objArr(rule.matches) : [{}];
+  const matches: IRMatch[] = [];
+  for (const m of rawMatches) {
+    const path = methodPath(m.method);
+    if (isProblem(path)) return path;
+    const headers = valueMatches(m.headers, true);
+    if (!Array.isArray(headers)) return headers;
+    matches.push({ path, headers, queryParams: [] });
+  }
+  const pending: Parameters<ReturnType<typeof filterEnv>['onRef']>[0][] = [];
+  const env = { ...filterEnv(ctx, reg, cr, false), onRef: (r: (typeof pending)[0]) => { pending.push(r); } };
+  const filters = convertFilters(rule.filters, env, true);
+  if (isProblem(filters)) return filters;
+  const backends = weightedBackends(ctx, reg, env, rule.backendRefs, 'grpc', true, true);
+  if (isProblem(backends)) return backends;
+  const sp = sessionPersistence(rule.sessionPersistence);
+  if (isProblem(sp)) return sp;
+  const record = filterEnv(ctx, reg, cr, false).onRef;
+  for (const r of pending) record(r);
+
+  const name = str(rule.name);
+  const total = backends.reduce((s, b) => s + b.weight, 0);
+  const answersItself = filters.some((f) => f.type === 'DirectResponse');
+  matches.forEach((match, mi) => {
+    const route: IRHTTPRoute = {
+      source: { kind: 'GRPCRoute', namespace: cr.state.namespace, name: cr.state.name, rule: ri },
+      kind: 'grpc',
+      match,
+      filters,
+      backends: total > 0 ? backends : [],
+    };
+    if (name !== undefined) route.source.ruleName = name;
+    if (Array.isArray(rule.matches) && rule.matches.length > 0) route.source.match = mi;
+    if (route.backends.length === 0 && !answersItself) route.directResponse = { status: 500 };
+    if (sp) route.sessionPersistence = sp;
+    cr.http.push({ route, key: httpKey(match, cr.state.order, ri, mi) });
+  });
+  return undefined;
+}

@@ -1,0 +1,187 @@
+// HTTPRoute → IR routes. Each rule is validated on its own: a rule Portico cannot implement is
+// dropped (PartiallyInvalid) and the route is rejected only when no rule is left. Every match
+// becomes one IR route with its precedence key (precedence.ts orders them).
+import { HTTP_METHODS } from '../api/routes.ts';
+import type { HTTPMethod } from '../api/routes.ts';
+import { RouteReason } from '../api/conditions.ts';
+import type { IRHTTPRoute, IRMatch, IRValueMatch } from '../ir/types.ts';
+import type { CompiledRoute } from './attach.ts';
+import type { BackendRegistry } from './backends.ts';
+import type { Context } from './context.ts';
+import type { RuleProblem } from './filters.ts';
+import { convertFilters, isProblem } from './filters.ts';
+import { httpKey } from './precedence.ts';
+import type { RouteState } from './state.ts';
+import { filterEnv, finishRules, newCompiled, routeHostnames, weightedBackends } from './rules.ts';
+import { durationMs, isSafeRegex, obj, objArr, str, int } from './util.ts';
+
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
+const BAD_PATH = /\/\/|\/\.\/|\/\.\.\/|%2f|%2F|#/;
+
+export function valueMatches(raw: unknown, lowerNames: boolean): IRValueMatch[] | RuleProblem {
+  const out: IRValueMatch[] = [];
+  const seen = new Set<string>();
+  for (const h of objArr(raw)) {
+    const name = str(h.name);
+    const value = str(h.value);
+    const type = str(h.type) ?? 'Exact';
+    if (!name || !HEADER_NAME.test(name) || value === undefined) return { reason: RouteReason.UnsupportedValue, message: 'header/query match has an invalid name or value.' };
+    if (type !== 'Exact' && type !== 'RegularExpression') return { reason: RouteReason.UnsupportedValue, message: `match type ${JSON.stringify(h.type)} is not supported.` };
+    if (type === 'RegularExpression' && !isSafeRegex(value)) return { reason: RouteReason.UnsupportedValue, message: `regular expression ${JSON.stringify(value)} is invalid or unsupported.` };
+    const key = lowerNames ? name.toLowerCase() : name;
+    // The spec: with duplicate names, the first entry wins.
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ name: key, type, value });
+  }
+  return out;
+}
+
+function convertMatch(m: Record<string, unknown>): IRMatch | RuleProblem {
+  const path = obj(m.path);
+  const type = m.path === undefined || path.type === undefined ? 'PathPrefix' : str(path.type);
+  const value = path.value === undefined ? '/' : str(path.value);
+  if (value === undefined) return { reason: RouteReason.UnsupportedValue, message: 'path value must be a string.' };
+  if (type === 'Exact' || type === 'PathPrefix') {
+    if (!value.startsWith('/') || BAD_PATH.test(value) || value.length > 1024) return { reason: RouteReason.UnsupportedValue, message: `path ${JSON.stringify(value)} is invalid.` };
+  } else if (type === 'RegularExpression') {
+    if (!isSafeRegex(value)) return { reason: RouteReason.UnsupportedValue, message: `path regular expression ${JSON.stringify(value)} is invalid or unsupported.` };
+  } else {
+    return { reason: RouteReason.UnsupportedValue, message: `path match type ${JSON.stringify(path.type)} is not supported.` };
+  }
+  const headers = valueMatches(m.headers, true);
+  if (!Array.isArray(headers)) return headers;
+  const queryParams = valueMatches(m.queryParams, false);
+  if (!Array.isArray(queryParams)) return queryParams;
+  const out: IRMatch = { path: { type, value }, headers, queryParams };
+  if (m.method !== undefined) {
+    const method = str(m.method);
+    if (!method || !HTTP_METHODS.includes(method as HTTPMethod)) return { reason: RouteReason.UnsupportedValue, message: `method ${JSON.stringify(m.method)} is not supported.` };
+    out.method = method;
+  }
+  return out;
+}
+
+function timeouts(raw: unknown): IRHTTPRoute['timeouts'] | RuleProblem | undefined {
+  if (raw === undefined) return undefined;
+  const t = obj(raw);
+  const out: NonNullable<IRHTTPRoute['timeouts']> = {};
+  if (t.request !== undefined) {
+    const ms = durationMs(t.request);
+    if (ms === undefined) return { reason: RouteReason.UnsupportedValue, message: `timeouts.request ${JSON.stringify(t.request)} is not a valid duration.` };
+    out.requestMs = ms;
+  }
+  if (t.backendRequest !== undefined) {
+    const ms = durationMs(t.backendRequest);
+    if (ms === undefined) return { reason: RouteReason.UnsupportedValue, message: `timeouts.backendRequest ${JSON.stringify(t.backendRequest)} is not a valid duration.` };
+    out.backendRequestMs = ms;
+  }
+  if (out.requestMs && out.backendRequestMs && out.backendRequestMs > out.requestMs) {
+    return { reason: RouteReason.UnsupportedValue, message: 'timeouts.backendRequest must not exceed timeouts.request.' };
+  }
+  return out;
+}
+
+function retry(raw: unknown): IRHTTPRoute['retry'] | RuleProblem | undefined {
+  if (raw === undefined) return undefined;
+  const r = obj(raw);
+  const codes: number[] = [];
+  for (const c of Array.isArray(r.codes) ? r.codes : []) {
+    const n = int(c);
+    if (n === undefined || n < 400 || n > 599) return { reason: RouteReason.UnsupportedValue, message: `retry code ${JSON.stringify(c)} is invalid.` };
+    if (!codes.includes(n)) codes.push(n);
+  }
+  // Attempts absent: implementation-specific; Portico retries once (as Envoy Gateway does).
+  const attempts = r.attempts === undefined ? 1 : int(r.attempts);
+  if (attempts === undefined || attempts < 0) return { reason: RouteReason.UnsupportedValue, message: 'retry.attempts is invalid.' };
+  const out: NonNullable<IRHTTPRoute['retry']> = { codes, attempts };
+  if (r.backoff !== undefined) {
+    const ms = durationMs(r.backoff);
+    if (ms === undefined) return { reason: RouteReason.UnsupportedValue, message: 'retry.backoff is not a valid duration.' };
+    out.backoffMs = ms;
+  }
+  return out;
+}
+
+export function sessionPersistence(raw: unknown): IRHTTPRoute['sessionPersistence'] | RuleProblem | undefined {
+  if (raw === undefined) return undefined;
+  const s = obj(raw);
+  const type = str(s.type) ?? 'Cookie';
+  if (type !== 'Cookie' && type !== 'Header') return { reason: RouteReason.UnsupportedValue, message: `sessionPersistence type ${JSON.stringify(s.type)} is not supported.` };
+  const out: NonNullable<IRHTTPRoute['sessionPersistence']> = { type, name: str(s.sessionName) ?? (type === 'Cookie' ? 'portico-session' : 'x-portico-session') };
+  for (const [field, key] of [['absoluteTimeout', 'absoluteTimeoutMs'], ['idleTimeout', 'idleTimeoutMs']] as const) {
+    if (s[field] === undefined) continue;
+    const ms = durationMs(s[field]);
+    if (ms === undefined) return { reason: RouteReason.UnsupportedValue, message: `sessionPersistence.${field} is not a valid duration.` };
+    out[key] = ms;
+  }
+  const lt = str(obj(s.cookieConfig).lifetimeType);
+  if (lt === 'Permanent' || lt === 'Session') out.lifetimeType = lt;
+  return out;
+}
+
+export function compileHTTPRoute(ctx: Context, reg: BackendRegistry, state: RouteState): CompiledRoute {
+  const cr = newCompiled(state);
+  const spec = obj(state.obj.spec);
+  cr.hostnames = routeHostnames(spec);
+  const rules = Array.isArray(spec.rules) && spec.rules.length > 0 ? objArr(spec.rules) : [{}];
+  const dropped: { index: number; problem: RuleProblem }[] = [];
+  rules.forEach((rule, ri) => {
+    const p = compileRule(ctx, reg, cr, rule, ri);
+    if (p) dropped.push({ index: ri, problem: p });
+  });
+  finishRules(cr, rules.length, dropped);
+  return cr;
+}
+
+function compileRule(ctx: Context, reg: BackendRegistry, cr: CompiledRoute, rule: Record<string, unknown>, ri: number): RuleProblem | undefined {
+  const rawMatches = Array.isArray(rule.matches) && rule.matches.length > 0 ? objArr(rule.matches) : [{}];
+  const matches: IRMatch[] = [];
+  for (const m of rawMatches) {
+    const c = convertMatch(m);
+    if (isProblem(c)) return c;
+    matches.push(c);
+  }
+  const prefixOnly = matches.length === 1 && matches[0]!.path.type === 'PathPrefix';
+  // Refs are only recorded once the rule is known to be kept.
+  const pendingRefs: Parameters<ReturnType<typeof filterEnv>['onRef']>[0][] = [];
+  const env = { ...filterEnv(ctx, reg, cr, prefixOnly), onRef: (r: (typeof pendingRefs)[0]) => { pendingRefs.push(r); } };
+  const filters = convertFilters(rule.filters, env, false);
+  if (isProblem(filters)) return filters;
+  const hasRedirect = filters.some((f) => f.type === 'RequestRedirect');
+  const refs = objArr(rule.backendRefs);
+  if (hasRedirect && refs.length > 0) return { reason: RouteReason.IncompatibleFilters, message: 'RequestRedirect cannot be combined with backendRefs.' };
+  const backends = weightedBackends(ctx, reg, env, rule.backendRefs, 'http', true, false);
+  if (isProblem(backends)) return backends;
+  const t = timeouts(rule.timeouts);
+  if (isProblem(t)) return t;
+  const rt = retry(rule.retry);
+  if (isProblem(rt)) return rt;
+  const sp = sessionPersistence(rule.sessionPersistence);
+  if (isProblem(sp)) return sp;
+  const record = filterEnv(ctx, reg, cr, prefixOnly).onRef;
+  for (const r of pendingRefs) record(r);
+
+  const name = str(rule.name);
+  const total = backends.reduce((s, b) => s + b.weight, 0);
+  const answersItself = filters.some((f) => f.type === 'RequestRedirect' || f.type === 'DirectResponse');
+  matches.forEach((match, mi) => {
+    const route: IRHTTPRoute = {
+      source: { kind: 'HTTPRoute', namespace: cr.state.namespace, name: cr.state.name, rule: ri },
+      kind: 'http',
+      match,
+      filters,
+      backends: total > 0 ? backends : [],
+    };
+    if (name !== undefined) route.source.ruleName = name;
+    if (Array.isArray(rule.matches) && rule.matches.length > 0) route.source.match = mi;
+    // No backendRefs (or all weights 0) and nothing that answers by itself: 500 (conformance
+    // HTTPRouteOmittedBackendRefs); the spec's "no backends" rule.
+    if (route.backends.length === 0 && !answersItself) route.directResponse = { status: 500 };
+    if (t && Object.keys(t).length > 0) route.timeouts = t;
+    if (rt) route.retry = rt;
+    if (sp) route.sessionPersistence = sp;
+    cr.http.push({ route, key: httpKey(match, cr.state.order, ri, mi) });
+  });
+  return undefined;
+}

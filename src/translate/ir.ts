@@ -1,0 +1,94 @@
+// Assembles the IR from the decided state: live listeners by port then hostname specificity;
+// per HTTP(S) listener, virtual hosts most specific first, each holding its own routes then
+// the routes of every less specific hostname that covers it (the spec's hostname-first
+// precedence, so a request never misses a route a wildcard would have given it).
+import type { IR, IRGateway, IRHTTPRoute, IRL4Route, IRListener, IRVirtualHost, ListenerProtocol } from '../ir/types.ts';
+import type { CompiledRoute } from './attach.ts';
+import { listenerLive } from './gateway.ts';
+import { cmpHostSpecificity } from './hostnames.ts';
+import { cmpKey } from './precedence.ts';
+import type { GatewayState, ListenerState, RouteState } from './state.ts';
+import { cmpStr } from './util.ts';
+
+export function buildIR(generation: number, gateways: GatewayState[], compiled: Map<RouteState, CompiledRoute>, backends: IR['backends']): IR {
+  const out: IRGateway[] = [];
+  for (const gw of gateways) {
+    const live = [...gw.listeners, ...gw.setListeners].filter(listenerLive);
+    if (live.length === 0) continue;
+    live.sort((a, b) => a.port - b.port || cmpHostSpecificity(a.hostname, b.hostname) || cmpStr(a.id, b.id));
+    const g: IRGateway = {
+      source: { kind: 'Gateway', namespace: gw.namespace, name: gw.name },
+      addresses: [...gw.addresses],
+      listeners: live.map((l) => buildListener(l, compiled)),
+    };
+    if (gw.backendClientCertificate) g.backendClientCertificate = gw.backendClientCertificate;
+    out.push(g);
+  }
+  return { generation, gateways: out, backends };
+}
+
+function buildListener(l: ListenerState, compiled: Map<RouteState, CompiledRoute>): IRListener {
+  const ir: IRListener = {
+    source: { kind: l.ownerKind, namespace: l.owner.metadata.namespace ?? 'default', name: l.owner.metadata.name, sectionName: l.name },
+    id: l.id,
+    port: l.port,
+    protocol: l.protocol as ListenerProtocol,
+    virtualHosts: [],
+    l4Routes: [],
+  };
+  if (l.hostname !== undefined) ir.hostname = l.hostname;
+  if (l.tls) ir.tls = l.tls;
+  if (l.protocol === 'HTTP' || l.protocol === 'HTTPS') ir.virtualHosts = virtualHosts(l, compiled);
+  else ir.l4Routes = l4Routes(l, compiled);
+  return ir;
+}
+
+function virtualHosts(l: ListenerState, compiled: Map<RouteState, CompiledRoute>): IRVirtualHost[] {
+  const buckets = new Map<string, { route: IRHTTPRoute; key: (number | string)[] }[]>();
+  for (const a of l.attachments) {
+    const cr = compiled.get(a.route);
+    if (!cr) continue;
+    for (const h of a.hostnames) {
+      let b = buckets.get(h);
+      if (!b) buckets.set(h, (b = []));
+      for (const e of cr.http) b.push(e);
+    }
+  }
+  const sorted = new Map<string, IRHTTPRoute[]>();
+  for (const [h, list] of buckets) {
+    list.sort((x, y) => cmpKey(x.key, y.key));
+    sorted.set(h, list.map((e) => e.route));
+  }
+  const hosts = [...sorted.keys()].sort(cmpHostSpecificity);
+  return hosts.map((hostname) => {
+    const routes: IRHTTPRoute[] = [...sorted.get(hostname)!];
+    for (const cover of coveringHosts(hostname)) {
+      const more = sorted.get(cover);
+      if (more) for (const r of more) routes.push(r);
+    }
+    return { hostname, routes };
+  });
+}
+
+/** Less specific hostnames that match everything `h` matches, most specific first. */
+export function coveringHosts(h: string): string[] {
+  if (h === '*') return [];
+  const labels = (h.startsWith('*.') ? h.slice(2) : h).split('.');
+  const out: string[] = [];
+  // "a.b.c" is covered by "*.b.c", "*.c"; "*.b.c" by "*.c".
+  for (let i = 1; i < labels.length; i++) out.push('*.' + labels.slice(i).join('.'));
+  out.push('*');
+  return out;
+}
+
+function l4Routes(l: ListenerState, compiled: Map<RouteState, CompiledRoute>): IRL4Route[] {
+  const out: { r: IRL4Route; order: number }[] = [];
+  for (const a of l.attachments) {
+    const cr = compiled.get(a.route);
+    if (!cr) continue;
+    const hostnames = l.protocol === 'TLS' && !a.hostnames.includes('*') ? [...a.hostnames].sort(cmpHostSpecificity) : [];
+    for (const r of cr.l4) out.push({ r: { ...r, hostnames }, order: cr.state.order });
+  }
+  out.sort((x, y) => x.order - y.order || (x.r.source.rule ?? 0) - (y.r.source.rule ?? 0));
+  return out.map((x) => x.r);
+}

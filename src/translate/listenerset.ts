@@ -1,0 +1,89 @@
+// ListenerSets: attach to a Portico Gateway when its allowedListeners admits their namespace
+// (default: None) and the Gateway is accepted. Their entries are validated like Gateway
+// listeners, merged after the Gateway's own (oldest set first, then namespace/name), and
+// conflicts are decided over the merged list (conflicts.ts).
+import type { Condition } from '../api/meta.ts';
+import { GATEWAY_GROUP } from '../api/common.ts';
+import type { Context } from './context.ts';
+import { ListenerSetConditions as LSC } from './conditions.ts';
+import { gatewayAccepted, listenerAccepted, listenerStatus, listenerLive } from './gateway.ts';
+import { matchesSelector } from './labels.ts';
+import { buildListener } from './listeners.ts';
+import type { GatewayState, ListenerSetState } from './state.ts';
+import { cmpAge, createdAt, obj, objArr, str } from './util.ts';
+
+export function buildListenerSets(ctx: Context, gateways: Map<string, GatewayState>): ListenerSetState[] {
+  const out: ListenerSetState[] = [];
+  for (const lsObj of ctx.list('ListenerSet')) {
+    const spec = obj(lsObj.spec);
+    const ref = obj(spec.parentRef);
+    const ns = lsObj.metadata.namespace ?? 'default';
+    if ((str(ref.group) ?? GATEWAY_GROUP) !== GATEWAY_GROUP || (str(ref.kind) ?? 'Gateway') !== 'Gateway') continue;
+    const gw = gateways.get(`${str(ref.namespace) ?? ns}/${str(ref.name) ?? ''}`);
+    if (!gw) continue; // not a Portico Gateway (or none): not ours to report on
+    const set: ListenerSetState = { obj: lsObj, namespace: ns, name: lsObj.metadata.name, gateway: gw, listeners: [] };
+    const seen = new Set<string>();
+    objArr(spec.listeners).forEach((e, i) => {
+      const l = buildListener(ctx, gw, lsObj, e, i);
+      if (seen.has(l.name)) return;
+      seen.add(l.name);
+      set.listeners.push(l);
+    });
+    if (!allowedBy(ctx, gw, ns)) {
+      set.problem = LSC.notAllowed(`Gateway ${gw.namespace}/${gw.name} does not allow ListenerSets from namespace ${ns}.`);
+    } else if (!gatewayAccepted(gw)) {
+      set.problem = LSC.parentNotAccepted(`Gateway ${gw.namespace}/${gw.name} is not accepted.`);
+    }
+    out.push(set);
+  }
+  // Merge precedence: oldest first, then namespace/name.
+  out.sort((a, b) => cmpAge(
+    { created: createdAt(a.obj.metadata), nsName: `${a.namespace}/${a.name}` },
+    { created: createdAt(b.obj.metadata), nsName: `${b.namespace}/${b.name}` }));
+  for (const set of out) {
+    set.gateway.listenerSets.push(set);
+    if (!set.problem) set.gateway.setListeners.push(...set.listeners);
+  }
+  return out;
+}
+
+function allowedBy(ctx: Context, gw: GatewayState, ns: string): boolean {
+  const nsSpec = obj(obj(obj(gw.obj.spec).allowedListeners).namespaces);
+  switch (str(nsSpec.from) ?? 'None') {
+    case 'All': return true;
+    case 'Same': return ns === gw.namespace;
+    case 'Selector': return matchesSelector(nsSpec.selector, ctx.namespaceLabels(ns));
+    default: return false;
+  }
+}
+
+export function listenerSetStatus(set: ListenerSetState): Record<string, unknown> {
+  const conds: Condition[] = [];
+  const valid = set.listeners.filter(listenerAccepted);
+  if (set.problem) {
+    conds.push({ ...set.problem });
+    conds.push(LSC.notProgrammed(set.problem.reason, set.problem.message));
+  } else if (valid.length === 0) {
+    conds.push(LSC.listenersNotValid('No listener of this ListenerSet is valid.'));
+    conds.push(LSC.notProgrammed('ListenersNotValid', 'No listener of this ListenerSet is valid.'));
+  } else {
+    const invalid = set.listeners.filter((l) => !listenerAccepted(l));
+    conds.push(invalid.length > 0
+      ? LSC.acceptedSomeInvalid(`Invalid listeners: ${invalid.map((l) => l.name).join(', ')}.`)
+      : LSC.accepted());
+    conds.push(valid.some(listenerLive) ? LSC.programmed() : LSC.notProgrammed('Invalid', 'No listener can be programmed.'));
+  }
+  const status: Record<string, unknown> = { conditions: conds };
+  // Entries of a set that is not attached are not judged: they stay Pending.
+  status.listeners = set.listeners.map((l) => {
+    const s = listenerStatus(l);
+    if (set.problem) {
+      s.conditions = [
+        { type: 'Accepted', status: 'False', reason: 'Pending', message: set.problem.message, lastTransitionTime: '' },
+        { type: 'Programmed', status: 'False', reason: 'Pending', message: set.problem.message, lastTransitionTime: '' },
+      ];
+    }
+    return s;
+  });
+  return status;
+}
