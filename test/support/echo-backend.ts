@@ -74,7 +74,7 @@ function serve(name: string): void {
       for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !k.startsWith(':')) headers[k] = v;
       seen.push({ method: req.method ?? '', path: req.url ?? '', headers });
       const reply = () => {
-        const status = /^\/status\/(\d{3})$/.exec(url.pathname);
+        const status = /^\/status\/(\d{3})(\/.*)?$/.exec(url.pathname);
         if (status) {
           res.statusCode = Number(status[1]);
           res.end();

@@ -6,6 +6,8 @@ import { nextEndpoint } from '../upstream/balance.ts';
 import type { Exchange } from '../handler.ts';
 
 const IGNORE: Dispatcher.DispatchHandler = {
+  onRequestStart() {},
+  onResponseStart() {},
   onResponseError() {},
   onResponseData() {},
   onResponseEnd() {},

@@ -1,0 +1,146 @@
+// Data plane protocols end to end: HTTPS with SNI certificate choice among listeners sharing a
+// port, 421 for misdirected requests, HTTP/2 over TLS (ALPN) and cleartext (prior knowledge),
+// h2c backends, and WebSocket upgrades proxied both ways.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import https from 'node:https';
+import tls from 'node:tls';
+import { WebSocket } from 'ws';
+import { createDataPlane, type DataPlane } from '../src/dataplane/index.ts';
+import type { IRCertificate } from '../src/ir/types.ts';
+import { startEcho, type EchoBackend } from './support/echo-backend.ts';
+import { freePort, h2request, request, type Reply } from './support/client.ts';
+import { backend, ir, listener, match, route, to } from './support/ir.ts';
+import { makeCA, makeCert, type CA } from './support/tls-certs.ts';
+
+let a: EchoBackend;
+let b: EchoBackend;
+let c: EchoBackend;
+let dp: DataPlane;
+let httpPort: number;
+let httpsPort: number;
+let ca: CA;
+
+const cert = (pem: { certPem: string; keyPem: string }, name: string): IRCertificate => ({ ...pem, source: { kind: 'Secret', namespace: 'default', name } });
+
+before(async () => {
+  [a, b, c] = await Promise.all([startEcho('a'), startEcho('b'), startEcho('c')]);
+  [httpPort, httpsPort] = await Promise.all([freePort(), freePort()]);
+  ca = await makeCA();
+  const [exact, wild, dflt] = await Promise.all([
+    makeCert(ca, { dns: ['second.example.org'] }),
+    makeCert(ca, { dns: ['*.wildcard.org'] }),
+    makeCert(ca, { dns: ['example.org'] }),
+  ]);
+  dp = await createDataPlane({ workers: 0 });
+  await dp.apply(ir(1, [
+    listener('https-second', httpsPort, { '*': [route('second', match(), [to('b')])] }, {
+      protocol: 'HTTPS', hostname: 'second.example.org', tls: { mode: 'Terminate', certificates: [cert(exact, 'second')] },
+    }),
+    listener('https-wild', httpsPort, { '*.wildcard.org': [route('wild', match(), [to('c')])] }, {
+      protocol: 'HTTPS', hostname: '*.wildcard.org', tls: { mode: 'Terminate', certificates: [cert(wild, 'wild')] },
+    }),
+    listener('https', httpsPort, { 'example.org': [route('plain', match(), [to('a')])] }, {
+      protocol: 'HTTPS', tls: { mode: 'Terminate', certificates: [cert(dflt, 'default')] },
+    }),
+    listener('http', httpPort, {
+      '*': [
+        route('h2c-backend', match({ type: 'PathPrefix', value: '/h2c' }), [to('a-h2c')]),
+        route('ws', match({ type: 'PathPrefix', value: '/ws' }), [to('b-ws')]),
+        route('any', match(), [to('a')]),
+      ],
+    }),
+  ], [backend('a', a), backend('b', b), backend('c', c), backend('a-h2c', a, 'h2c'), backend('b-ws', b, 'ws')]));
+});
+
+after(async () => {
+  await dp?.close();
+  await Promise.all([a?.close(), b?.close(), c?.close()]);
+});
+
+function tlsGet(servername: string, host: string): Promise<Reply & { peer: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port: httpsPort, servername, path: '/detect', headers: { host }, ca: ca.certPem, agent: false, checkServerIdentity: () => undefined }, (res) => {
+      const chunks: Buffer[] = [];
+      const peer = (res.socket as tls.TLSSocket).getPeerX509Certificate()?.subjectAltName ?? '';
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString();
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, peer, json: () => JSON.parse(body) });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('SNI picks the certificate: exact listener, wildcard listener, listener without hostname', async () => {
+  assert.equal((await tlsGet('second.example.org', 'second.example.org')).peer, 'DNS:second.example.org');
+  assert.equal((await tlsGet('x.wildcard.org', 'x.wildcard.org')).peer, 'DNS:*.wildcard.org');
+  assert.equal((await tlsGet('example.org', 'example.org')).peer, 'DNS:example.org');
+});
+
+test('HTTPS: Host must select the listener SNI selected, else 421 (as in the conformance cases)', async () => {
+  const cases: [string, string, number, string?][] = [
+    ['example.org', 'example.org', 200, 'a'],
+    ['example.org', 'second.example.org', 421],
+    ['example.org', 'unknown.example.org', 404],
+    ['second.example.org', 'second.example.org', 200, 'b'],
+    ['second.example.org', 'example.org', 421],
+    ['second.example.org', 'unknown.example.org', 421],
+    ['third.wildcard.org', 'fifth.wildcard.org', 200, 'c'],
+    ['third.wildcard.org', 'second.example.org', 421],
+    ['unknown.example.org', 'example.org', 200, 'a'],
+  ];
+  for (const [sni, host, status, name] of cases) {
+    const r = await tlsGet(sni, host);
+    assert.equal(r.status, status, `sni ${sni} host ${host}`);
+    if (name) assert.equal(r.json().name, name);
+  }
+});
+
+test('HTTP/2 over TLS by ALPN', async () => {
+  const s = http2.connect(`https://127.0.0.1:${httpsPort}`, { servername: 'example.org', ca: ca.certPem });
+  try {
+    const r = await h2request(s, '/h2?x=1', { host: 'example.org' });
+    assert.equal(r.status, 200);
+    assert.equal(r.json().name, 'a');
+    assert.equal(r.json().path, '/h2?x=1');
+    assert.equal(r.json().host, 'example.org');
+    const misdirected = await h2request(s, '/h2', { host: 'second.example.org' });
+    assert.equal(misdirected.status, 421);
+  } finally {
+    s.close();
+  }
+});
+
+test('h2c with prior knowledge on an HTTP listener, HTTP/1.1 on the same port', async () => {
+  const s = http2.connect(`http://127.0.0.1:${httpPort}`);
+  try {
+    const r = await h2request(s, '/p', { host: 'any.test', method: 'POST', body: 'hello' });
+    assert.equal(r.status, 200);
+    assert.equal(r.json().body, 'hello');
+    assert.equal(r.json().headers['x-forwarded-for'], '127.0.0.1');
+  } finally {
+    s.close();
+  }
+  assert.equal((await request(httpPort, '/p', { host: 'any.test' })).json().proto, 'HTTP/1.1');
+});
+
+test('h2c backend (appProtocol kubernetes.io/h2c)', async () => {
+  const r = await request(httpPort, '/h2c/x', { host: 'any.test' });
+  assert.equal(r.status, 200);
+  assert.equal(r.json().proto, 'HTTP/2.0');
+});
+
+test('WebSocket upgrade proxied both ways', async () => {
+  const ws = new WebSocket(`ws://127.0.0.1:${httpPort}/ws`, { headers: { host: 'any.test' } });
+  const got = await new Promise<string>((resolve, reject) => {
+    ws.once('open', () => ws.send('ping'));
+    ws.once('message', (d) => resolve(d.toString()));
+    ws.once('error', reject);
+  });
+  assert.equal(got, 'b:ping');
+  ws.close();
+});
