@@ -1,0 +1,243 @@
+// `npm run conformance`: runs the upstream Gateway API conformance suite (v1.6.3) against Portico.
+//
+// 1. brings the local cluster up (conformance/cluster.ts, with the node agent running the echo backends),
+// 2. creates Portico's GatewayClass and starts Portico in Kubernetes mode on the host,
+// 3. runs our suite module (conformance/suite, go test) with the Gateway profiles; the supported
+//    features are inferred by the suite from the GatewayClass status, i.e. from what Portico claims,
+// 4. writes the report to conformance/reports/, prints a summary table and checks that every test
+//    listed in conformance/expected-pass.txt passed.
+//
+// Options: --profiles=GATEWAY-HTTP,...  --run-test=ShortName  --skip-tests=A,B  --keep-cluster
+//          --timeout-config-overrides=...  and anything after `--` goes to the suite unchanged.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import YAML from 'yaml';
+import { buildSuite, conformanceDir, goAvailable, suiteDir, VERSIONS } from './lib/build.ts';
+import { KubeClient, waitFor } from './lib/kube.ts';
+import { canRunAgent, down, up } from './cluster.ts';
+
+export const GATEWAY_CLASS = 'portico';
+export const CONTROLLER_NAME = 'portico.dev/gateway-controller';
+const DEFAULT_PROFILES = 'GATEWAY-HTTP,GATEWAY-GRPC,GATEWAY-TLS,GATEWAY-TCP,GATEWAY-UDP';
+/** Gateways without spec.addresses get a loopback address from here; the suite dials it directly. */
+const ADDRESS_POOL = '127.1.0.0/24';
+
+const repoRoot = join(conformanceDir, '..');
+const reportsDir = join(conformanceDir, 'reports');
+const logDir = join(conformanceDir, '.work');
+
+function say(msg: string): void {
+  process.stderr.write(`[conformance] ${msg}\n`);
+}
+
+function banner(msg: string): void {
+  const line = '='.repeat(Math.min(100, msg.length + 4));
+  process.stderr.write(`\n${line}\n  ${msg}\n${line}\n\n`);
+}
+
+interface Stats {
+  Passed?: number;
+  Failed?: number;
+  Skipped?: number;
+}
+
+interface ProfileReport {
+  name: string;
+  core: { result: string; statistics: Stats; failedTests?: string[]; skippedTests?: string[] };
+  extended?: { result: string; statistics: Stats; supportedFeatures?: string[]; unsupportedFeatures?: string[]; failedTests?: string[] };
+}
+
+/** The summary table: one row per profile. */
+export function summaryTable(profiles: ProfileReport[]): string {
+  const rows = [['profile', 'core passed/total', 'extended claimed/total', 'passed', 'failed', 'skipped']];
+  for (const p of profiles) {
+    const c = p.core.statistics;
+    const e = p.extended?.statistics ?? {};
+    const coreTotal = (c.Passed ?? 0) + (c.Failed ?? 0) + (c.Skipped ?? 0);
+    const claimed = p.extended?.supportedFeatures?.length ?? 0;
+    const features = claimed + (p.extended?.unsupportedFeatures?.length ?? 0);
+    rows.push([
+      p.name,
+      `${c.Passed ?? 0}/${coreTotal}`,
+      `${claimed}/${features}`,
+      String((c.Passed ?? 0) + (e.Passed ?? 0)),
+      String((c.Failed ?? 0) + (e.Failed ?? 0)),
+      String((c.Skipped ?? 0) + (e.Skipped ?? 0)),
+    ]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join('  ')).join('\n');
+}
+
+/** Per-test outcomes from `go test -v` output: ShortName → PASS | FAIL | SKIP. */
+export function testOutcomes(output: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of output.matchAll(/^\s*--- (PASS|FAIL|SKIP): TestConformance\/([^/\s]+) /gm)) out.set(m[2], m[1]);
+  return out;
+}
+
+/** Tests listed in expected-pass.txt (one ShortName a line, # comments) that did not pass. */
+export function missingExpected(expectedText: string, outcomes: Map<string, string>): string[] {
+  return expectedText
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter(Boolean)
+    .filter((name) => outcomes.get(name) !== 'PASS')
+    .map((name) => `${name}: ${outcomes.get(name) ?? 'did not run'}`);
+}
+
+function startPortico(kubeconfig: string, logFile: string): ChildProcess {
+  const out = createWriteStream(logFile, { flags: 'w' });
+  const child = spawn(
+    process.execPath,
+    [join(repoRoot, 'src', 'cli', 'main.ts'), 'run', '--kubernetes', '--kubeconfig', kubeconfig, '--address-pool', ADDRESS_POOL, '--admin-address', '127.0.0.1:0'],
+    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  return child;
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    options: {
+      profiles: { type: 'string', default: DEFAULT_PROFILES },
+      'run-test': { type: 'string' },
+      'skip-tests': { type: 'string' },
+      'timeout-config-overrides': { type: 'string' },
+      'keep-cluster': { type: 'boolean' },
+    },
+    allowPositionals: true,
+  });
+  if (!(await goAvailable())) {
+    banner('SKIPPED: the conformance run needs Go (go build of the cluster binaries and of the suite); `go` is not on PATH');
+    return 0;
+  }
+  if (!canRunAgent()) {
+    banner('SKIPPED: the conformance run needs root and `ip` (the node agent puts each backend pod in its own network namespace)');
+    return 0;
+  }
+  mkdirSync(logDir, { recursive: true });
+  mkdirSync(reportsDir, { recursive: true });
+
+  say('building the conformance suite and bringing the cluster up (the first run builds Kubernetes: long)');
+  const suiteBin = await buildSuite();
+  const cluster = await up({ agent: true });
+  const client = KubeClient.fromKubeconfig(cluster.kubeconfig);
+  let portico: ChildProcess | undefined;
+  try {
+    await client.apply({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'GatewayClass',
+      metadata: { name: GATEWAY_CLASS },
+      spec: { controllerName: CONTROLLER_NAME, description: 'Portico, run by conformance/run.ts' },
+    });
+
+    const porticoLog = join(logDir, 'portico.log');
+    portico = startPortico(cluster.kubeconfig, porticoLog);
+    let exited: number | null | undefined;
+    portico.on('exit', (code) => (exited = code));
+    try {
+      await waitFor('GatewayClass portico to be Accepted by Portico', 90_000, async () => {
+        if (exited !== undefined) throw new Error('exited');
+        const gc = await client.get(`/apis/gateway.networking.k8s.io/v1/gatewayclasses/${GATEWAY_CLASS}`);
+        return gc.status?.conditions?.some((c: any) => c.type === 'Accepted' && c.status === 'True' && c.observedGeneration === gc.metadata.generation);
+      }, 500);
+    } catch (e) {
+      const text = existsSync(porticoLog) ? readFileSync(porticoLog, 'utf8') : '';
+      if (exited !== undefined && /not yet implemented/i.test(text)) {
+        banner("SKIPPED: Portico's Kubernetes mode (`portico run --kubernetes`) is not implemented yet; the cluster and the suite are ready");
+        process.stderr.write(text.split('\n').slice(-5).join('\n') + '\n');
+        return 0;
+      }
+      say(`Portico did not accept GatewayClass ${GATEWAY_CLASS}: ${String(e)}; last lines of ${porticoLog}:`);
+      process.stderr.write(text.split('\n').slice(-30).join('\n') + '\n');
+      return 1;
+    }
+    const gc = await client.get(`/apis/gateway.networking.k8s.io/v1/gatewayclasses/${GATEWAY_CLASS}`);
+    const claimed = (gc.status?.supportedFeatures ?? []).map((f: any) => f.name ?? f);
+    say(`GatewayClass ${GATEWAY_CLASS} accepted; Portico claims ${claimed.length} features: ${claimed.join(', ')}`);
+
+    const reportFile = join(reportsDir, `experimental-v${VERSIONS.gatewayAPI}-default-report.yaml`);
+    const suiteArgs = [
+      '-test.run', '^TestConformance$', '-test.v', '-test.timeout', '0',
+      `--gateway-class=${GATEWAY_CLASS}`,
+      `--conformance-profiles=${values.profiles}`,
+      `--report-output=${reportFile}`,
+      ...(values['run-test'] ? [`--run-test=${values['run-test']}`] : []),
+      ...(values['skip-tests'] ? [`--skip-tests=${values['skip-tests']}`] : []),
+      ...(values['timeout-config-overrides'] ? [`--timeout-config-overrides=${values['timeout-config-overrides']}`] : []),
+      ...positionals,
+    ];
+    const suiteLog = join(logDir, 'suite.log');
+    say(`running the suite (log: ${suiteLog}, Portico log: ${porticoLog})`);
+    const started = Date.now();
+    const { code, output } = await runSuite(suiteBin, suiteArgs, cluster.kubeconfig, suiteLog);
+    say(`suite finished in ${Math.round((Date.now() - started) / 1000)}s with exit code ${code}`);
+
+    let ok = true;
+    if (existsSync(reportFile)) {
+      const report = YAML.parse(readFileSync(reportFile, 'utf8'));
+      process.stdout.write(`\n${summaryTable(report.profiles ?? [])}\n\nreport: ${reportFile}\n`);
+    } else {
+      say('the suite wrote no report (it failed before running tests; see the log)');
+      ok = false;
+    }
+    const outcomes = testOutcomes(output);
+    const expectedFile = join(conformanceDir, 'expected-pass.txt');
+    if (existsSync(expectedFile)) {
+      const missing = missingExpected(readFileSync(expectedFile, 'utf8'), outcomes);
+      if (values['run-test'] || values['skip-tests']) say('a test selection was given; expected-pass.txt is only checked for tests that ran');
+      const relevant = values['run-test'] || values['skip-tests'] ? missing.filter((m) => !m.endsWith('did not run')) : missing;
+      if (relevant.length) {
+        say(`tests listed in conformance/expected-pass.txt that did not pass:\n  ${relevant.join('\n  ')}`);
+        ok = false;
+      } else say('every test in conformance/expected-pass.txt passed');
+    }
+    return ok ? 0 : 1;
+  } finally {
+    if (portico && portico.exitCode === null) {
+      portico.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 500));
+      if (portico.exitCode === null) portico.kill('SIGKILL');
+    }
+    client.close();
+    if (cluster.started && !values['keep-cluster']) await down();
+    else say(`cluster left running (KUBECONFIG=${cluster.kubeconfig}); stop it with: npm run cluster -- down`);
+  }
+}
+
+function runSuite(bin: string, args: string[], kubeconfig: string, logFile: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    const out = createWriteStream(logFile, { flags: 'w' });
+    let output = '';
+    const child = spawn(bin, args, { cwd: suiteDir, env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const onData = (chunk: Buffer) => {
+      const s = chunk.toString('utf8');
+      output += s;
+      out.write(s);
+      // Only the per-test verdicts go to the terminal; everything is in the log.
+      for (const line of s.split('\n')) if (/^\s*--- (PASS|FAIL|SKIP)|^(PASS|FAIL|ok)\b/.test(line)) process.stdout.write(line + '\n');
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      out.end();
+      resolve({ code: code ?? 1, output });
+    });
+  });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().then(
+    (code) => process.exit(code),
+    (e) => {
+      say(`error: ${e instanceof Error ? e.stack : String(e)}`);
+      process.exit(1);
+    },
+  );
+}
