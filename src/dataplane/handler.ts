@@ -86,6 +86,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   upstreamStart = 0;
   discard = false;
   done = false;
+  /** The current attempt was aborted by backendRequest timeout. */
+  timedOut = false;
   requestTimer?: NodeJS.Timeout;
   attemptTimer?: NodeJS.Timeout;
   setSession?: string;
@@ -253,6 +255,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.setSession = token;
     }
     this.discard = false;
+    this.timedOut = false;
     this.controller = undefined;
     this.upstreamStart = performance.now();
     if (r.backendRequestMs > 0) this.attemptTimer = setTimeout(onAttemptTimeout, r.backendRequestMs, this);
@@ -346,7 +349,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.res.destroy();
       return;
     }
-    const timedOut = (err as any).porticoTimeout === true;
+    const timedOut = this.timedOut;
     const r = this.routeRt!;
     if (!timedOut && r.retry !== undefined && this.attempt < r.retry.attempts && this.canRetry()) {
       return this.retryLater();
@@ -487,15 +490,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
 function onRequestTimeout(ex: Exchange): void {
   ex.requestTimer = undefined;
   if (ex.done) return;
+  ex.local(504); // first: the abort below reports an upstream error synchronously
   abortUpstream(ex);
-  ex.local(504);
 }
 
 function onAttemptTimeout(ex: Exchange): void {
   ex.attemptTimer = undefined;
   if (ex.done) return;
-  const err = Object.assign(new Error('backend request timeout'), { porticoTimeout: true });
-  if (ex.controller !== undefined) ex.controller.abort(err);
+  ex.timedOut = true;
+  if (ex.controller !== undefined) ex.controller.abort(new Error('backend request timeout'));
   else ex.local(504);
 }
 
@@ -507,8 +510,8 @@ function onClientClose(this: Res): void {
   const ex = (this as any)[kExchange] as Exchange | undefined;
   if (ex === undefined || ex.done) return;
   // The client went away before the response ended: stop the upstream request too.
-  abortUpstream(ex);
   ex.finish(499);
+  abortUpstream(ex);
 }
 
 function retryNow(ex: Exchange): void {

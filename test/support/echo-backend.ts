@@ -80,7 +80,7 @@ function serve(name: string): void {
           res.end();
           return;
         }
-        if (url.pathname.startsWith('/retry')) {
+        if (url.pathname.includes('/retry')) {
           const uuid = url.searchParams.get('uuid') ?? '';
           const n = (attempts.get(uuid) ?? 0) + 1;
           attempts.set(uuid, n);

@@ -1,0 +1,109 @@
+// Data plane upstream behaviour end to end: timeouts (504), retries on codes and on connection
+// resets, session persistence by cookie and header, endpoints round-robin, no endpoints (503),
+// and bad client traffic refused before it reaches a backend.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createDataPlane, type DataPlane } from '../src/dataplane/index.ts';
+import { startEcho, type EchoBackend } from './support/echo-backend.ts';
+import { freePort, raw, request } from './support/client.ts';
+import { backend, ir, listener, match, route, to } from './support/ir.ts';
+
+let a: EchoBackend;
+let a2: EchoBackend;
+let b: EchoBackend;
+let dp: DataPlane;
+let port: number;
+const prefix = (value: string) => match({ type: 'PathPrefix', value });
+
+before(async () => {
+  [a, a2, b] = await Promise.all([startEcho('a'), startEcho('a2'), startEcho('b')]);
+  port = await freePort();
+  dp = await createDataPlane({ workers: 0 });
+  await dp.apply(ir(1, [
+    listener('http', port, {
+      '*': [
+        route('req-timeout', prefix('/req-timeout'), [to('a')], { timeouts: { requestMs: 300 } }),
+        route('be-timeout', prefix('/be-timeout'), [to('a')], { timeouts: { backendRequestMs: 300 } }),
+        route('retry', prefix('/retry'), [to('a')], { retry: { codes: [500, 502, 503], attempts: 2 } }),
+        route('noretry', prefix('/noretry'), [to('a')]),
+        route('cookie', prefix('/cookie'), [to('pair'), to('b')], { sessionPersistence: { type: 'Cookie', name: 'sticky' } }),
+        route('header', prefix('/header'), [to('pair')], { sessionPersistence: { type: 'Header', name: 'X-Session' } }),
+        route('rr', prefix('/rr'), [to('pair')]),
+        route('empty', prefix('/empty'), [to('empty')]),
+        route('any', prefix('/'), [to('b')]),
+      ],
+    }),
+  ], [backend('a', a), backend('b', b), backend('pair', [a, a2]), { ...backend('empty', a), endpoints: [] }]));
+});
+
+after(async () => {
+  await dp?.close();
+  await Promise.all([a?.close(), a2?.close(), b?.close()]);
+});
+
+test('request timeout and backend request timeout answer 504; fast requests pass', async () => {
+  assert.equal((await request(port, '/req-timeout?delay=1000', { host: 'x' })).status, 504);
+  assert.equal((await request(port, '/be-timeout?delay=1000', { host: 'x' })).status, 504);
+  assert.equal((await request(port, '/req-timeout?delay=10', { host: 'x' })).status, 200);
+});
+
+test('retry on listed codes up to attempts, then the last answer', async () => {
+  const ok = await request(port, '/retry?uuid=r1&succeedAfter=2&responseCode=503', { host: 'x' });
+  assert.equal(ok.status, 200, 'two failures, two retries');
+  const fail = await request(port, '/retry?uuid=r2&succeedAfter=3&responseCode=503', { host: 'x' });
+  assert.equal(fail.status, 503, 'three failures exceed two retries');
+  const notListed = await request(port, '/retry?uuid=r3&succeedAfter=1&responseCode=504', { host: 'x' });
+  assert.equal(notListed.status, 504);
+  const post = await request(port, '/retry?uuid=r4&succeedAfter=1&responseCode=500', { host: 'x', method: 'POST', body: 'again' });
+  assert.equal(post.status, 200);
+  assert.equal(post.json().body, 'again', 'the buffered body is sent again');
+});
+
+test('retry on connection resets; without retry a reset is a 502', async () => {
+  const ok = await request(port, '/retry?uuid=c1&succeedAfter=1', { host: 'x' });
+  assert.equal(ok.status, 200);
+  const bad = await request(port, '/noretry/retry?uuid=c2&succeedAfter=1', { host: 'x' });
+  assert.equal(bad.status, 502);
+});
+
+test('endpoints are used round-robin; no ready endpoints is 503', async () => {
+  const names = new Set<string>();
+  for (let i = 0; i < 4; i++) names.add((await request(port, '/rr', { host: 'x' })).json().name);
+  assert.deepEqual([...names].sort(), ['a', 'a2']);
+  assert.equal((await request(port, '/empty', { host: 'x' })).status, 503);
+});
+
+test('session persistence by cookie pins the backend and endpoint', async () => {
+  const first = await request(port, '/cookie', { host: 'x' });
+  const setCookie = first.headers['set-cookie']?.[0] ?? '';
+  assert.match(setCookie, /^sticky=[^;]+; Path=\/; HttpOnly/);
+  const cookie = setCookie.split(';')[0];
+  const name = first.json().name;
+  for (let i = 0; i < 8; i++) {
+    const r = await request(port, '/cookie', { host: 'x', headers: { cookie: `other=1; ${cookie}` } });
+    assert.equal(r.json().name, name);
+    assert.equal(r.headers['set-cookie'], undefined, 'no new cookie while the session holds');
+  }
+});
+
+test('session persistence by header', async () => {
+  const first = await request(port, '/header', { host: 'x' });
+  const token = first.headers['x-session'] as string;
+  assert.ok(token);
+  for (let i = 0; i < 6; i++) {
+    const r = await request(port, '/header', { host: 'x', headers: { 'x-session': token } });
+    assert.equal(r.json().name, first.json().name);
+  }
+});
+
+test('bad traffic: oversized headers 431, malformed 400, CL with TE refused and never forwarded', async () => {
+  const big = await request(port, '/', { host: 'x', headers: { 'x-big': 'y'.repeat(20_000) } }).catch(() => undefined);
+  assert.equal(big?.status, 431);
+  const malformed = await raw(port, 'GET /\r\nHost x\r\n\r\n');
+  assert.match(malformed, /^HTTP\/1\.1 400/);
+  const before = (await b.log()).length;
+  const smuggle = await raw(port, 'POST /smuggle HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /evil HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.match(smuggle, /^HTTP\/1\.1 400/);
+  const after = await b.log();
+  assert.equal(after.length, before, JSON.stringify(after.slice(before)));
+});
