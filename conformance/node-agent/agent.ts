@@ -200,9 +200,15 @@ async function containerEnv(pod: any, c: any, ip: string, mounts: Array<[string,
 
 // ---------------------------------------------------------------- processes
 
-/** The executable for an image; undefined for images we cannot run (the pod is then only marked Ready). */
-function executableFor(image: string): string | undefined {
-  if (/\/echo-basic(:|@|$)/.test(image) || /\/echo-basic$/.test(image.split(':')[0])) return args['echo-basic'];
+/**
+ * The command for a container image: echo-basic runs the upstream binary; CoreDNS is replaced by
+ * our DNS stub (only its UDP answer matters to the suite). Undefined for images we cannot run:
+ * the pod is then only marked Ready.
+ */
+function commandFor(image: string, containerArgs: string[]): { exe: string; argv: string[] } | undefined {
+  const repo = image.split('@')[0].replace(/:[^/:]+$/, '');
+  if (repo.endsWith('/echo-basic') && args['echo-basic']) return { exe: args['echo-basic'], argv: containerArgs };
+  if (repo.endsWith('/coredns')) return { exe: process.execPath, argv: [join(import.meta.dirname, 'dns-stub.ts'), '53'] };
   return undefined;
 }
 
@@ -318,15 +324,15 @@ async function startPod(pod: any): Promise<void> {
   for (const c of pod.spec.containers) {
     const container: Container = { name: c.name, logFile: join(rp.dir, 'logs', `${c.name}.log`), restarts: 0, startedAt: seconds(new Date().toISOString()), ready: false, image: c.image };
     rp.containers.push(container);
-    const exe = executableFor(c.image);
-    if (!exe) {
+    const cmd = commandFor(c.image, c.args ?? []);
+    if (!cmd) {
       log(`${rp.namespace}/${rp.name}: image ${c.image} is not runnable here; marking it ready without a process`);
       container.ready = true;
       continue;
     }
     const mounts: Array<[string, string]> = (c.volumeMounts ?? []).map((m: any) => [m.mountPath, volDirs.get(m.name) ?? m.mountPath]);
     const env = await containerEnv(pod, c, ip, mounts);
-    startProcess(rp, container, exe, c.args ?? [], env);
+    startProcess(rp, container, cmd.exe, cmd.argv, env);
   }
   await Promise.all(rp.containers.map((c) => (c.proc ? waitListening(rp, c) : undefined)));
   if (rp.stopping) return;
