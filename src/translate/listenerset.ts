@@ -59,7 +59,9 @@ function allowedBy(ctx: Context, gw: GatewayState, ns: string): boolean {
 
 export function listenerSetStatus(set: ListenerSetState): Record<string, unknown> {
   const conds: Condition[] = [];
-  const valid = set.listeners.filter(listenerAccepted);
+  // A listener that cannot serve (e.g. no permitted certificate) makes the set's listeners
+  // "not valid" (conformance ListenerSetReferenceGrant), though routes may still attach to it.
+  const valid = set.listeners.filter((l) => listenerAccepted(l) && !l.notProgrammed);
   if (set.problem) {
     conds.push({ ...set.problem });
     conds.push(LSC.notProgrammed(set.problem.reason, set.problem.message));
@@ -67,7 +69,7 @@ export function listenerSetStatus(set: ListenerSetState): Record<string, unknown
     conds.push(LSC.listenersNotValid('No listener of this ListenerSet is valid.'));
     conds.push(LSC.notProgrammed('ListenersNotValid', 'No listener of this ListenerSet is valid.'));
   } else {
-    const invalid = set.listeners.filter((l) => !listenerAccepted(l));
+    const invalid = set.listeners.filter((l) => !valid.includes(l));
     conds.push(invalid.length > 0
       ? LSC.acceptedSomeInvalid(`Invalid listeners: ${invalid.map((l) => l.name).join(', ')}.`)
       : LSC.accepted());
