@@ -57,7 +57,7 @@ export class ConnectionSet {
   get size(): number {
     return this.sockets.size;
   }
-  /** Waits up to `graceMs` for connections to finish on their own, then destroys the rest. */
+  /** Waits up to `graceMs` for connections to finish on their own, then resets the rest. */
   async drain(graceMs: number): Promise<void> {
     if (graceMs > 0 && this.sockets.size > 0) {
       await new Promise<void>((resolve) => {
@@ -73,7 +73,12 @@ export class ConnectionSet {
         setTimeout(() => clearInterval(check), graceMs).unref();
       });
     }
-    for (const s of this.sockets) s.destroy();
+    // Cut with a reset, so clients can tell an aborted stream from a complete one.
+    for (const s of this.sockets) {
+      if (typeof s.resetAndDestroy === 'function' && !s.destroyed && s.readyState !== 'opening') s.resetAndDestroy();
+      else s.destroy();
+    }
+    this.sockets.clear();
   }
 }
 
