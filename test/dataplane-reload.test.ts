@@ -119,3 +119,20 @@ test('access log: one JSON line per request naming gateway, listener, route, bac
   assert.equal(entry.status, 200);
   assert.equal(typeof entry.durationMs, 'number');
 });
+
+test('TCP listeners of the IR are served through the l4 module, next to HTTP ports', async () => {
+  const { tcpEcho, listener: l4listener, l4route, backend: l4backend, tcpExchange } = await import('./support/l4-net.ts');
+  const echo = await tcpEcho('t1');
+  const [tcpPort, httpPort] = await Promise.all([freePort(), freePort()]);
+  const model = ir(300, [
+    listener('http', httpPort, { '*': [route('h', match(), [to('a')])] }),
+    l4listener('tcp', 'TCP', tcpPort, [l4route('t', [['tcp-echo', 1]])]),
+  ], [...backends(), l4backend('tcp-echo', [echo.port])]);
+  model.gateways[0].addresses = ['127.0.0.1'];
+  const res = await dp.apply(model);
+  assert.deepEqual(res.bindErrors, {});
+  const r = await tcpExchange(tcpPort, 'ping');
+  assert.match(r.data, /^t1\nping/);
+  assert.equal((await request(httpPort, '/', { host: 'x' })).json().name, 'a');
+  await echo.close();
+});

@@ -8,11 +8,13 @@ import { Metrics } from './metrics.ts';
 import { PoolRegistry } from './upstream/pools.ts';
 import { PortServer } from './listeners/server.ts';
 import type { Runtime } from './handler.ts';
+import { L4Ports } from './listeners/l4.ts';
 
 export class Engine {
   readonly metrics = new Metrics();
   private readonly pools = new PoolRegistry();
   private readonly servers = new Map<string, PortServer>();
+  private readonly l4 = new L4Ports();
   private readonly rt: Runtime;
   private readonly bindAddress: string;
   private tlsCache = new Map<string, SecureContext>();
@@ -61,6 +63,7 @@ export class Engine {
         (err: Error) => { bindErrors[key] = err.message; },
       ));
     }
+    opening.push(this.l4.apply(ir, this.bindAddress, bindErrors));
     await Promise.all(opening);
     // The swap: one synchronous pass, so no request sees half of a generation.
     for (const [server, cfg] of keep) server.update(cfg);
@@ -78,6 +81,10 @@ export class Engine {
     return { generation: ir.generation, bindErrors };
   }
 
+  metricsText(): string {
+    return this.metrics.render() + this.l4.metrics();
+  }
+
   /** Bound addresses by "address:port" key (tests use it to find ephemeral ports). */
   boundPorts(): Record<string, number> {
     const out: Record<string, number> = {};
@@ -89,7 +96,7 @@ export class Engine {
     await this.queue;
     const all = [...this.servers.values()];
     this.servers.clear();
-    await Promise.all(all.map((s) => s.close(0)));
+    await Promise.all([...all.map((s) => s.close(0)), this.l4.close()]);
     await this.pools.close();
   }
 }

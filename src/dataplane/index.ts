@@ -32,7 +32,7 @@ export async function createDataPlane(options: DataPlaneOptions = {}): Promise<D
   const engine = new Engine(options);
   return {
     apply: (ir) => engine.apply(ir),
-    metrics: async () => engine.metrics.render(),
+    metrics: async () => engine.metricsText(),
     close: () => engine.close(),
   };
 }
