@@ -58,9 +58,17 @@ export async function createUdpProxy(address: string, port: number, listeners: I
   const socket = dgram.createSocket({ type: net.isIPv6(address) ? 'udp6' : 'udp4', reuseAddr: false });
 
   await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
+    const failed = (err: Error) => {
+      try {
+        socket.close();
+      } catch {
+        // already closed by the failed bind
+      }
+      reject(err);
+    };
+    socket.once('error', failed);
     socket.bind(port, address, () => {
-      socket.removeListener('error', reject);
+      socket.removeListener('error', failed);
       resolve();
     });
   });
