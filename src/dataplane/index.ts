@@ -2,7 +2,9 @@
 // atomically. apply() resolves once the new generation is live in every worker, and only then
 // may status say Programmed for it.
 import type { IR } from '../ir/types.ts';
+import { availableParallelism } from 'node:os';
 import { Engine } from './engine.ts';
+import { createWorkerPool } from './workers.ts';
 
 export interface DataPlaneOptions {
   /** Address bound by gateways without spec.addresses. Default "0.0.0.0". */
@@ -29,6 +31,9 @@ export interface DataPlane {
 }
 
 export async function createDataPlane(options: DataPlaneOptions = {}): Promise<DataPlane> {
+  // One core gains nothing from workers (measured: a loss), so the default is in-process there.
+  const workers = options.workers ?? (availableParallelism() > 1 ? availableParallelism() : 0);
+  if (workers > 0) return createWorkerPool(options, workers);
   const engine = new Engine(options);
   return {
     apply: (ir) => engine.apply(ir),
