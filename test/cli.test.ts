@@ -29,13 +29,14 @@ test('--help of the command and of every subcommand', async () => {
   }));
 });
 
-test('usage errors exit with 2 and say what is wrong', async () => {
-  const [unknown, noFiles, badOption, badOutput, kube] = await Promise.all([
+test('usage errors exit with 2 and say what is wrong; --kubernetes without a cluster exits 1', async () => {
+  const [unknown, noFiles, badOption, badOutput, kube, noKubeconfig] = await Promise.all([
     portico(['frobnicate']),
     portico(['status']),
     portico(['status', '-f', EXAMPLES, '--bogus']),
     portico(['status', '-f', EXAMPLES, '-o', 'xml']),
-    portico(['run', '--kubernetes']),
+    portico(['run', '--kubernetes', '-f', EXAMPLES]),
+    portico(['run', '--kubernetes', '--kubeconfig', '/nonexistent/kubeconfig', '--admin-address', '127.0.0.1:0', '--workers', '0']),
   ]);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown command "frobnicate"/);
@@ -45,7 +46,9 @@ test('usage errors exit with 2 and say what is wrong', async () => {
   assert.match(badOption.stderr, /bogus/);
   assert.equal(badOutput.code, 2);
   assert.equal(kube.code, 2);
-  assert.match(kube.stderr, /not yet implemented/);
+  assert.match(kube.stderr, /--kubernetes reads from the API server: no -f/);
+  assert.equal(noKubeconfig.code, 1, 'not a usage error: the kubeconfig cannot be read');
+  assert.match(noKubeconfig.stderr, /nonexistent\/kubeconfig/);
 });
 
 test('status prints a kind: List of the owned objects, in YAML or JSON', async () => {
@@ -140,10 +143,12 @@ test('explain: says where a request goes, or why nowhere', async () => {
     return;
   }
   assert.equal(shop.code, 0, shop.stderr);
-  const routed = outcomes.filter((o) => o.result === 'routed');
-  assert.equal(routed.length, 1, 'only the shared gateway serves shop.example.com');
-  assert.equal(routed[0].route?.source.name, 'store');
-  assert.match(routed[0].backends?.[0].backendId ?? '', /store-v2/);
+  const byGateway = new Map(outcomes.map((o) => [(o as unknown as { gateway: { name: string } }).gateway.name, o]));
+  const shared = byGateway.get('shared');
+  assert.equal(shared?.result, 'routed');
+  assert.equal(shared?.route?.source.name, 'store');
+  assert.match(shared?.backends?.[0].backendId ?? '', /store-v2/);
+  assert.equal(byGateway.get('dedicated')?.route?.source.name, 'app', 'the dedicated Gateway takes any host for team-c');
   assert.equal(nowhere.code, 1);
   assert.match(nowhere.stdout, /404/);
 });

@@ -15,13 +15,17 @@ export interface ControllerOptions {
   /** The data plane's --bind-address, to attribute bind errors to listeners. */
   bindAddress?: string;
   log?: (line: string) => void;
+  /** Called when statuses() may have changed: after a translation and after the data plane acknowledged one. */
+  onStatusChange?: () => void;
 }
 
 export class Controller {
   private readonly dataPlane: DataPlane;
   private readonly bindAddress: string;
   private readonly log: (line: string) => void;
+  private readonly onStatusChange: () => void;
   private latest: TranslateResult | undefined;
+  private lastSnapshot: Snapshot | undefined;
   private snapshotGeneration = 0;
   private providerDiagnostics = 0;
   private live: ApplyResult | undefined;
@@ -43,11 +47,14 @@ export class Controller {
     this.dataPlane = options.dataPlane;
     this.bindAddress = options.bindAddress ?? '0.0.0.0';
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.onStatusChange = options.onStatusChange ?? (() => {});
     this.firstApplied = new Promise((resolve) => { this.firstLive = resolve; });
   }
 
   /** Feeds one snapshot through translate() and on to the data plane. Never throws. */
   update(snapshot: Snapshot): void {
+    if (snapshot === this.lastSnapshot) return;
+    this.lastSnapshot = snapshot;
     this.snapshotGeneration = snapshot.generation;
     this.providerDiagnostics = snapshot.diagnostics.length;
     const previous = new Map<string, unknown>((this.latest?.statuses ?? []).map((s) => [s.key, s.status]));
@@ -66,6 +73,7 @@ export class Controller {
     this.counters.translateSecondsLast = seconds;
     for (const d of result.diagnostics) this.log(`portico: ${d.object}: ${d.message}`);
     this.latest = result;
+    this.notify();
     void this.applyLatest();
   }
 
@@ -85,6 +93,7 @@ export class Controller {
           for (const [where, message] of errors) this.log(`portico: cannot listen on ${where}: ${message}`);
           this.firstLive?.();
           this.firstLive = undefined;
+          this.notify();
         } catch (err) {
           this.counters.reloadErrors++;
           this.log(`portico: the data plane rejected configuration generation ${ir.generation}: ${describe(err)}`);
@@ -93,6 +102,14 @@ export class Controller {
       }
     } finally {
       this.applying = false;
+    }
+  }
+
+  private notify(): void {
+    try {
+      this.onStatusChange();
+    } catch (err) {
+      this.log(`portico: status listener failed: ${describe(err)}`);
     }
   }
 

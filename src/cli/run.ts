@@ -5,9 +5,11 @@ import { parseArgs } from 'node:util';
 import { startAdminServer } from '../admin/server.ts';
 import { createDataPlane } from '../dataplane/index.ts';
 import { FileProvider } from '../providers/files/index.ts';
+import type { Snapshot } from '../providers/snapshot.ts';
 import { splitHostPort } from '../status/programmed.ts';
 import { requirePaths, statusList, UsageError } from './common.ts';
 import { Controller } from './controller.ts';
+import type { KubernetesMode } from '../providers/kubernetes/mode.ts';
 
 export const RUN_USAGE = `Usage: portico run -f PATH… [options]
 
@@ -22,9 +24,20 @@ Options:
       --workers N             data plane worker processes (default: one per core; 0: in-process)
       --no-access-log         no JSON access log line per request on stdout
       --debug-headers         add a response header naming the route and rule that served it
-      --kubernetes            read from a Kubernetes API server instead of files (not yet implemented)
+      --kubernetes            read from the Kubernetes API server instead of files, and write
+                              status there (the elected leader); no -f
+      --kubeconfig PATH       with --kubernetes: kubeconfig (default $KUBECONFIG, in-cluster, ~/.kube/config)
+      --address-pool CIDR     with --kubernetes: addresses for Gateways without spec.addresses
   -h, --help                  this help
 `;
+
+/** What run needs of a provider; the file and Kubernetes providers both have this shape. */
+interface Provider {
+  reload(): Promise<boolean>;
+  snapshot(): Snapshot;
+  watch(onSnapshot: (snapshot: Snapshot) => void): void;
+  close(): void | Promise<void>;
+}
 
 export async function runCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -37,6 +50,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       'no-access-log': { type: 'boolean' },
       'debug-headers': { type: 'boolean' },
       kubernetes: { type: 'boolean' },
+      kubeconfig: { type: 'string' },
+      'address-pool': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -44,11 +59,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stdout.write(RUN_USAGE);
     return 0;
   }
-  if (values.kubernetes) {
-    process.stderr.write('portico: --kubernetes: not yet implemented\n');
-    return 2;
-  }
-  const paths = requirePaths(values.filename);
+  const kubernetes = values.kubernetes === true;
+  if (kubernetes && values.filename) throw new UsageError('--kubernetes reads from the API server: no -f');
+  if (!kubernetes && (values.kubeconfig || values['address-pool'])) throw new UsageError('--kubeconfig and --address-pool go with --kubernetes');
+  const paths = kubernetes ? [] : requirePaths(values.filename);
   const admin = splitHostPort(values['admin-address']);
   if (!Number.isInteger(admin.port) || admin.port < 0 || admin.port > 65535) throw new UsageError(`--admin-address must be HOST:PORT, not "${values['admin-address']}"`);
   let workers: number | undefined;
@@ -60,8 +74,22 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const dataPlane = await createDataPlane({ bindAddress, workers, accessLog: !values['no-access-log'], debugHeaders: values['debug-headers'] === true });
-  const controller = new Controller({ dataPlane, bindAddress, log });
-  const provider = new FileProvider({ paths, log });
+  let kubeMode: KubernetesMode | undefined;
+  const controller = new Controller({ dataPlane, bindAddress, log, onStatusChange: () => kubeMode?.statusChanged() });
+  let provider: Provider;
+  if (kubernetes) {
+    try {
+      const { KubernetesMode } = await import('../providers/kubernetes/mode.ts');
+      kubeMode = new KubernetesMode({ kubeconfig: values.kubeconfig, addressPool: values['address-pool'], log, statuses: () => controller.statuses() });
+      provider = kubeMode.provider;
+    } catch (err) {
+      log(`portico: --kubernetes: ${err instanceof Error ? err.message : String(err)}`);
+      await dataPlane.close();
+      return 1;
+    }
+  } else {
+    provider = new FileProvider({ paths, log });
+  }
 
   let adminServer;
   try {
@@ -79,21 +107,28 @@ export async function runCommand(argv: string[]): Promise<number> {
   log(`portico: admin API on http://${adminServer.address}`);
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (why: string, code = 0) => {
     if (stopping) process.exit(130); // a second signal: don't wait any longer
     stopping = true;
-    log(`portico: ${signal}: stopping`);
-    provider.close();
-    await Promise.allSettled([adminServer.close(), dataPlane.close()]);
-    process.exit(0);
+    log(`portico: ${why}: stopping`);
+    await Promise.allSettled([kubeMode ? kubeMode.close() : provider.close(), adminServer.close(), dataPlane.close()]);
+    process.exit(code);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
-  await provider.reload();
-  controller.update(provider.snapshot());
+  kubeMode?.start();
+  try {
+    await provider.reload();
+  } catch (err) {
+    log(`portico: ${err instanceof Error ? err.message : String(err)}`);
+    await stop('cannot read the configuration', 1);
+  }
+  // Watch after the first read (the file provider learns there which paths are directories);
+  // a snapshot published in between is picked up by the update() that follows.
   provider.watch((snapshot) => controller.update(snapshot));
-  log(`portico: watching ${paths.join(', ')}`);
+  controller.update(provider.snapshot());
+  log(kubernetes ? 'portico: following the Kubernetes API server' : `portico: watching ${paths.join(', ')}`);
   // Keep running until a signal arrives (the admin server and watchers hold the event loop).
   return new Promise<number>(() => {});
 }
