@@ -47,6 +47,14 @@ export function isValidatedKind(apiVersion: string, kind: string): boolean {
   return SCHEMAS.has(`${apiVersion} ${kind}`);
 }
 
+/** Every apiVersion and kind validateObject() judges. */
+export function validatedKinds(): { apiVersion: string; kind: string }[] {
+  return [...SCHEMAS.keys()].map((k) => {
+    const [apiVersion, kind] = k.split(' ');
+    return { apiVersion, kind };
+  });
+}
+
 /**
  * Validates one object as the API server would on create. Returns the errors (empty = valid),
  * each with the field path (e.g. `spec.rules[0].matches[1].path.value`) and what is wrong.

@@ -1,6 +1,6 @@
 // Object metadata, checked as the API server checks it for custom resources (apimachinery's
 // ValidateObjectMeta): a name (or generateName) that is a DNS subdomain, a namespace that is a
-// DNS label (none on cluster-scoped kinds), qualified label and annotation keys, label values.
+// DNS label (ignored on cluster-scoped kinds), qualified label and annotation keys, label values.
 
 import type { FieldError } from './schema.ts';
 
@@ -51,10 +51,10 @@ export function checkMetadata(meta: unknown, namespaced: boolean, errs: FieldErr
   } else if (typeof name !== 'string' || name.length > 253 || !DNS_SUBDOMAIN.test(m.name === undefined ? `${name}a` : name)) {
     errs.push({ path: 'metadata.name', message: `invalid name ${JSON.stringify(name)}: must be a lowercase DNS subdomain (RFC 1123): a-z, 0-9, "-" and "."` });
   }
+  // A namespace on a cluster-scoped object is cleared by the API server, not refused.
   const ns = m.namespace;
-  if (ns !== undefined && ns !== null && ns !== '') {
-    if (!namespaced) errs.push({ path: 'metadata.namespace', message: 'must not be set: this kind is cluster-scoped' });
-    else if (typeof ns !== 'string' || ns.length > 63 || !DNS_LABEL.test(ns)) {
+  if (namespaced && ns !== undefined && ns !== null && ns !== '') {
+    if (typeof ns !== 'string' || ns.length > 63 || !DNS_LABEL.test(ns)) {
       errs.push({ path: 'metadata.namespace', message: `invalid namespace ${JSON.stringify(ns)}: must be a lowercase DNS label (RFC 1123)` });
     }
   }

@@ -63,7 +63,7 @@ const RequestRedirect = obj({
 const URLRewrite = obj({ hostname: PreciseHostname, path: PathModifier });
 
 /** `!('*' in self && self.size() > 1)` for the CORS lists. */
-const starAlone = (what: string): Rule => rule(`${what} cannot contain '*' alongside other methods`, (a: any[]) => !(a.includes('*') && a.length > 1));
+const starAlone = (what: string, others = 'methods'): Rule => rule(`${what} cannot contain '*' alongside other ${others}`, (a: any[]) => !(a.includes('*') && a.length > 1));
 
 const CORS = obj({
   allowOrigins: list(
@@ -75,7 +75,7 @@ const CORS = obj({
         says: 'must be "*" or an origin "http(s)://host[:port]" (the host may start with "*.")',
       },
     }),
-    { max: 64, set: true, rules: [starAlone('AllowOrigins')] },
+    { max: 64, set: true, rules: [starAlone('AllowOrigins', 'origins')] },
   ),
   allowCredentials: bool(),
   allowMethods: list(str({ enum: [...HTTP_METHODS, '*'] }), { max: 9, set: true, rules: [starAlone('AllowMethods')] }),
