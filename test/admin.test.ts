@@ -123,3 +123,34 @@ test('admin API: 503 before the first configuration is live, 404 and 405 otherwi
   assert.equal((await fetch(`${base}/status`, { method: 'POST' })).status, 405);
   assert.equal(await (await fetch(`${base}/metrics`)).text(), 'm 1\n');
 });
+
+test('a port the data plane cannot bind is reported: listener and Gateway Programmed=False', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'portico-admin-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // Hold the port so the data plane cannot bind it.
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  t.after(() => holder.close());
+  const port = (holder.address() as { port: number }).port;
+  writeFileSync(join(dir, 'gw.yaml'), manifests(port, '/'));
+
+  const child = spawn(NODE, [MAIN, 'run', '-f', dir, '--admin-address', '127.0.0.1:0', '--bind-address', '127.0.0.1', '--workers', '0', '--no-access-log'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.after(() => stop(child));
+  const [, admin] = await waitForOutput(child, /admin API on (http:\/\/\S+)/);
+  await eventually(async () => ((await fetch(`${admin}/readyz`)).status === 200 ? true : undefined), 20_000, '/readyz 200');
+  const list = await (await fetch(`${admin}/status`)).json() as { items: { kind: string; status: { conditions?: { type: string; status: string; reason: string; message: string }[]; listeners?: { name: string; conditions: { type: string; status: string; reason: string; message: string }[] }[] } }[] };
+  const gw = list.items.find((i) => i.kind === 'Gateway');
+  if (!gw) {
+    t.diagnostic('translate() reports no Gateway status yet');
+    return;
+  }
+  const listenerProgrammed = gw.status.listeners?.find((l) => l.name === 'http')?.conditions.find((c) => c.type === 'Programmed');
+  assert.equal(listenerProgrammed?.status, 'False', JSON.stringify(gw.status));
+  assert.equal(listenerProgrammed?.reason, 'Invalid');
+  assert.match(listenerProgrammed?.message ?? '', new RegExp(`127\\.0\\.0\\.1:${port}`));
+  const gwProgrammed = gw.status.conditions?.find((c) => c.type === 'Programmed');
+  assert.equal(gwProgrammed?.status, 'False');
+  assert.equal(gwProgrammed?.reason, 'AddressNotUsable');
+  const metrics = await (await fetch(`${admin}/metrics`)).text();
+  assert.ok(metrics.includes('portico_controller_bind_errors 1'), metrics);
+});

@@ -98,6 +98,14 @@ test('bind errors make the affected listeners (and fully unbound objects) not Pr
   assert.equal(programmed(all[0]).status, 'True');
 });
 
+test('UDP bind errors ("udp/address:port") only concern UDP listeners on that port', () => {
+  const udpIR: IR = { ...ir, gateways: [{ ...ir.gateways[0], listeners: [listener('Gateway', 'infra', 'shared', 'http', 8080), { ...listener('Gateway', 'infra', 'shared', 'alt', 8080), protocol: 'UDP' }] }] };
+  const out = gateProgrammed(statuses, udpIR, { generation: 3, bindErrors: { 'udp/0.0.0.0:8080': 'EADDRINUSE' } }, { now: NOW });
+  assert.equal(programmed(out[0], 'http').status, 'True');
+  assert.equal(programmed(out[0], 'alt').status, 'False');
+  assert.match(programmed(out[0], 'alt').message, /udp\/0\.0\.0\.0:8080: EADDRINUSE/);
+});
+
 test('conditions translate already set to False keep their reason', () => {
   const s = gatewayStatus('shared', ['http']);
   const c = programmed(s);

@@ -83,13 +83,18 @@ function downgrade(conditions: Condition[] | undefined, reason: string, message:
 function bindFailures(ir: IR, bindErrors: Record<string, string>, bindAddress: string) {
   const failures: Failures = new Map();
   const listenerCounts = new Map<string, number>();
-  const errors = Object.entries(bindErrors).map(([where, message]) => ({ ...splitHostPort(where), where, message }));
+  // Keys are "address:port" for TCP-based listeners and "udp/address:port" for UDP ones (a TCP
+  // and a UDP listener may share a port number).
+  const errors = Object.entries(bindErrors).map(([where, message]) => {
+    const udp = where.startsWith('udp/');
+    return { ...splitHostPort(udp ? where.slice(4) : where), udp, where, message };
+  });
   for (const gw of ir.gateways) {
     const addresses = gw.addresses.length > 0 ? gw.addresses : [bindAddress];
     for (const l of gw.listeners) {
       const owner = `${l.source.kind}/${l.source.namespace ?? 'default'}/${l.source.name}`;
       listenerCounts.set(owner, (listenerCounts.get(owner) ?? 0) + 1);
-      const e = errors.find((x) => x.port === l.port && (x.host === '' || addresses.some((a) => sameHost(a, x.host))));
+      const e = errors.find((x) => x.port === l.port && x.udp === (l.protocol === 'UDP') && (x.host === '' || addresses.some((a) => sameHost(a, x.host))));
       if (!e || l.source.sectionName === undefined) continue;
       if (!failures.has(owner)) failures.set(owner, new Map());
       failures.get(owner)!.set(l.source.sectionName, `Cannot listen on ${e.where}: ${e.message}`);
