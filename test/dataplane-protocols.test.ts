@@ -48,6 +48,8 @@ before(async () => {
       '*': [
         route('h2c-backend', match({ type: 'PathPrefix', value: '/h2c' }), [to('a-h2c')]),
         route('ws', match({ type: 'PathPrefix', value: '/ws' }), [to('b-ws')]),
+        { ...route('grpc', match({ type: 'Exact', value: '/pkg.Svc/Method' }), [to('a-h2c')]), kind: 'grpc' },
+        { ...route('grpc-broken', match({ type: 'Exact', value: '/pkg.Svc/Broken' }), []), kind: 'grpc' },
         route('any', match(), [to('a')]),
       ],
     }),
@@ -143,4 +145,23 @@ test('WebSocket upgrade proxied both ways', async () => {
   });
   assert.equal(got, 'b:ping');
   ws.close();
+});
+
+test('gRPC-style exchange: h2c through to an h2c backend with trailers; gateway errors as gRPC status', async () => {
+  const s = http2.connect(`http://127.0.0.1:${httpPort}`);
+  try {
+    const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+      const st = s.request({ ':path': '/pkg.Svc/Method', ':method': 'POST', ':authority': 'any.test', 'content-type': 'application/grpc', te: 'trailers', 'x-echo-trailer': 'grpc-status:0' });
+      st.on('trailers', resolve);
+      st.on('error', reject);
+      st.resume();
+      st.end();
+    });
+    assert.equal(trailers['grpc-status'], '0');
+    const r = await h2request(s, '/pkg.Svc/Broken', { host: 'other.test', method: 'POST', headers: { 'content-type': 'application/grpc' } });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['grpc-status'], '13', 'a rule without backends is INTERNAL, in gRPC terms');
+  } finally {
+    s.close();
+  }
 });

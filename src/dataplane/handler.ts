@@ -211,15 +211,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (out['x-forwarded-host'] === undefined) out['x-forwarded-host'] = this.rawHost;
     out.host = this.rawHost;
     let path = this.view.path;
-    for (const f of [rf, bf]) {
-      if (!f.any) continue;
-      for (let i = 0; i < f.requestHeaders.length; i++) applyHeaderOps(f.requestHeaders[i], out);
-      if (f.rewriteHost !== undefined) out.host = f.rewriteHost;
-      if (f.rewritePath !== undefined) path = rewritePath(f.rewritePath, this.routeRt!.prefix, path);
-    }
+    if (rf.any) path = this.requestFilters(rf, out, path);
+    if (bf.any) path = this.requestFilters(bf, out, path);
     if (this.extraRequestHeaders !== undefined) Object.assign(out, this.extraRequestHeaders);
     this.upstreamPath = this.view.rawQuery === '' ? path : `${path}?${this.view.rawQuery}`;
     this.upstreamHeaders = out;
+  }
+
+  /** Header modifiers and URL rewrite of one filter list, on the outgoing request. */
+  requestFilters(f: CompiledFilters, out: HeaderBag, path: string): string {
+    for (let i = 0; i < f.requestHeaders.length; i++) applyHeaderOps(f.requestHeaders[i], out);
+    if (f.rewriteHost !== undefined) out.host = f.rewriteHost;
+    return f.rewritePath !== undefined ? rewritePath(f.rewritePath, this.routeRt!.prefix, path) : path;
   }
 
   bufferBody(): void {
@@ -375,15 +378,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   decorate(out: HeaderBag): void {
     const r = this.routeRt;
     if (r === undefined) return;
+    if (r.filters.any) this.responseFilters(r.filters, out);
     const bf = this.choice?.filters;
-    for (const f of [r.filters, bf]) {
-      if (f === undefined || !f.any) continue;
-      for (let i = 0; i < f.responseHeaders.length; i++) applyHeaderOps(f.responseHeaders[i], out);
-      if (f.cors !== undefined) {
-        const origin = this.req.headers.origin;
-        if (typeof origin === 'string' && originAllowed(f.cors, origin)) addActualHeaders(f.cors, origin, out);
-      }
-    }
+    if (bf !== undefined && bf.any) this.responseFilters(bf, out);
     if (this.setSession !== undefined) {
       const s = r.session!;
       if (s.type === 'Cookie') {
@@ -397,6 +394,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
       }
     }
     if (this.rt.debugHeaders) out['x-portico-route'] = r.label;
+  }
+
+  responseFilters(f: CompiledFilters, out: HeaderBag): void {
+    for (let i = 0; i < f.responseHeaders.length; i++) applyHeaderOps(f.responseHeaders[i], out);
+    if (f.cors !== undefined) {
+      const origin = this.req.headers.origin;
+      if (typeof origin === 'string' && originAllowed(f.cors, origin)) addActualHeaders(f.cors, origin, out);
+    }
   }
 
   preflight(f: CompiledFilters): boolean {

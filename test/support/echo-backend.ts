@@ -2,7 +2,7 @@
 // echo-basic): answers every request with JSON naming the backend and echoing method, path,
 // host, headers and protocol. Extras: /status/NNN, ?delay=ms, /retry?uuid=&succeedAfter=N
 // [&responseCode=503] (fails by TCP reset without responseCode), /ws WebSocket echo,
-// X-Echo-Set-Header "Name:Value,...", and GET /__log listing the requests seen.
+// X-Echo-Set-Header "Name:Value,...", X-Echo-Trailer "name:value" (HTTP/2: sent as a trailer), and GET /__log listing the requests seen.
 //
 // Run directly: node test/support/echo-backend.ts NAME → prints {"port":..,"h2cPort":..}.
 import http from 'node:http';
@@ -115,6 +115,11 @@ function serve(name: string): void {
         };
         res.setHeader('content-type', 'application/json');
         res.setHeader('x-backend', name);
+        const trailer = req.headers['x-echo-trailer'];
+        if (typeof trailer === 'string' && req.httpVersionMajor === 2) {
+          const i = trailer.indexOf(':');
+          (res as http2.Http2ServerResponse).addTrailers({ [trailer.slice(0, i)]: trailer.slice(i + 1) });
+        }
         res.end(JSON.stringify(body));
       };
       const delay = Number(url.searchParams.get('delay') ?? 0);
