@@ -7,7 +7,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../../src/api/meta.ts';
 import { buildSnapshot } from '../../src/providers/snapshot.ts';
-import { translate, type TranslateResult } from '../../src/translate/index.ts';
+import { translate, type TranslateOptions, type TranslateResult } from '../../src/translate/index.ts';
 
 export const GOLDEN_DIR = new URL('../golden/', import.meta.url).pathname;
 /** The fixed clock of every golden run, so lastTransitionTime is stable. */
@@ -49,8 +49,20 @@ export function loadCaseObjects(name: string): KubeObject[] {
   return useBase ? [...(parseYamlDocs(BASE_FILE) as KubeObject[]), ...own] : own;
 }
 
+/**
+ * Extra TranslateOptions of a case (optional options.yaml), e.g. `localAddresses: [127.0.0.1]`
+ * to stand for the host's addresses. `now` is always GOLDEN_NOW.
+ */
+export function loadCaseOptions(name: string): Partial<TranslateOptions> {
+  const file = join(GOLDEN_DIR, name, 'options.yaml');
+  if (!existsSync(file)) return {};
+  const [doc] = parseYamlDocs(file);
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`${file}: expected a mapping of TranslateOptions`);
+  return doc as Partial<TranslateOptions>;
+}
+
 export function runCase(name: string): TranslateResult {
-  return translate(buildSnapshot(loadCaseObjects(name), 1), { now: GOLDEN_NOW });
+  return translate(buildSnapshot(loadCaseObjects(name), 1), { ...loadCaseOptions(name), now: GOLDEN_NOW });
 }
 
 /** What out.yaml holds: every owned object with its status, and the IR. */
