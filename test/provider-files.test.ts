@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileProvider, loadSnapshot } from '../src/providers/files/index.ts';
@@ -47,6 +47,11 @@ items:
     spec: { gatewayClassName: 'portico', listeners: [{ name: 'http', port: 8080, protocol: 'HTTP' }] },
   }));
   writeFileSync(join(dir, 'notes.txt'), 'not a manifest: {');
+  // A mounted ConfigMap: visible names are symbolic links into a hidden directory.
+  mkdirSync(join(dir, 'cm', '..2026_01_01'), { recursive: true });
+  writeFileSync(join(dir, 'cm', '..2026_01_01', 'linked.yaml'), route('linked', 'team-a'));
+  symlinkSync('..2026_01_01', join(dir, 'cm', '..data'));
+  symlinkSync(join('..data', 'linked.yaml'), join(dir, 'cm', 'linked.yaml'));
   const { snapshot } = await loadSnapshot([dir]);
   assert.deepEqual(snapshot.diagnostics, []);
   assert.equal(snapshot.generation, 1);
@@ -55,6 +60,8 @@ items:
   assert.deepEqual(get(snapshot, 'Namespace', 'team-a')?.metadata.labels, { shared: 'true', 'kubernetes.io/metadata.name': 'team-a' });
   assert.ok(get(snapshot, 'Service', 'team-a/web'));
   assert.ok(get(snapshot, 'Gateway', 'infra/gw'));
+  assert.ok(get(snapshot, 'HTTPRoute', 'team-a/linked'), 'symbolic links are followed, hidden directories skipped');
+  assert.equal(snapshot.objects.get('HTTPRoute')!.size, 3);
 });
 
 test('metadata the API server would set is filled in, stable across providers', async (t) => {

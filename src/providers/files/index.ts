@@ -218,12 +218,16 @@ export class FileProvider {
       this.directories.add(path);
       try {
         const entries = await readdir(path, { recursive: true, withFileTypes: true });
-        const found = entries
-          .filter((e) => e.isFile() && MANIFEST_EXTENSIONS.test(e.name))
-          .map((e) => join(e.parentPath, e.name))
-          .filter((f) => !f.slice(path.length).split('/').some((seg) => seg.startsWith('.')))
-          .sort();
-        for (const f of found) out.add(f);
+        const found: string[] = [];
+        for (const e of entries) {
+          if (!MANIFEST_EXTENSIONS.test(e.name) || !(e.isFile() || e.isSymbolicLink())) continue;
+          const f = join(e.parentPath, e.name);
+          if (f.slice(path.length).split('/').some((seg) => seg.startsWith('.'))) continue;
+          // Symbolic links are followed (a mounted ConfigMap is made of them).
+          if (e.isSymbolicLink() && !(await stat(f).then((i) => i.isFile(), () => false))) continue;
+          found.push(f);
+        }
+        for (const f of found.sort()) out.add(f);
       } catch (err) {
         diagnostics.push({ where: path, message: fsMessage(err) });
       }
