@@ -12,7 +12,7 @@ import { buildSnapshot, SNAPSHOT_KINDS } from '../snapshot.ts';
 import type { ProviderDiagnostic, Snapshot, SnapshotKind } from '../snapshot.ts';
 import { AddressPool, wantsPoolAddress, withAssignedAddress } from './address-pool.ts';
 import { KubeClient } from './client.ts';
-import { discover } from './discovery.ts';
+import { CRD_GROUPS, discover } from './discovery.ts';
 import type { ResourceInfo } from './discovery.ts';
 import { Informer } from './informer.ts';
 import { loadConnection } from './kubeconfig.ts';
@@ -186,7 +186,7 @@ export class KubernetesProvider {
     for (const [kind, informer] of this.informers) {
       for (const [key, obj] of informer.cache) {
         objects.push(obj);
-        parts.push(`${kind}/${key}@${obj.metadata.resourceVersion ?? ''}`);
+        parts.push(`${kind}/${key}@${versionOf(kind, obj)}`);
       }
     }
     const withAddresses = this.assignAddresses(objects);
@@ -241,4 +241,15 @@ export class KubernetesProvider {
       assigned: [...addresses].map(([k, ip]) => `${k}=${ip ?? ''}`),
     };
   }
+}
+
+/**
+ * What identifies a version of an object for translation. Gateway API objects change status
+ * whenever Portico writes it; status is not an input, so their version is the generation (spec)
+ * plus the metadata translation may read. Other kinds: the resourceVersion.
+ */
+function versionOf(kind: SnapshotKind, obj: KubeObject): string {
+  if (!CRD_GROUPS[kind] || obj.metadata.generation === undefined) return obj.metadata.resourceVersion ?? '';
+  const m = obj.metadata;
+  return JSON.stringify([m.generation, m.labels ?? {}, m.annotations ?? {}, m.deletionTimestamp ?? '']);
 }

@@ -19,6 +19,8 @@ export interface KubernetesModeOptions extends KubernetesProviderOptions {
   lease?: Partial<LeaderElectorOptions>;
   /** Quiet period before statuses are written after a change (ms, default 20). */
   statusDebounceMs?: number;
+  /** How long a write waits for the data plane to ack a new generation (ms, default 2000). */
+  maxPendingMs?: number;
   /** Clock for conditions this module sets (tests). */
   now?: () => string;
 }
@@ -31,6 +33,7 @@ export class KubernetesMode {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
   private lastWrite: Promise<WriteReport> | undefined;
+  private pendingSince: number | undefined;
 
   constructor(options: KubernetesModeOptions) {
     this.options = options;
@@ -58,14 +61,31 @@ export class KubernetesMode {
     this.leader.start();
   }
 
-  /** Call when the run loop's statuses may have changed; writes them shortly after (if leader). */
+  /**
+   * Call when the run loop's statuses may have changed; writes them shortly after (if leader).
+   * Right after a translation, Gateways read Programmed=False/Pending until the data plane acks
+   * the new generation, normally within milliseconds. Writing that transient state would make
+   * Programmed flap in the cluster on every route change, so while statuses show the data plane
+   * pending, the write waits (up to maxPendingMs) for the ack's own notification.
+   */
   statusChanged(): void {
     if (this.closed) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      if (this.provider.snapshot().generation === 0) return; // informers not synced yet
-      this.lastWrite = this.writer.write(this.currentStatuses());
-    }, this.options.statusDebounceMs ?? 20);
+    this.timer = setTimeout(() => this.flush(), this.options.statusDebounceMs ?? 20);
+  }
+
+  private flush(): void {
+    if (this.closed || this.provider.snapshot().generation === 0) return; // informers not synced yet
+    const statuses = this.currentStatuses();
+    if (statuses.some(awaitingDataPlane)) {
+      this.pendingSince ??= Date.now();
+      if (Date.now() - this.pendingSince < (this.options.maxPendingMs ?? 2_000)) {
+        this.timer = setTimeout(() => this.flush(), 100);
+        return;
+      }
+    }
+    this.pendingSince = undefined;
+    this.lastWrite = this.writer.write(statuses);
   }
 
   /** Resolves when pending status writes are done (tests). */
@@ -94,6 +114,18 @@ export class KubernetesMode {
       return { ...s, status: markAddressNotAssigned(s.status, `No address left in the address pool ${this.provider.addressPool?.cidr}`, now) };
     });
   }
+}
+
+/**
+ * A Gateway or ListenerSet whose Programmed waits for the data plane's ack: the gating of
+ * status/programmed.ts (Pending, "Waiting for the data plane ..."), not a Pending that translate
+ * itself reports (that one is written without delay).
+ */
+function awaitingDataPlane(s: OwnedStatus): boolean {
+  if (s.object.kind !== 'Gateway' && s.object.kind !== 'ListenerSet') return false;
+  const conditions = (s.status.conditions ?? []) as Condition[];
+  return conditions.some((c) => c.type === 'Programmed' && c.status === 'False' && c.reason === 'Pending'
+    && c.message.startsWith('Waiting for the data plane'));
 }
 
 /** Programmed=False/AddressNotAssigned on a Gateway status (and no addresses reported). */
