@@ -89,10 +89,6 @@ const NOT_YET: ReadonlySet<string> = new Set([
   'ListenerSet/Programmed/Invalid',
   'ListenerEntry/Accepted/TooManyListeners',
   'ListenerEntry/Conflicted/ListenerConflict',
-  // Cases exist but translate() does not produce the reason (see PENDING):
-  // PorticoRouteInvalidRules, PorticoBackendTLSPolicyInvalid.
-  'Route/ResolvedRefs/UnsupportedProtocol',
-  'BackendTLSPolicy/Accepted/TargetNotFound',
 ]);
 
 function scopeOf(kind: string): { own: Scope; entries?: [string, Scope] } | undefined {
