@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createHash } from 'node:crypto';
-import { createTcpServer, l4MetricValue } from '../src/dataplane/l4/index.ts';
+import { createTcpServer, l4MetricValue, l4Metrics } from '../src/dataplane/l4/index.ts';
 import type { L4StreamServer } from '../src/dataplane/l4/index.ts';
 import type { IRBackend, IRListener } from '../src/ir/types.ts';
 import { backend, l4route, listenProxy, listener, tcpEcho, tcpExchange } from './support/l4-net.ts';
@@ -155,6 +155,26 @@ test('live update keeps open connections on their backend; close() ends them', a
   await proxy.close();
   await closed;
   assert.equal(proxy.connections, 0);
+});
+
+test('idle connections are closed after idleTimeoutMs (option given at update)', async () => {
+  const { proxy, port } = await start(tcpListener([['b1', 1]]));
+  proxy.update(tcpListener([['b1', 1]]), backends, { idleTimeoutMs: 150 });
+  const t0 = Date.now();
+  const r = await tcpExchange(port, 'idle', { end: false });
+  const took = Date.now() - t0;
+  assert.equal(r.data, 'E1\nidle');
+  assert.ok(took >= 100 && took < 3000, `closed after ${took} ms`);
+});
+
+test('l4Metrics() renders Prometheus text with the listener labels', async () => {
+  const { port } = await start(tcpListener([['b1', 1]]));
+  await tcpExchange(port, 'metrics');
+  const text = l4Metrics();
+  assert.match(text, /^# TYPE portico_l4_connections_total counter$/m);
+  const line = `portico_l4_received_bytes_total{listener="default/gw/tcp",protocol="TCP",port="${port}"} 7`;
+  assert.ok(text.split('\n').includes(line), `missing ${line}`);
+  assert.ok(text.includes(`portico_l4_sent_bytes_total{listener="default/gw/tcp",protocol="TCP",port="${port}"} ${'E1\nmetrics'.length + 'E1:bytes=7\n'.length}`));
 });
 
 async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {

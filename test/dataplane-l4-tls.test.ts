@@ -200,6 +200,29 @@ test('terminate with client certificate validation (AllowValidOnly)', async () =
   assert.ok(!denied.data.includes('T:bytes'), 'no certificate, no traffic');
 });
 
+test('terminate with re-encryption to the backend (BackendTLSPolicy): verified, or refused', async () => {
+  const cert = { certPem: certTerm.certPem, keyPem: certTerm.keyPem, source: { kind: 'Secret', name: 'term' } };
+  const policy = { source: { kind: 'BackendTLSPolicy', namespace: 'default', name: 'p' } };
+  const bs: Record<string, IRBackend> = {
+    good: backend('good', [backA.port], { tls: { sni: 'a.example.com', caPem: ca.certPem, ...policy } }),
+    wrongName: backend('wrongName', [backA.port], { tls: { sni: 'b.example.com', caPem: ca.certPem, ...policy } }),
+    wrongCA: backend('wrongCA', [backA.port], { tls: { sni: 'a.example.com', caPem: certW.certPem, ...policy } }),
+    bySan: backend('bySan', [backA.port], { tls: { sni: 'other.example.com', caPem: ca.certPem, subjectAltNames: [{ type: 'Hostname', hostname: 'a.example.com' }], ...policy } }),
+    invalid: backend('invalid', [backA.port], { tls: { sni: 'a.example.com', invalid: true, ...policy } }),
+  };
+  const listeners = Object.keys(bs).map((id) =>
+    listener(id, 'TLS', 0, [l4route(id, [[id, 1]], [])], { hostname: `${id.toLowerCase()}.term.example.com`, tls: { mode: 'Terminate', certificates: [cert] } }),
+  );
+  const proxy = createTlsServer(listeners, bs);
+  proxies.push(proxy);
+  const port = await listenProxy(proxy.server);
+  assert.equal((await tlsExchange(port, 'good.term.example.com', 'enc')).data, 'A:enc');
+  assert.equal((await tlsExchange(port, 'bysan.term.example.com', 'enc')).data, 'A:enc');
+  for (const sni of ['wrongname.term.example.com', 'wrongca.term.example.com', 'invalid.term.example.com']) {
+    assert.equal((await tlsExchange(port, sni, 'enc')).data, '', sni);
+  }
+});
+
 test('invalid or zero-weight backends refuse the connection', async () => {
   const pt = { mode: 'Passthrough' as const, certificates: [] };
   const { port } = await start([

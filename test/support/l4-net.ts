@@ -142,6 +142,7 @@ export function tcpExchange(port: number, payload?: string, opts: { end?: boolea
     let data = '';
     let error: string | undefined;
     s.on('data', (d) => (data += d));
+    s.on('end', () => s.end()); // the peer finished: finish too
     s.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
     s.on('close', () => resolve({ data, error }));
     s.on('connect', () => {

@@ -13,6 +13,8 @@ export interface L4Options {
   maxClientHelloBytes?: number;
   /** Gateway spec.tls.backend client certificate, presented to TLS backends (terminated TLSRoutes). */
   backendClientCertificate?: IRCertificate;
+  /** Closes proxied connections idle (no byte either way) for this long. Default 0: never. */
+  idleTimeoutMs?: number;
   /** Called with a short message whenever a connection is refused (access/debug logging). */
   onReject?: (info: { listener?: string; reason: string; remote?: string; sni?: string }) => void;
 }
@@ -22,6 +24,7 @@ export interface ResolvedL4Options {
   maxConnectAttempts: number;
   handshakeTimeoutMs: number;
   maxClientHelloBytes: number;
+  idleTimeoutMs: number;
   backendClientCertificate?: IRCertificate;
   onReject?: L4Options['onReject'];
 }
@@ -32,6 +35,7 @@ export function resolveOptions(o: L4Options = {}): ResolvedL4Options {
     maxConnectAttempts: o.maxConnectAttempts ?? 3,
     handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
     maxClientHelloBytes: o.maxClientHelloBytes ?? 64 * 1024,
+    idleTimeoutMs: o.idleTimeoutMs ?? 0,
     backendClientCertificate: o.backendClientCertificate,
     onReject: o.onReject,
   };

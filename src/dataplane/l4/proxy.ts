@@ -85,9 +85,19 @@ function originationOptions(t: IRBackendTLS, clientCert?: IRCertificate): tls.Co
   return o;
 }
 
-/** Pipes `client` and `upstream` both ways; `head` is written upstream first (replayed ClientHello). */
-export function splice(client: Duplex, upstream: Duplex, head?: Buffer): void {
+/**
+ * Pipes `client` and `upstream` both ways; `head` is written upstream first (replayed ClientHello).
+ * With `idle` (a socket carrying the client's traffic, and a timeout in ms), a connection with no
+ * traffic in either direction for that long is torn down.
+ */
+export function splice(client: Duplex, upstream: Duplex, head?: Buffer, idle?: { socket: net.Socket; ms: number }): void {
   if (head && head.length > 0) upstream.write(head);
+  if (idle && idle.ms > 0) {
+    idle.socket.setTimeout(idle.ms, () => {
+      client.destroy();
+      upstream.destroy();
+    });
+  }
   const onError = (other: Duplex) => () => other.destroy();
   client.on('error', onError(upstream));
   upstream.on('error', onError(client));

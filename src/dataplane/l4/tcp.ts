@@ -17,8 +17,8 @@ export interface L4StreamServer {
   readonly server: net.Server;
   /** Hands over a connection accepted elsewhere; the socket must have been created with allowHalfOpen. */
   handleConnection(socket: net.Socket): void;
-  /** Swaps the configuration for new connections; open connections keep their backend. */
-  update(listeners: IRListener[], backends: Backends): void;
+  /** Swaps the configuration for new connections; open connections keep their backend. Options, when given, replace the previous ones for new connections. */
+  update(listeners: IRListener[], backends: Backends, options?: L4Options): void;
   /** Number of connections currently open. */
   readonly connections: number;
   /** Stops accepting, waits up to graceMs (default 0) for open connections, then destroys them. */
@@ -32,7 +32,7 @@ interface TcpTable {
 }
 
 export function createTcpServer(listeners: IRListener[], backends: Backends, options: L4Options = {}): L4StreamServer {
-  const opts = resolveOptions(options);
+  let opts = resolveOptions(options);
   const balancer = new Balancer();
   const conns = new ConnectionSet();
   let table = compile(listeners, backends);
@@ -46,8 +46,9 @@ export function createTcpServer(listeners: IRListener[], backends: Backends, opt
   return {
     server,
     handleConnection,
-    update(ls, bs) {
+    update(ls, bs, o) {
       table = compile(ls, bs);
+      if (o) opts = resolveOptions(o);
     },
     get connections() {
       return conns.size;
@@ -92,5 +93,5 @@ async function proxyTcp(socket: net.Socket, table: TcpTable, balancer: Balancer,
     return;
   }
   trackConnection(labels, socket);
-  splice(socket, upstream);
+  splice(socket, upstream, undefined, { socket, ms: opts.idleTimeoutMs });
 }

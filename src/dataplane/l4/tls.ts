@@ -51,7 +51,7 @@ interface TlsTable {
 }
 
 export function createTlsServer(listeners: IRListener[], backends: Backends, options: L4Options = {}): L4StreamServer {
-  const opts = resolveOptions(options);
+  let opts = resolveOptions(options);
   const balancer = new Balancer();
   const conns = new ConnectionSet();
   let table = compile(listeners, backends);
@@ -65,8 +65,9 @@ export function createTlsServer(listeners: IRListener[], backends: Backends, opt
   return {
     server,
     handleConnection,
-    update(ls, bs) {
+    update(ls, bs, o) {
       table = compile(ls, bs);
+      if (o) opts = resolveOptions(o);
     },
     get connections() {
       return conns.size;
@@ -194,7 +195,7 @@ async function passthrough(socket: net.Socket, head: Buffer, pick: Extract<Pick,
   }
   if (socket.destroyed) return void upstream.destroy();
   trackConnection(labels, socket);
-  splice(socket, upstream, head);
+  splice(socket, upstream, head, { socket, ms: opts.idleTimeoutMs });
 }
 
 function terminateAndProxy(socket: net.Socket, head: Buffer, sni: string, compiled: CompiledListener, pick: Extract<Pick, { ok: true }>, labels: { listener: string; protocol: 'TLS'; port: number }, opts: ResolvedL4Options): void {
@@ -232,6 +233,6 @@ function terminateAndProxy(socket: net.Socket, head: Buffer, sni: string, compil
     }
     if (secure.destroyed) return void upstream.destroy();
     trackConnection(labels, socket);
-    splice(secure, upstream);
+    splice(secure, upstream, undefined, { socket: secure, ms: opts.idleTimeoutMs });
   });
 }

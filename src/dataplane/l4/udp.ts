@@ -27,7 +27,7 @@ export interface UdpProxy {
   readonly socket: dgram.Socket;
   address(): AddressInfo;
   /** Swaps the configuration for new sessions; open sessions keep their endpoint. */
-  update(listeners: IRListener[], backends: Backends): void;
+  update(listeners: IRListener[], backends: Backends, options?: UdpOptions): void;
   /** Number of open sessions. */
   readonly sessions: number;
   close(): Promise<void>;
@@ -49,9 +49,9 @@ interface UdpTable {
 
 /** Binds `address:port` (port 0: ephemeral) and starts proxying; rejects on bind errors. */
 export async function createUdpProxy(address: string, port: number, listeners: IRListener[], backends: Backends, options: UdpOptions = {}): Promise<UdpProxy> {
-  const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
-  const maxSessions = options.maxSessions ?? 10_000;
-  const maxQueued = options.maxQueuedDatagrams ?? 64;
+  let idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+  let maxSessions = options.maxSessions ?? 10_000;
+  let maxQueued = options.maxQueuedDatagrams ?? 64;
   const balancer = new Balancer();
   const sessions = new Map<string, Session>();
   let table = compile(listeners, backends);
@@ -135,8 +135,13 @@ export async function createUdpProxy(address: string, port: number, listeners: I
   return {
     socket,
     address: () => socket.address(),
-    update(ls, bs) {
+    update(ls, bs, o) {
       table = compile(ls, bs);
+      if (o) {
+        idleTimeoutMs = o.idleTimeoutMs ?? 60_000;
+        maxSessions = o.maxSessions ?? 10_000;
+        maxQueued = o.maxQueuedDatagrams ?? 64;
+      }
     },
     get sessions() {
       return sessions.size;
