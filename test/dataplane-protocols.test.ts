@@ -165,3 +165,35 @@ test('gRPC-style exchange: h2c through to an h2c backend with trailers; gateway 
     s.close();
   }
 });
+
+test('frontend client certificate validation: AllowValidOnly refuses clients without a valid certificate', async () => {
+  const mtlsPort = await freePort();
+  const [server, client, stranger] = await Promise.all([
+    makeCert(ca, { dns: ['mtls.example.org'] }),
+    makeCert(ca, { cn: 'alice', client: true }),
+    makeCert(await makeCA('Other CA'), { cn: 'mallory', client: true }),
+  ]);
+  const local = await createDataPlane({ workers: 0 });
+  try {
+    await local.apply(ir(1, [
+      listener('mtls', mtlsPort, { '*': [route('mtls', match(), [to('a')])] }, {
+        protocol: 'HTTPS',
+        hostname: 'mtls.example.org',
+        tls: { mode: 'Terminate', certificates: [cert(server, 'mtls')], clientValidation: { caPem: ca.certPem, mode: 'AllowValidOnly' } },
+      }),
+    ], [backend('a', a)]));
+    const get = (pair?: { certPem: string; keyPem: string }) => new Promise<number>((resolve, reject) => {
+      const req = https.request({
+        host: '127.0.0.1', port: mtlsPort, servername: 'mtls.example.org', path: '/', headers: { host: 'mtls.example.org' },
+        ca: ca.certPem, cert: pair?.certPem, key: pair?.keyPem, agent: false,
+      }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(await get(client), 200);
+    await assert.rejects(get());
+    await assert.rejects(get(stranger));
+  } finally {
+    await local.close();
+  }
+});

@@ -49,7 +49,7 @@ export function compile(ir: IR, cx: CompileContext): Generation {
         const key = `${address}:${l.port}`;
         let port = gen.ports.get(key);
         if (port === undefined) {
-          port = { key, address, port: l.port, protocol: l.protocol, listeners: new HostTable() };
+          port = { key, address, port: l.port, protocol: l.protocol, listeners: new HostTable(), mtls: false };
           gen.ports.set(key, port);
         }
         // A port serves one protocol; listeners of the other protocol on it are conflicted and
@@ -57,6 +57,7 @@ export function compile(ir: IR, cx: CompileContext): Generation {
         if (port.protocol !== l.protocol) continue;
         port.listeners.add(l.hostname, runtime);
         if (l.protocol === 'HTTPS') addCertificates(port, l, cx);
+        if (l.tls?.clientValidation !== undefined) port.mtls = true;
       }
     }
   }
@@ -80,6 +81,7 @@ function compileListener(gw: IRGateway, l: IRListener, cx: CompileContext, backe
     name,
     port: l.port,
     scheme: l.protocol === 'HTTPS' ? 'https' : 'http',
+    clientValidation: l.tls?.clientValidation?.mode,
     vhosts,
     noRoute: cx.metrics.counter(gateway, name, '', '', ''),
     latency: cx.metrics.requestHistogram(gateway, name),

@@ -6,7 +6,7 @@ import type { ApplyResult, DataPlaneOptions } from './index.ts';
 import { compile } from './compile.ts';
 import { Metrics } from './metrics.ts';
 import { PoolRegistry } from './upstream/pools.ts';
-import { PortServer } from './listeners/server.ts';
+import { PortServer, portKind } from './listeners/server.ts';
 import type { Runtime } from './handler.ts';
 import { L4Ports } from './listeners/l4.ts';
 
@@ -49,7 +49,7 @@ export class Engine {
     const keep: [PortServer, (typeof gen.ports extends Map<string, infer V> ? V : never)][] = [];
     for (const [key, cfg] of gen.ports) {
       const existing = this.servers.get(key);
-      if (existing !== undefined && existing.protocol === cfg.protocol) {
+      if (existing !== undefined && existing.kind === portKind(cfg)) {
         keep.push([existing, cfg]);
         continue;
       }

@@ -26,6 +26,8 @@ export interface PortConfig {
   listeners: HostTable<ListenerRuntime>;
   /** HTTPS: certificate choice by SNI. */
   tls?: PortTLS;
+  /** HTTPS: some listener validates client certificates (the server must ask for them). */
+  mtls: boolean;
 }
 
 export interface PortTLS {
@@ -47,6 +49,8 @@ export interface ListenerRuntime {
   name: string;
   port: number;
   scheme: 'http' | 'https';
+  /** Frontend client certificate validation mode, when configured. */
+  clientValidation?: 'AllowValidOnly' | 'AllowInsecureFallback';
   vhosts: HostTable<VirtualHostRuntime>;
   /** Requests answered without a route (404, 421). */
   noRoute: RequestCounter;

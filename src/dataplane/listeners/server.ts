@@ -5,7 +5,7 @@
 import net from 'node:net';
 import http from 'node:http';
 import http2 from 'node:http2';
-import type { SecureContext } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import { Duplex } from 'node:stream';
 import { handleRequest, handleUpgrade, type PortState, type Runtime } from '../handler.ts';
 import type { PortConfig } from '../model.ts';
@@ -15,6 +15,8 @@ const H2_PREFACE = 'PRI * HTTP/2.0';
 export class PortServer implements PortState {
   current: PortConfig;
   readonly protocol: 'HTTP' | 'HTTPS';
+  /** Protocol plus server-level TLS settings: a change of kind needs a new server. */
+  readonly kind: string;
   private readonly rt: Runtime;
   private readonly sockets = new Set<net.Socket>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
@@ -24,6 +26,7 @@ export class PortServer implements PortState {
   constructor(cfg: PortConfig, rt: Runtime) {
     this.current = cfg;
     this.protocol = cfg.protocol;
+    this.kind = portKind(cfg);
     this.rt = rt;
     const onRequest = (req: any, res: any) => handleRequest(this, rt, req, res);
     const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(this, rt, req, socket, head);
@@ -35,7 +38,11 @@ export class PortServer implements PortState {
         key: pem?.key,
         SNICallback: (name, cb) => cb(null, this.contextFor(name)),
         settings: { enableConnectProtocol: false },
+        // Client certificates are checked per listener below, so the handshake itself never fails on them.
+        requestCert: cfg.mtls,
+        rejectUnauthorized: false,
       }, onRequest);
+      if (cfg.mtls) server.on('secureConnection', (sock: TLSSocket) => this.checkClientCert(sock));
       server.on('upgrade', onUpgrade);
       server.on('session', (s) => this.track(s));
       this.front = server;
@@ -98,6 +105,13 @@ export class PortServer implements PortState {
     });
   }
 
+  /** AllowValidOnly listeners refuse connections without a valid client certificate. */
+  private checkClientCert(sock: TLSSocket): void {
+    const name = (sock as TLSSocket & { servername?: string | false }).servername;
+    const l = this.current.listeners.lookup(typeof name === 'string' ? name.toLowerCase() : '');
+    if (l?.clientValidation === 'AllowValidOnly' && !sock.authorized) sock.destroy();
+  }
+
   private track(s: http2.ServerHttp2Session): void {
     this.sessions.add(s);
     s.once('close', () => this.sessions.delete(s));
@@ -114,6 +128,10 @@ export class PortServer implements PortState {
     for (const c of entry.certs) if (c.x509 !== undefined && c.x509.checkHost(name) !== undefined) return c.ctx;
     return entry.certs[0].ctx;
   }
+}
+
+export function portKind(cfg: PortConfig): string {
+  return cfg.mtls ? `${cfg.protocol}+mtls` : cfg.protocol;
 }
 
 /** Routes a cleartext connection to the HTTP/1 or the h2c server by its first bytes. */
