@@ -8,7 +8,7 @@ import { GATEWAY_GROUP } from '../api/common.ts';
 import type { IRHTTPRoute, IRL4Route } from '../ir/types.ts';
 import type { Context } from './context.ts';
 import { RouteConditions as RC } from './conditions.ts';
-import { listenerAccepted } from './gateway.ts';
+import { gatewayAccepted, listenerAccepted } from './gateway.ts';
 import { intersect } from './hostnames.ts';
 import { matchesSelector } from './labels.ts';
 import type { GatewayState, ListenerSetState, ListenerState, RouteState } from './state.ts';
@@ -120,6 +120,10 @@ function judgeParent(
     if (cr.partial && c.status === 'True') out.push({ ...cr.partial });
     return out;
   };
+  if (!gatewayAccepted(gateway)) {
+    // The parent exists but is not accepted (e.g. its class is not): nothing can attach.
+    return withRefs(RC.notAllowedByListeners(`Gateway ${gateway.namespace}/${gateway.name} is not accepted.`));
+  }
   if (selected.length === 0) {
     const what = sectionName !== undefined && raw.port !== undefined ? `sectionName ${sectionName} and port ${String(raw.port)}`
       : sectionName !== undefined ? `sectionName ${sectionName}` : raw.port !== undefined ? `port ${String(raw.port)}` : 'any listener';

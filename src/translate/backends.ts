@@ -32,6 +32,11 @@ export class BackendRegistry {
   }
 }
 
+/** appProtocol values an HTTP or gRPC route can use (https/wss need a BackendTLSPolicy for TLS). */
+const HTTP_APP_PROTOCOLS: ReadonlySet<string> = new Set([
+  'http', 'HTTP', 'https', 'HTTPS', 'h2c', 'grpc', 'kubernetes.io/h2c', 'kubernetes.io/ws', 'kubernetes.io/wss',
+]);
+
 function protocolFor(appProtocol: string | undefined, use: BackendUse): BackendProtocol {
   if (use === 'tcp' || use === 'tls') return 'tcp';
   if (use === 'udp') return 'udp';
@@ -71,6 +76,9 @@ export function resolveBackendRef(
     return { ok: false, reason: RouteReason.BackendNotFound, message: `Service ${ns}/${name} has no port ${port}.` };
   }
   const appProtocol = str(svcPort?.appProtocol);
+  if ((use === 'http' || use === 'grpc') && appProtocol !== undefined && !HTTP_APP_PROTOCOLS.has(appProtocol)) {
+    return { ok: false, reason: RouteReason.UnsupportedProtocol, message: `Service ${ns}/${name} port ${port} has appProtocol ${appProtocol}, which Portico cannot speak.` };
+  }
   const protocol = protocolFor(appProtocol, use);
   const id = use === 'http' ? `${ns}/${name}:${port}` : `${ns}/${name}:${port}/${protocol}`;
   if (!reg.backends.has(id)) {

@@ -134,10 +134,13 @@ export function stampStatus(status: Record<string, unknown>, previous: unknown, 
   ];
   for (const [field, keyOf] of nested) {
     if (!Array.isArray(status[field])) continue;
+    const prevList = arr(prev[field]);
+    // Without a previous status there is nothing to match (the common, hot case).
     const prevByKey = new Map<string, unknown>();
-    for (const e of arr(prev[field])) if (isObj(e)) prevByKey.set(keyOf(e), e.conditions);
+    for (const e of prevList) if (isObj(e)) prevByKey.set(keyOf(e), e.conditions);
     for (const e of status[field] as Record<string, unknown>[]) {
-      if (Array.isArray(e.conditions)) stampList(e.conditions as Condition[], prevByKey.get(keyOf(e)), gen, now);
+      if (!Array.isArray(e.conditions)) continue;
+      stampList(e.conditions as Condition[], prevList.length > 0 ? prevByKey.get(keyOf(e)) : undefined, gen, now);
     }
   }
 }

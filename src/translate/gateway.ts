@@ -168,7 +168,8 @@ export function gatewayStatus(ctx: Context, gw: GatewayState): Record<string, un
   const status: Record<string, unknown> = {
     conditions: conds,
     listeners: gw.listeners.map(listenerStatus),
-    attachedListenerSets: gw.listenerSets.filter((s) => !s.problem && s.listeners.some(listenerAccepted)).length,
+    // Only Accepted sets count (listenerset.ts: a set is Accepted when one listener can serve).
+    attachedListenerSets: gw.listenerSets.filter((s) => !s.problem && s.listeners.some((l) => listenerAccepted(l) && !l.notProgrammed)).length,
   };
   if (accepted) status.addresses = addrs.map((value) => ({ type: ADDRESS_TYPE_IP, value }));
   return status;

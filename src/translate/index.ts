@@ -123,9 +123,8 @@ function routeStates(ctx: Context): RouteState[] {
       out.push({ obj: o, kind, namespace: o.metadata.namespace ?? 'default', name: o.metadata.name, created: createdAt(o.metadata), order: 0 });
     }
   }
-  out.sort((a, b) => cmpAge(
-    { created: a.created, nsName: `${a.namespace}/${a.name}` },
-    { created: b.created, nsName: `${b.namespace}/${b.name}` }) || cmpStr(a.kind, b.kind));
+  const keys = new Map(out.map((r) => [r, { created: r.created, nsName: `${r.namespace}/${r.name}` }]));
+  out.sort((a, b) => cmpAge(keys.get(a)!, keys.get(b)!) || cmpStr(a.kind, b.kind));
   out.forEach((r, i) => { r.order = i; });
   return out;
 }

@@ -81,14 +81,19 @@ export function translateBackendTLSPolicies(ctx: Context, reg: BackendRegistry):
     const verdict = evaluate(ctx, policy);
     const ancestors = new Set<string>();
     let conflict: string | undefined;
+    let missingSection: string | undefined;
     const targets: { ids: string[]; key: string }[] = [];
     for (const t of objArr(obj(policy.spec).targetRefs)) {
       if ((str(t.group) ?? '') !== '' || str(t.kind) !== 'Service') continue;
       const svc = str(t.name) ?? '';
       const section = str(t.sectionName);
-      const ids = [...(reg.byService.get(`${ns}/${svc}`) ?? [])]
-        .filter((id) => section === undefined || reg.portNames.get(id) === section);
-      for (const id of ids) for (const g of reg.usedBy.get(id) ?? []) ancestors.add(g);
+      const all = [...(reg.byService.get(`${ns}/${svc}`) ?? [])];
+      const ids = all.filter((id) => section === undefined || reg.portNames.get(id) === section);
+      for (const id of all) for (const g of reg.usedBy.get(id) ?? []) ancestors.add(g);
+      const service = ctx.get('Service', ns, svc);
+      if (section !== undefined && service && !objArr(obj(service.spec).ports).some((p) => str(p.name) === section)) {
+        missingSection ??= `Service ${ns}/${svc} has no port named ${section}.`;
+      }
       const key = `${ns}/${svc}#${section ?? ''}`;
       const winner = claimed.get(key);
       if (winner !== undefined && winner !== policy.metadata.name) conflict ??= winner;
@@ -96,7 +101,8 @@ export function translateBackendTLSPolicies(ctx: Context, reg: BackendRegistry):
     }
     if (ancestors.size === 0) continue; // no Portico Gateway uses a target: nothing to report
     let accepted = verdict.accepted;
-    if (conflict !== undefined) accepted = PC.conflicted(`BackendTLSPolicy ${ns}/${conflict} targets the same Service and takes precedence.`);
+    if (missingSection !== undefined) accepted = PC.targetNotFound(missingSection);
+    else if (conflict !== undefined) accepted = PC.conflicted(`BackendTLSPolicy ${ns}/${conflict} targets the same Service and takes precedence.`);
     else {
       for (const t of targets) {
         claimed.set(t.key, policy.metadata.name);
