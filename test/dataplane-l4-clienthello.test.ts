@@ -2,6 +2,8 @@
 // re-framed into many records; malformed, oversized and garbage inputs are refused, never thrown.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
+import { spawn } from 'node:child_process';
 import { ClientHelloReader } from '../src/dataplane/l4/clienthello.ts';
 import type { ClientHelloResult } from '../src/dataplane/l4/clienthello.ts';
 import { captureClientHello, reframe } from './support/l4-net.ts';
@@ -36,6 +38,39 @@ test('no server_name extension: done without SNI', async () => {
   assert.equal(result.state, 'done');
   assert.equal(result.state === 'done' && result.hello.serverName, undefined);
 });
+
+test('TLS 1.2-only client and OpenSSL s_client ClientHellos', async () => {
+  const v12 = feed([await captureClientHello({ servername: 'old.example.com', maxVersion: 'TLSv1.2' })]).result;
+  assert.equal(v12.state === 'done' && v12.hello.serverName, 'old.example.com');
+  const ossl = feed([await captureOpenSSLHello('ossl.example.com')]).result;
+  assert.equal(ossl.state === 'done' && ossl.hello.serverName, 'ossl.example.com');
+  assert.deepEqual(ossl.state === 'done' && ossl.hello.alpn, ['h2', 'http/1.1']);
+});
+
+/** The first record `openssl s_client` sends (a different TLS stack from Node's client defaults). */
+async function captureOpenSSLHello(servername: string): Promise<Buffer> {
+  const server = net.createServer();
+  const port = await new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)));
+  const got = new Promise<Buffer>((resolve) => {
+    server.on('connection', (s) => {
+      let buf = Buffer.alloc(0);
+      s.on('data', (d) => {
+        buf = Buffer.concat([buf, d]);
+        if (buf.length >= 5 && buf.length >= 5 + buf.readUInt16BE(3)) {
+          resolve(buf.subarray(0, 5 + buf.readUInt16BE(3)));
+          s.destroy();
+        }
+      });
+    });
+  });
+  const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', servername, '-alpn', 'h2,http/1.1'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  try {
+    return await got;
+  } finally {
+    child.kill();
+    server.close();
+  }
+}
 
 test('byte by byte: incomplete until the very last byte, then the same answer', async () => {
   const hello = await captureClientHello({ servername: 'a.example.com' });

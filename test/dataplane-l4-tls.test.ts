@@ -93,6 +93,12 @@ test('passthrough: unknown or missing SNI is refused, not routed to a default', 
   const none = await tlsExchange(port, undefined, 'x');
   assert.ok(none.error);
   assert.equal(none.cn, undefined);
+  // The most specific listener owns its hostname even without a route for it: no fall-through to
+  // the wildcard listener that would route it.
+  const isolated = [...passthroughListeners(), listener('iso', 'TLS', 0, [], { hostname: 'iso.example.com', tls: { mode: 'Passthrough', certificates: [] } })];
+  const iso = await start(isolated);
+  assert.equal((await tlsExchange(iso.port, 'iso.example.com', 'x')).cn, undefined);
+  assert.equal((await tlsExchange(iso.port, 'iso2.example.com', 'x')).cn, '*.wild.example.com');
   // The parent domain of a wildcard is not matched by it: only "*.example.com" (routes to W) takes it.
   assert.equal(selectListener(passthroughListeners(), 'wild.example.com')?.id, 'default/gw/broad');
   assert.equal(hostnameScore('*.wild.example.com', 'wild.example.com'), -1);

@@ -54,6 +54,7 @@ function connectOne(ep: Endpoint, opts: ConnectOptions): Promise<net.Socket> {
     const ok = () => {
       clearTimeout(timer);
       sock.removeListener('error', fail);
+      sock.on('error', () => {}); // until splice() attaches its handlers
       resolve(sock);
     };
     sock.once(ready, ok);
