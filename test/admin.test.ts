@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAdminServer } from '../src/admin/server.ts';
+import { renderStatusPage } from '../src/admin/ui.ts';
 import { eventually, MAIN, NODE, stop, waitForOutput } from './cli-helpers.ts';
 
 function freePort(): Promise<number> {
@@ -153,4 +154,18 @@ test('a port the data plane cannot bind is reported: listener and Gateway Progra
   assert.equal(gwProgrammed?.reason, 'AddressNotUsable');
   const metrics = await (await fetch(`${admin}/metrics`)).text();
   assert.ok(metrics.includes('portico_controller_bind_errors 1'), metrics);
+});
+
+test('admin status page: one row per object part, manifest text escaped', () => {
+  const page = renderStatusPage({
+    items: [{
+      kind: 'HTTPRoute',
+      metadata: { namespace: 'a', name: '<script>x</script>' },
+      status: { parents: [{ parentRef: { name: 'gw', namespace: 'infra' }, conditions: [{ type: 'Accepted', status: 'False', reason: 'NotAllowedByListeners', message: 'no "listener" & <b>' }] }] },
+    }],
+  }, false);
+  assert.ok(!page.includes('<script>'));
+  assert.ok(page.includes('&#60;script&#62;x&#60;/script&#62;'));
+  assert.ok(page.includes('no &#34;listener&#34; &#38; &#60;b&#62;'));
+  assert.match(page, /Not ready/);
 });

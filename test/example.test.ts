@@ -82,6 +82,10 @@ test('the example: teams on shared and dedicated Gateways, a route that is not a
     return g.every((i) => i.status.conditions?.find((c) => c.type === 'Programmed')?.status === 'True') ? true : undefined;
   }, 20_000, 'both Gateways Programmed');
 
+  // The status page a browser gets: team-d's refusal is visible, manifest text is escaped.
+  const page = await (await fetch(`${admin}/`, { headers: { accept: 'text/html' } })).text();
+  assert.match(page, /<tr><td>HTTPRoute<\/td><td>team-d\/sneaky<\/td><td>parent Gateway infra\/shared<\/td><td><span class="False"[^>]*>Accepted=False<\/span> <small>NotAllowedByListeners/);
+
   // Traffic, through the data plane to the echo backends.
   const shared = ports.get(8080)!;
   const dedicated = ports.get(8081)!;

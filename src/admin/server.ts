@@ -5,6 +5,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { stringify } from 'yaml';
+import { renderStatusPage } from './ui.ts';
 
 /** What the admin API shows; `portico run` implements it with its controller and data plane. */
 export interface AdminSource {
@@ -24,7 +25,7 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-const INDEX = `Portico admin API
+const INDEX = `Portico admin API (open it in a browser for the status page)
   GET /healthz   liveness: 200 ok
   GET /readyz    200 once the first configuration is live in the data plane, else 503
   GET /status    every object Portico owns, with live status (kind: List; ?output=yaml for YAML)
@@ -66,6 +67,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, source: AdminSo
   }
   switch (url.pathname) {
     case '/':
+      // Browsers get the status page; tools (curl) the list of endpoints.
+      if ((req.headers.accept ?? '').includes('text/html')) return send(res, 200, 'text/html; charset=utf-8', renderStatusPage(source.status(), source.ready()));
       return send(res, 200, 'text/plain; charset=utf-8', INDEX);
     case '/healthz':
       return send(res, 200, 'text/plain; charset=utf-8', 'ok\n');
