@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import {
+  GatewayClassReason, GatewayReason, ListenerEntryReason, ListenerReason, ListenerSetReason, PolicyReason, RouteReason,
+} from '../src/api/conditions.ts';
 import { GOLDEN_DIR, listCases } from './support/golden.ts';
 
 /** Where a condition sits: the object's own conditions, or a listener / parent / ancestor entry. */
@@ -26,18 +29,20 @@ const SPEC_REASONS: Record<Scope, Record<string, string[]>> = {
   },
   Listener: {
     Accepted: ['Accepted', 'PortUnavailable', 'UnsupportedProtocol', 'NoValidCACertificate', 'UnsupportedValue', 'Pending'],
-    Programmed: ['Programmed', 'Invalid', 'Pending'],
+    // InvalidTLSConfig: the implementer's guide, for insufficient TLS configuration.
+    Programmed: ['Programmed', 'Invalid', 'Pending', 'InvalidTLSConfig'],
     ResolvedRefs: ['ResolvedRefs', 'InvalidCertificateRef', 'InvalidRouteKinds', 'RefNotPermitted', 'InvalidCACertificateRef', 'InvalidCACertificateKind'],
     Conflicted: ['HostnameConflict', 'ProtocolConflict', 'NoConflicts'],
     OverlappingTLSConfig: ['OverlappingHostnames', 'OverlappingCertificates'],
   },
   ListenerSet: {
-    Accepted: ['Accepted', 'Invalid', 'NotAllowed', 'ParentNotAccepted', 'ListenersNotValid'],
+    Accepted: ['Accepted', 'Invalid', 'NotAllowed', 'ParentNotAccepted', 'ListenersNotValid', 'Pending'],
     Programmed: ['Programmed', 'Invalid', 'ParentNotProgrammed', 'ListenersNotValid', 'PortUnavailable'],
   },
   ListenerEntry: {
-    Accepted: ['Accepted', 'PortUnavailable', 'UnsupportedProtocol', 'TooManyListeners'],
-    Programmed: ['Programmed', 'Invalid', 'PortUnavailable'],
+    // Pending: entries of a ListenerSet that is not attached are not judged.
+    Accepted: ['Accepted', 'PortUnavailable', 'UnsupportedProtocol', 'TooManyListeners', 'Pending'],
+    Programmed: ['Programmed', 'Invalid', 'PortUnavailable', 'Pending'],
     ResolvedRefs: ['ResolvedRefs', 'InvalidCertificateRef', 'InvalidRouteKinds', 'RefNotPermitted'],
     Conflicted: ['HostnameConflict', 'ProtocolConflict', 'ListenerConflict', 'NoConflicts'],
   },
@@ -61,6 +66,7 @@ const NEVER: ReadonlySet<string> = new Set([
   'Gateway/Accepted/Pending',
   'Listener/Accepted/Pending',
   'Route/Accepted/Pending',
+  'ListenerSet/Accepted/Pending',
 ]);
 
 /**
@@ -147,3 +153,29 @@ test('NOT_YET and NEVER only name reasons of the spec', () => {
   const all = new Set(specReasons());
   assert.deepEqual([...NOT_YET, ...NEVER].filter((r) => !all.has(r)), []);
 });
+
+/** The model's reason constants per scope, to keep SPEC_REASONS and src/api/conditions.ts in step. */
+const MODEL: Record<Scope, Record<string, string>> = {
+  GatewayClass: GatewayClassReason,
+  Gateway: GatewayReason,
+  Listener: ListenerReason,
+  ListenerSet: ListenerSetReason,
+  ListenerEntry: ListenerEntryReason,
+  Route: RouteReason,
+  BackendTLSPolicy: PolicyReason,
+};
+
+/** Deprecated or reserved constants the model keeps for reading old status; never written. */
+const NOT_WRITTEN = new Set(['Waiting', 'Scheduled', 'NotReconciled', 'Ready', 'ListenersNotReady', 'Attached']);
+
+test('SPEC_REASONS and the model constants (src/api/conditions.ts) name the same reasons', () => {
+  const problems: string[] = [];
+  for (const [scope, types] of Object.entries(SPEC_REASONS) as [Scope, Record<string, string[]>][]) {
+    const model = new Set(Object.values(MODEL[scope]));
+    const listed = new Set(Object.values(types).flat());
+    for (const r of listed) if (!model.has(r)) problems.push(`${scope}: ${r} is not a constant of the model`);
+    for (const r of model) if (!listed.has(r) && !NOT_WRITTEN.has(r)) problems.push(`${scope}: model reason ${r} is missing from SPEC_REASONS`);
+  }
+  assert.deepEqual(problems, []);
+});
+

@@ -278,7 +278,7 @@ export function checkExpectations(result: TranslateResult, expectations: Expecta
       failures.push(`${where}: expected length ${e.length}, got ${got}`);
     }
   }
-  return [...failures, ...checkObservedGenerations(result)];
+  return [...failures, ...checkObservedGenerations(result), ...checkPartiallyInvalidMessages(result)];
 }
 
 /**
@@ -307,3 +307,21 @@ export function checkObservedGenerations(result: TranslateResult): string[] {
   }
   return failures;
 }
+
+/** PartiallyInvalid messages must say which way the rules went (shared_types.go). */
+export function checkPartiallyInvalidMessages(result: TranslateResult): string[] {
+  const failures: string[] = [];
+  for (const { key, status } of result.statuses) {
+    const parents = Array.isArray(status.parents) ? status.parents as Record<string, unknown>[] : [];
+    for (const p of parents) {
+      for (const c of (Array.isArray(p?.conditions) ? p.conditions : []) as Record<string, unknown>[]) {
+        const message = String(c.message);
+        if (c.type === 'PartiallyInvalid' && !message.startsWith('Dropped Rule') && !message.startsWith('Fall Back')) {
+          failures.push(`${key}: PartiallyInvalid message must start with "Dropped Rule" or "Fall Back": ${JSON.stringify(message)}`);
+        }
+      }
+    }
+  }
+  return failures;
+}
+
