@@ -107,3 +107,42 @@ test('bad traffic: oversized headers 431, malformed 400, CL with TE refused and 
   const after = await b.log();
   assert.equal(after.length, before, JSON.stringify(after.slice(before)));
 });
+
+test('BackendTLSPolicy: TLS to the backend verified against the CA and SNI; a wrong CA fails, an invalid policy is 500', async () => {
+  const https = await import('node:https');
+  const { makeCA, makeCert } = await import('./support/tls-certs.ts');
+  const ca = await makeCA();
+  const other = await makeCA('Other');
+  const leaf = await makeCert(ca, { dns: ['backend.example'] });
+  const srv = https.createServer({ cert: leaf.certPem, key: leaf.keyPem }, (req, res) => {
+    res.end(JSON.stringify({ sni: (req.socket as import('node:tls').TLSSocket).servername, host: req.headers.host }));
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const tlsPort = (srv.address() as import('node:net').AddressInfo).port;
+  const p = await freePort();
+  const local = await createDataPlane({ workers: 0 });
+  const tlsBackend = (id: string, tls: NonNullable<import('../src/ir/types.ts').IRBackend['tls']>) => ({
+    id, source: { kind: 'Service', namespace: 'default', name: id }, protocol: 'http1' as const,
+    endpoints: [{ address: '127.0.0.1', port: tlsPort }], tls,
+  });
+  const src = { kind: 'BackendTLSPolicy', namespace: 'default', name: 'p' };
+  try {
+    await local.apply(ir(1, [listener('http', p, { '*': [
+      route('good', match({ type: 'PathPrefix', value: '/good' }), [to('good')]),
+      route('wrong', match({ type: 'PathPrefix', value: '/wrong' }), [to('wrong')]),
+      route('invalid', match({ type: 'PathPrefix', value: '/invalid' }), [to('invalid')]),
+    ] })], [
+      tlsBackend('good', { sni: 'backend.example', caPem: ca.certPem, source: src }),
+      tlsBackend('wrong', { sni: 'backend.example', caPem: other.certPem, source: src }),
+      tlsBackend('invalid', { sni: 'backend.example', invalid: true, source: src }),
+    ]));
+    const good = await request(p, '/good', { host: 'front.test' });
+    assert.equal(good.status, 200);
+    assert.equal(JSON.parse(good.body).sni, 'backend.example');
+    assert.equal((await request(p, '/wrong', { host: 'front.test' })).status, 502);
+    assert.equal((await request(p, '/invalid', { host: 'front.test' })).status, 500);
+  } finally {
+    await local.close();
+    srv.close();
+  }
+});

@@ -190,6 +190,7 @@ function compileBackend(b: IRBackend, generation: number, cx: CompileContext, cl
       pool: cx.pools.get(b, e.address, e.port, generation, clientCert),
     })),
     next: 0,
+    sni: b.tls?.sni,
     broken,
     latency: cx.metrics.upstreamHistogram(b.id),
   };

@@ -265,15 +265,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const body = this.body;
     if (this.upgradeSocket !== undefined) {
       ep.pool.dispatch(
-        { path: this.upstreamPath, method: 'GET', headers: this.upstreamHeaders as Record<string, string>, upgrade: String(this.req.headers.upgrade ?? 'websocket') },
+        { path: this.upstreamPath, method: 'GET', headers: this.upstreamHeaders as Record<string, string>, upgrade: String(this.req.headers.upgrade ?? 'websocket'), servername: backend.sni } as Dispatcher.DispatchOptions,
         this,
       );
       return;
     }
-    ep.pool.dispatch(
-      { path: this.upstreamPath, method: this.view.method as Dispatcher.HttpMethod, headers: this.upstreamHeaders as Record<string, string>, body: body as any },
-      this,
-    );
+    const opts: Dispatcher.DispatchOptions = { path: this.upstreamPath, method: this.view.method as Dispatcher.HttpMethod, headers: this.upstreamHeaders as Record<string, string>, body: body as any };
+    if (backend.sni !== undefined) (opts as { servername?: string }).servername = backend.sni;
+    ep.pool.dispatch(opts, this);
   }
 
   // ---- undici DispatchHandler -------------------------------------------------------------

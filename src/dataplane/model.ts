@@ -94,6 +94,8 @@ export interface BackendRuntime {
   endpoints: EndpointRuntime[];
   /** Round-robin cursor. */
   next: number;
+  /** TLS backends: SNI sent on every request (undici would otherwise derive it from Host). */
+  sni?: string;
   /** Backend TLS could not be set up: every request answers 500. */
   broken: boolean;
   latency: Histogram;

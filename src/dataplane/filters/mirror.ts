@@ -26,7 +26,8 @@ export function sendMirrors(mirrors: MirrorRuntime[], ex: Exchange): void {
           method: ex.view.method as Dispatcher.HttpMethod,
           headers: ex.upstreamHeaders as Record<string, string>,
           body: ex.body instanceof Buffer ? ex.body : null,
-        },
+          servername: m.backend.sni,
+        } as Dispatcher.DispatchOptions,
         IGNORE,
       );
     } catch {
