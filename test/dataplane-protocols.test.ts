@@ -197,3 +197,17 @@ test('frontend client certificate validation: AllowValidOnly refuses clients wit
     await local.close();
   }
 });
+
+test('WebSocket over TLS (wss) on an HTTPS listener; "Upgrade: h2c" from HTTP/1.1 is declined, not proxied', async () => {
+  const ws = new WebSocket(`wss://127.0.0.1:${httpsPort}/ws`, { headers: { host: 'example.org' }, ca: ca.certPem, servername: 'example.org' });
+  const got = await new Promise<string>((resolve, reject) => {
+    ws.once('open', () => ws.send('hi'));
+    ws.once('message', (d) => resolve(d.toString()));
+    ws.once('error', reject);
+  });
+  assert.equal(got, 'a:hi');
+  ws.close();
+  const r = await request(httpPort, '/', { host: 'any.test', headers: { connection: 'upgrade', upgrade: 'h2c' } });
+  assert.equal(r.status, 200);
+  assert.equal(r.json().proto, 'HTTP/1.1');
+});

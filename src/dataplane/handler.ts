@@ -44,7 +44,12 @@ const kExchange = Symbol('exchange');
 
 export function handleRequest(state: PortState, rt: Runtime, req: Req, res: Res): void {
   const ex = new Exchange(state.current, rt, req, res);
-  ex.route();
+  try {
+    ex.route();
+  } catch {
+    // Nothing a request carries may take the process down: answer it and move on.
+    ex.local(500);
+  }
 }
 
 /**
@@ -60,7 +65,11 @@ export function handleUpgrade(state: PortState, rt: Runtime, req: IncomingMessag
   const ex = new Exchange(state.current, rt, req, res);
   ex.upgradeSocket = socket;
   ex.upgradeHead = head;
-  ex.route();
+  try {
+    ex.route();
+  } catch {
+    ex.local(500);
+  }
 }
 
 export class Exchange implements Dispatcher.DispatchHandler {
@@ -272,7 +281,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     const opts: Dispatcher.DispatchOptions = { path: this.upstreamPath, method: this.view.method as Dispatcher.HttpMethod, headers: this.upstreamHeaders as Record<string, string>, body: body as any };
     if (backend.sni !== undefined) (opts as { servername?: string }).servername = backend.sni;
-    ep.pool.dispatch(opts, this);
+    try {
+      ep.pool.dispatch(opts, this);
+    } catch {
+      this.local(502);
+    }
   }
 
   // ---- undici DispatchHandler -------------------------------------------------------------
@@ -319,7 +332,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const out: HeaderBag = {};
     for (const k in headers) if (!RESPONSE_HOP.has(k)) out[k] = headers[k];
     this.decorate(out);
-    this.res.writeHead(statusCode, out as any);
+    try {
+      this.res.writeHead(statusCode, out as any);
+    } catch {
+      // a header the client side refuses (e.g. invalid for HTTP/2): the answer cannot be relayed
+      this.discard = true;
+      this.local(502);
+    }
   }
 
   onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {

@@ -1,6 +1,6 @@
 // Options and helpers shared by the TCP and TLS servers.
 import net from 'node:net';
-import type { IRBackend, IRCertificate } from '../../ir/types.ts';
+import type { IRBackend, IRCertificate, IRListener } from '../../ir/types.ts';
 
 export interface L4Options {
   /** Per-attempt timeout to connect to a backend endpoint. Default 10 s. */
@@ -15,6 +15,14 @@ export interface L4Options {
   backendClientCertificate?: IRCertificate;
   /** Closes proxied connections idle (no byte either way) for this long. Default 0: never. */
   idleTimeoutMs?: number;
+  /**
+   * TLS ports shared with HTTPS listeners (HTTPS and TLS Terminate may share a port, told apart by
+   * SNI): when the SNI selects an HTTPS listener — or the client sent no SNI and the port has an
+   * HTTPS listener — the socket is handed over with every byte read so far pushed back into it
+   * (socket.unshift), ready for e.g. `httpsServer.emit('connection', socket)`. Without it, HTTPS
+   * listeners given to the TLS server refuse their connections.
+   */
+  delegate?: (listener: IRListener, socket: net.Socket) => void;
   /** Called with a short message whenever a connection is refused (access/debug logging). */
   onReject?: (info: { listener?: string; reason: string; remote?: string; sni?: string }) => void;
 }
@@ -26,6 +34,7 @@ export interface ResolvedL4Options {
   maxClientHelloBytes: number;
   idleTimeoutMs: number;
   backendClientCertificate?: IRCertificate;
+  delegate?: L4Options['delegate'];
   onReject?: L4Options['onReject'];
 }
 
@@ -37,6 +46,7 @@ export function resolveOptions(o: L4Options = {}): ResolvedL4Options {
     maxClientHelloBytes: o.maxClientHelloBytes ?? 64 * 1024,
     idleTimeoutMs: o.idleTimeoutMs ?? 0,
     backendClientCertificate: o.backendClientCertificate,
+    delegate: o.delegate,
     onReject: o.onReject,
   };
 }

@@ -7,11 +7,20 @@
 //     const l4 = proto === 'TLS' ? createTlsServer(listeners, ir.backends, opts)
 //                                : createTcpServer(listeners, ir.backends, opts);
 //     l4.server.listen(port, address);          // the manager binds; 'error' → bindErrors
-//     ...on a new IR generation with the same port:  l4.update(listeners, ir.backends);
+//     ...on a new IR generation with the same port:  l4.update(listeners, ir.backends, opts?);
+//   opts (L4Options): backendClientCertificate (IRGateway.backendClientCertificate), timeouts,
+//   idleTimeoutMs, delegate, onReject; passing opts to update() replaces them for new connections.
 //     ...when the port disappears:                   await l4.close(graceMs);
 //   `server` is an unbound net.Server created with allowHalfOpen. A manager that accepts sockets
 //   itself can call l4.handleConnection(socket) instead; its server MUST use allowHalfOpen: true,
 //   or half-closed TCP streams are cut.
+//
+//   HTTPS + TLS on one port (translate allows HTTPS and TLS Terminate listeners to share a port,
+//   told apart by SNI): give createTlsServer ALL the port's HTTPS and TLS listeners and
+//   `{ delegate: (listener, socket) => httpsServer.emit('connection', socket) }`; the TLS server
+//   binds the port, reads the SNI, serves TLS listeners itself and hands HTTPS connections (and
+//   connections without SNI, when the port has an HTTPS listener) to the delegate with the bytes
+//   it read pushed back into the socket. The HTTPS server then must not listen on the port itself.
 //
 //   UDP ports:
 //     const udp = await createUdpProxy(address, port, listeners, ir.backends, { idleTimeoutMs });

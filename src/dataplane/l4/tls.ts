@@ -84,9 +84,12 @@ export function createTlsServer(listeners: IRListener[], backends: Backends, opt
 export const createTlsPassthroughServer = createTlsServer;
 
 function compile(listeners: IRListener[], backends: Backends): TlsTable {
-  const tlsListeners = listeners.filter((l) => l.protocol === 'TLS');
+  // HTTPS listeners take part in SNI selection (they own their hostnames on a shared port) but are
+  // served by the delegate; only TLS listeners are compiled here.
+  const tlsListeners = listeners.filter((l) => l.protocol === 'TLS' || l.protocol === 'HTTPS');
   const compiled = new Map<IRListener, CompiledListener>();
   for (const l of tlsListeners) {
+    if (l.protocol !== 'TLS') continue;
     const mode = l.tls?.mode ?? 'Passthrough';
     const cv = l.tls?.clientValidation;
     compiled.set(l, {
@@ -166,9 +169,14 @@ function route(socket: net.Socket, hello: ClientHelloInfo, head: Buffer, table: 
     // A polite TLS-level refusal; the client sees "unrecognized name" rather than a bare reset.
     closeWithAlert(socket, alert(112));
   };
-  if (sni === undefined) return refuse('no_sni');
+  if (sni === undefined) {
+    const https = table.listeners.find((l) => l.protocol === 'HTTPS' && !l.hostname) ?? table.listeners.find((l) => l.protocol === 'HTTPS');
+    if (https && opts.delegate) return handOver(socket, head, https, opts.delegate);
+    return refuse('no_sni');
+  }
   if (!listener) return refuse('no_listener');
-  const compiled = table.compiled.get(listener)!;
+  const compiled = table.compiled.get(listener);
+  if (!compiled) return opts.delegate ? handOver(socket, head, listener, opts.delegate) : refuse('no_delegate');
   const r: IRL4Route | undefined = selectRoute(listener.l4Routes, sni);
   if (!r) return refuse('no_route');
   const terminate = compiled.mode === 'Terminate' || (compiled.mode === 'Mixed' && compiled.certs.some((c) => c.x509.checkHost(sni) !== undefined));
@@ -178,6 +186,12 @@ function route(socket: net.Socket, hello: ClientHelloInfo, head: Buffer, table: 
   if (terminate && pick.backend.tls?.invalid) return refuse('invalid_backend_tls');
   if (terminate) terminateAndProxy(socket, head, sni, compiled, pick, labels, opts);
   else void passthrough(socket, head, pick, labels, opts);
+}
+
+/** Gives the connection, with the bytes read so far pushed back, to the HTTPS side of the port. */
+function handOver(socket: net.Socket, head: Buffer, listener: IRListener, delegate: NonNullable<ResolvedL4Options['delegate']>): void {
+  socket.unshift(head);
+  delegate(listener, socket);
 }
 
 async function passthrough(socket: net.Socket, head: Buffer, pick: Extract<Pick, { ok: true }>, labels: { listener: string; protocol: 'TLS'; port: number }, opts: ResolvedL4Options): Promise<void> {

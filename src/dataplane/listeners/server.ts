@@ -47,7 +47,11 @@ export class PortServer implements PortState {
       server.on('session', (s) => this.track(s));
       this.front = server;
     } else {
-      const h1 = http.createServer({ requireHostHeader: true }, onRequest);
+      const h1 = http.createServer({
+        requireHostHeader: true,
+        // "Upgrade: h2c" from an HTTP/1.1 client is declined (answered over HTTP/1.1); others are proxied.
+        shouldUpgradeCallback: (req) => String(req.headers.upgrade).toLowerCase() !== 'h2c',
+      }, onRequest);
       h1.on('upgrade', onUpgrade);
       const h2 = http2.createServer({}, onRequest);
       h2.on('session', (s) => this.track(s));
