@@ -27,11 +27,17 @@ export interface FileProviderOptions {
 }
 
 const MANIFEST_EXTENSIONS = /\.(ya?ml|json)$/i;
+/** A file whose mtime was this far in the past when it was read is not re-read while its stat is unchanged. */
+const MTIME_TRUST_MS = 2000;
 const GATEWAY_GROUPS = /^gateway\.networking\.(x-)?k8s\.io\//;
 
 interface FileState {
   text: string;
   mtimeMs: number;
+  size: number;
+  ino: number;
+  /** When the text was read (ms since epoch). */
+  readAt: number;
   parsed: ParsedFile;
   /** Objects of the last version of this file that parsed. */
   lastGood?: ParsedObject[];
@@ -51,9 +57,12 @@ export class FileProvider {
   private readonly files = new Map<string, FileState>();
   private readonly memory = new Map<string, ObjectMemory>();
   private readonly locations = new Map<string, string>();
+  /** The filled copy of each parsed object, reused while its file and memory are unchanged. */
+  private readonly filled = new WeakMap<ParsedObject, { object: KubeObject; key: string; contentHash: string }>();
+  private previousObjects: KubeObject[] = [];
+  private previousDiagnostics = '';
   private readonly watchers = new Map<string, FSWatcher>();
   private current: Snapshot = buildSnapshot([], 0);
-  private fingerprint = '';
   private reported = new Set<string>();
   private reloading: Promise<boolean> | undefined;
   private reloadAgain = false;
@@ -167,9 +176,12 @@ export class FileProvider {
     const parsedObjects: ParsedObject[] = [];
     const mtimes = new Map<ParsedObject, number>();
 
-    for (const file of files) {
+    const fileDiagnostics: ProviderDiagnostic[][] = files.map(() => []);
+    const states = await Promise.all(files.map((file, i) => this.readFileState(file, fileDiagnostics[i])));
+    for (const [i, file] of files.entries()) {
       seen.add(file);
-      const state = await this.readFileState(file, diagnostics);
+      diagnostics.push(...fileDiagnostics[i]);
+      const state = states[i];
       if (!state) continue;
       const { parsed } = state;
       diagnostics.push(...parsed.warnings);
@@ -192,10 +204,14 @@ export class FileProvider {
     for (const file of this.files.keys()) if (!seen.has(file)) this.files.delete(file);
 
     const objects = this.fillMetadata(parsedObjects, mtimes, diagnostics);
-    const fingerprint = JSON.stringify([objects, diagnostics]);
     this.reportNew(diagnostics);
-    if (fingerprint === this.fingerprint) return false;
-    this.fingerprint = fingerprint;
+    // Unchanged files give the very same object instances, so comparing identities is enough.
+    const diagnosticsText = JSON.stringify(diagnostics);
+    const same = diagnosticsText === this.previousDiagnostics && objects.length === this.previousObjects.length
+      && objects.every((o, i) => o === this.previousObjects[i]);
+    if (same && this.current.generation > 0) return false;
+    this.previousObjects = objects;
+    this.previousDiagnostics = diagnosticsText;
     this.current = buildSnapshot(objects, this.current.generation + 1, diagnostics);
     return true;
   }
@@ -236,22 +252,28 @@ export class FileProvider {
   }
 
   private async readFileState(file: string, diagnostics: ProviderDiagnostic[]): Promise<FileState | undefined> {
+    const previous = this.files.get(file);
     let text: string;
-    let mtimeMs: number;
+    let info;
+    let readAt: number;
     try {
-      mtimeMs = (await stat(file)).mtimeMs;
+      info = await stat(file);
+      // Unchanged since the last read: same inode, size and mtime, and the mtime was already
+      // well in the past when we read it (so a write in the same clock tick cannot hide).
+      if (previous && previous.ino === info.ino && previous.size === info.size && previous.mtimeMs === info.mtimeMs
+        && previous.readAt - info.mtimeMs > MTIME_TRUST_MS) {
+        return previous;
+      }
+      readAt = Date.now();
       text = await readFile(file, 'utf8');
     } catch (err) {
       // Vanished between listing and reading, or unreadable: keep what we had, if anything.
       diagnostics.push({ where: file, message: fsMessage(err) });
-      return this.files.get(file);
-    }
-    const previous = this.files.get(file);
-    if (previous && previous.text === text) {
-      previous.mtimeMs = mtimeMs;
       return previous;
     }
-    const state: FileState = { text, mtimeMs, parsed: parseManifest(file, text), lastGood: previous?.lastGood };
+    const identity = { mtimeMs: info.mtimeMs, size: info.size, ino: info.ino, readAt };
+    if (previous && previous.text === text) return Object.assign(previous, identity);
+    const state: FileState = { text, ...identity, parsed: parseManifest(file, text), lastGood: previous?.lastGood };
     this.files.set(file, state);
     return state;
   }
@@ -262,14 +284,28 @@ export class FileProvider {
     const present = new Set<string>();
     this.locations.clear();
     for (const p of parsed) {
-      const obj = structuredClone(p.object);
-      const kind = obj.kind;
+      const cached = this.filled.get(p);
+      if (cached) {
+        const mem = this.memory.get(cached.key);
+        const meta = cached.object.metadata;
+        if (mem && mem.contentHash === cached.contentHash && mem.creationTimestamp === meta.creationTimestamp
+          && (mem.generation === meta.generation || p.object.metadata.generation !== undefined)) {
+          const earlier = this.locations.get(cached.key);
+          if (earlier) diagnostics.push({ where: p.where, message: `${cached.key} is also defined at ${earlier}; this later definition wins` });
+          this.locations.set(cached.key, p.where);
+          present.add(cached.key);
+          objects.push(cached.object);
+          continue;
+        }
+      }
+      const kind = p.object.kind;
       if (!isSnapshotKind(kind)) {
-        if (GATEWAY_GROUPS.test(obj.apiVersion)) {
-          diagnostics.push({ where: p.where, message: `kind ${kind} of ${obj.apiVersion} is not one Portico reads; ignored` });
+        if (GATEWAY_GROUPS.test(p.object.apiVersion)) {
+          diagnostics.push({ where: p.where, message: `kind ${kind} of ${p.object.apiVersion} is not one Portico reads; ignored` });
         }
         continue;
       }
+      const obj = structuredClone(p.object);
       if (!CLUSTER_SCOPED.has(kind) && !obj.metadata.namespace) obj.metadata.namespace = 'default';
       const key = CLUSTER_SCOPED.has(kind) ? `${kind}/${obj.metadata.name}` : `${kind}/${obj.metadata.namespace}/${obj.metadata.name}`;
       const earlier = this.locations.get(key);
@@ -292,6 +328,7 @@ export class FileProvider {
       if (meta.uid === undefined) meta.uid = stableUid(key);
       // The API server labels every Namespace with its name; allowedRoutes selectors rely on it.
       if (kind === 'Namespace') meta.labels = { ...meta.labels, 'kubernetes.io/metadata.name': meta.name };
+      this.filled.set(p, { object: obj, key, contentHash });
       objects.push(obj);
     }
     // An object that disappeared and comes back later is a new object, as in a cluster.
