@@ -4,8 +4,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
+import https from 'node:https';
 import { createTlsServer, hostnameScore, l4MetricValue, selectListener } from '../src/dataplane/l4/index.ts';
-import type { L4StreamServer } from '../src/dataplane/l4/index.ts';
+import type { L4Options, L4StreamServer } from '../src/dataplane/l4/index.ts';
 import type { IRBackend, IRListener } from '../src/ir/types.ts';
 import { makeCA, makeCert } from './support/tls-certs.ts';
 import type { CA, LeafCert } from './support/tls-certs.ts';
@@ -50,7 +51,7 @@ after(async () => {
   await Promise.all(servers.map((s) => s.close()));
 });
 
-async function start(listeners: IRListener[], opts = {}): Promise<{ proxy: L4StreamServer; port: number }> {
+async function start(listeners: IRListener[], opts: L4Options = {}): Promise<{ proxy: L4StreamServer; port: number }> {
   const proxy = createTlsServer(listeners, backends, opts);
   proxies.push(proxy);
   return { proxy, port: await listenProxy(proxy.server) };
@@ -227,6 +228,27 @@ test('terminate with re-encryption to the backend (BackendTLSPolicy): verified, 
   for (const sni of ['wrongname.term.example.com', 'wrongca.term.example.com', 'invalid.term.example.com']) {
     assert.equal((await tlsExchange(port, sni, 'enc')).data, '', sni);
   }
+});
+
+test('HTTPS and TLS listeners on one port: HTTPS connections are handed to the delegate', async () => {
+  const web = await makeCert(ca, { dns: ['web.example.com'] });
+  const httpsServer = https.createServer({ cert: web.certPem, key: web.keyPem }, (req, res) => res.end(`https:${req.headers.host}`));
+  const cert = { certPem: certTerm.certPem, keyPem: certTerm.keyPem, source: { kind: 'Secret', name: 'term' } };
+  const { port } = await start([
+    listener('web', 'HTTPS', 0, [], { hostname: 'web.example.com', tls: { mode: 'Terminate', certificates: [] } }),
+    listener('term', 'TLS', 0, [l4route('rt', [['t', 1]], ['term.example.com'])], { hostname: 'term.example.com', tls: { mode: 'Terminate', certificates: [cert] } }),
+  ], { delegate: (_l: IRListener, s: net.Socket) => httpsServer.emit('connection', s) });
+  const get = (servername?: string) => new Promise<string>((resolve, reject) => {
+    https.get({ host: '127.0.0.1', port, path: '/', headers: { host: 'web.example.com' }, ca: ca.certPem, servername, rejectUnauthorized: servername !== undefined, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+  assert.equal(await get('web.example.com'), 'https:web.example.com');
+  assert.equal(await get(undefined), 'https:web.example.com'); // no SNI: the port's HTTPS side answers
+  assert.equal((await tlsExchange(port, 'term.example.com', 'x', { ca: ca.certPem, rejectUnauthorized: true })).data, 'T\nx' + 'T:bytes=1\n');
+  httpsServer.close();
 });
 
 test('invalid or zero-weight backends refuse the connection', async () => {
