@@ -205,6 +205,8 @@ test('terminate with client certificate validation (AllowValidOnly)', async () =
   assert.equal(ok.data, 'T\nm' + 'T:bytes=1\n');
   const denied = await tlsExchange(port, 'term.example.com', 'm', { ca: ca.certPem });
   assert.ok(!denied.data.includes('T:bytes'), 'no certificate, no traffic');
+  const labels = { listener: 'default/gw/mtls', protocol: 'TLS' as const, port };
+  await waitFor(() => l4MetricValue('portico_l4_connections_rejected_total', labels, { reason: 'tls_handshake' }) === 1);
 });
 
 test('terminate with re-encryption to the backend (BackendTLSPolicy): verified, or refused', async () => {

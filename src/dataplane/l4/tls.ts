@@ -191,7 +191,11 @@ function route(socket: net.Socket, hello: ClientHelloInfo, head: Buffer, table: 
 /** Gives the connection, with the bytes read so far pushed back, to the HTTPS side of the port. */
 function handOver(socket: net.Socket, head: Buffer, listener: IRListener, delegate: NonNullable<ResolvedL4Options['delegate']>): void {
   socket.unshift(head);
-  delegate(listener, socket);
+  try {
+    delegate(listener, socket);
+  } catch {
+    socket.destroy();
+  }
 }
 
 async function passthrough(socket: net.Socket, head: Buffer, pick: Extract<Pick, { ok: true }>, labels: { listener: string; protocol: 'TLS'; port: number }, opts: ResolvedL4Options): Promise<void> {
@@ -222,7 +226,14 @@ function terminateAndProxy(socket: net.Socket, head: Buffer, sni: string, compil
     requestCert: compiled.requestCert,
     rejectUnauthorized: compiled.rejectUnauthorized,
   });
-  secure.on('error', () => socket.destroy());
+  let established = false;
+  secure.on('error', (err: NodeJS.ErrnoException) => {
+    if (!established) {
+      count('portico_l4_connections_rejected_total', labels, { reason: 'tls_handshake' });
+      opts.onReject?.({ listener: labels.listener, reason: `tls_handshake: ${err.code ?? err.message}`, remote: socket.remoteAddress, sni });
+    }
+    socket.destroy();
+  });
   const timer = setTimeout(() => {
     count('portico_l4_connections_rejected_total', labels, { reason: 'handshake_timeout' });
     secure.destroy();
@@ -230,6 +241,7 @@ function terminateAndProxy(socket: net.Socket, head: Buffer, sni: string, compil
   secure.once('close', () => clearTimeout(timer));
   secure.once('secure', async () => {
     clearTimeout(timer);
+    established = true;
     secure.pause();
     let upstream: net.Socket;
     try {
