@@ -46,6 +46,11 @@ for (const name of cases) {
         + '`node test/golden.test.ts --update` and review the diff');
     });
 
+    await t.test('same output whatever the input order', () => {
+      assert.equal(renderOutput(runCase(name, true)), rendered,
+        `${name}: translate output depends on the order of the input objects`);
+    });
+
     await t.test('expect.yaml', (st) => {
       const expectations = loadExpectations(name);
       if (expectations === undefined) {

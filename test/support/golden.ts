@@ -61,8 +61,15 @@ export function loadCaseOptions(name: string): Partial<TranslateOptions> {
   return doc as Partial<TranslateOptions>;
 }
 
-export function runCase(name: string): TranslateResult {
-  return translate(buildSnapshot(loadCaseObjects(name), 1), { ...loadCaseOptions(name), now: GOLDEN_NOW });
+/** Translates a case; `reversed` feeds the objects in reverse order (output must not change). */
+export function runCase(name: string, reversed = false): TranslateResult {
+  let objects = loadCaseObjects(name);
+  if (reversed) {
+    // A later object replaces an earlier one with the same key: keep the winners, then reverse.
+    const byKey = new Map(objects.map((o) => [`${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`, o]));
+    objects = [...byKey.values()].reverse();
+  }
+  return translate(buildSnapshot(objects, 1), { ...loadCaseOptions(name), now: GOLDEN_NOW });
 }
 
 /** What out.yaml holds: every owned object with its status, and the IR. */
