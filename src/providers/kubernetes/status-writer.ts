@@ -8,8 +8,9 @@
 // snapshot carries the new generation. Routes and policies that still carry a Portico entry
 // but are no longer among translate()'s results get that entry removed.
 //
-// Writes are serialized; when results arrive faster than they are written, only the latest is
-// written. A replica that becomes leader writes the latest results it has.
+// Batches are serialized (objects within one are written a few at a time); when results arrive
+// faster than they are written, only the latest is written. A replica that becomes leader writes
+// the latest results it has.
 import type { KubeObject } from '../../api/meta.ts';
 import { CONTROLLER_NAME } from '../../api/meta.ts';
 import type { OwnedStatus } from '../../translate/index.ts';
@@ -35,6 +36,8 @@ export interface StatusWriterOptions {
   log?: (line: string) => void;
   /** Attempts per object on 409 Conflict (default 5). */
   maxConflictRetries?: number;
+  /** Objects written at the same time (default 4). */
+  concurrency?: number;
 }
 
 export interface WriteReport {
@@ -51,6 +54,7 @@ export class StatusWriter {
   private readonly isLeader: () => boolean;
   private readonly log: (line: string) => void;
   private readonly maxRetries: number;
+  private readonly concurrency: number;
   /** The latest results, kept so a new leader can write them. */
   private latest: readonly OwnedStatus[] | undefined;
   private pending = false;
@@ -68,6 +72,7 @@ export class StatusWriter {
     this.isLeader = options.isLeader ?? (() => true);
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.maxRetries = options.maxConflictRetries ?? 5;
+    this.concurrency = Math.max(1, options.concurrency ?? 4);
   }
 
   /** Queues the statuses of one translation; resolves once they (or newer ones) are written. */
@@ -108,31 +113,49 @@ export class StatusWriter {
       return report;
     }
     const owned = new Set<string>();
+    const jobs: (() => Promise<void>)[] = [];
     for (const s of statuses) {
       owned.add(`${s.object.kind}/${objectKey(s.object.kind as SnapshotKind, s.object.metadata.namespace, s.object.metadata.name)}`);
-      if (!isSnapshotKind(s.object.kind) || !isStatusKind(s.object.kind)) continue;
-      const desired = s.status;
+      const kind = s.object.kind;
+      if (!isSnapshotKind(kind) || !isStatusKind(kind)) continue;
       const generation = s.object.metadata.generation;
-      await this.writeOne(s.object.kind, s.object, report, (current) => {
+      jobs.push(() => this.writeOne(kind, s.object, report, (current) => {
         if (generation !== undefined && current.metadata.generation !== undefined && current.metadata.generation !== generation) return undefined;
-        return mergeStatus(s.object.kind, current.status, desired, this.controllerName, generation);
-      });
-      if (!this.isLeader()) return report;
+        return mergeStatus(kind, current.status, s.status, this.controllerName, generation);
+      }));
     }
-    await this.removeStaleEntries(owned, report);
+    await this.runJobs(jobs, report);
+    await this.runJobs(this.staleEntryJobs(owned, report), report);
     return report;
   }
 
+  /** Runs writes a few at a time (objects are independent), stopping if leadership is lost. */
+  private async runJobs(jobs: (() => Promise<void>)[], report: WriteReport): Promise<void> {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < jobs.length) {
+        if (!this.isLeader()) {
+          report.skipped += jobs.length - next;
+          next = jobs.length;
+          return;
+        }
+        await jobs[next++]();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, jobs.length) }, worker));
+  }
+
   /** Routes and policies with a Portico entry that translate() no longer reports on. */
-  private async removeStaleEntries(owned: Set<string>, report: WriteReport): Promise<void> {
+  private staleEntryJobs(owned: Set<string>, report: WriteReport): (() => Promise<void>)[] {
+    const jobs: (() => Promise<void>)[] = [];
     for (const kind of ['HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'UDPRoute', 'BackendTLSPolicy', 'XBackendTrafficPolicy'] as const) {
       for (const obj of [...this.source.cachedObjects(kind)]) {
         const key = `${kind}/${objectKey(kind, obj.metadata.namespace, obj.metadata.name)}`;
         if (owned.has(key) || !hasOwnEntries(kind, obj.status, this.controllerName)) continue;
-        await this.writeOne(kind, obj, report, (current) => removeOwnEntries(kind, current.status, this.controllerName));
-        if (!this.isLeader()) return;
+        jobs.push(() => this.writeOne(kind, obj, report, (current) => removeOwnEntries(kind, current.status, this.controllerName)));
       }
     }
+    return jobs;
   }
 
   /**
