@@ -4,7 +4,7 @@
 // x-kubernetes-validations rules:
 //   1. status is dropped (status subresource), unknown fields are errors (strict field validation);
 //   2. nulls of non-nullable fields are dropped, then defaults are applied top-down;
-//   3. the OpenAPI v3 value validations run (type, enum, pattern, format, lengths, ranges, item and
+//   3. the OpenAPI v3 value validations run (type, enum, pattern (RE2), format, lengths, ranges, items and
 //      property counts, required, oneOf/anyOf/not, listType set/map uniqueness);
 //   4. if none of those errors is "blocking" (enum, required, too long, too many, wrong type), the
 //      CEL rules run on the defaulted object (transition rules, which need oldSelf, are skipped).
@@ -16,6 +16,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { isIP as netIsIP, isIPv4, isIPv6 } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RE2JS } from 're2js';
 import YAML from 'yaml';
 import { celEnv, celFunc, celMethod, CelScalar, isCelError, parse, plan } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
@@ -136,7 +137,7 @@ interface CompiledRule {
 
 class VersionValidator {
   readonly rules = new Map<Schema, CompiledRule[]>();
-  private readonly regexes = new Map<string, RegExp>();
+  private readonly regexes = new Map<string, { test(s: string): boolean }>();
   readonly schema: Schema;
   readonly kind: string;
   readonly version: string;
@@ -174,10 +175,12 @@ class VersionValidator {
     if (typeof s.additionalProperties === 'object') this.compile(s.additionalProperties, `${path}{}`, underStatus);
   }
 
-  private regex(p: string): RegExp {
+  /** Schema patterns are Go RE2 expressions, matched unanchored (regexp.MatchString): RE2 here too. */
+  private regex(p: string): { test(s: string): boolean } {
     let re = this.regexes.get(p);
     if (!re) {
-      re = new RegExp(p);
+      const compiled = RE2JS.compile(p);
+      re = { test: (s: string) => compiled.matcher(s).find() };
       this.regexes.set(p, re);
     }
     return re;
@@ -263,6 +266,7 @@ class VersionValidator {
     if (typeof v === 'number') {
       if (s.minimum !== undefined && v < s.minimum) bad(`Invalid value: should be greater than or equal to ${s.minimum}`, false);
       if (s.maximum !== undefined && v > s.maximum) bad(`Invalid value: should be less than or equal to ${s.maximum}`, false);
+      if (s.format === 'int32' && (v < -2147483648 || v > 2147483647)) bad(`Invalid value: must be of type int32: ${v}`, false);
     }
     if (Array.isArray(v)) {
       if (s.maxItems !== undefined && v.length > s.maxItems) bad(`Too many: must have at most ${s.maxItems} items`, true);

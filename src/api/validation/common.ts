@@ -32,6 +32,9 @@ export const P = {
 
 // ---- scalar types ----
 
+/** Largest value of an int32 field (the CRDs' `format: int32`). */
+export const INT32_MAX = 2147483647;
+
 export const Group = str({ max: 253, pattern: P.group });
 export const Kind = str({ min: 1, max: 63, pattern: P.kind });
 export const ObjectName = str({ min: 1, max: 253 });
@@ -168,7 +171,7 @@ export const RequestMirror = obj(
     backendRef: BackendObjectRef,
     percent: int({ min: 0, max: 100 }),
     fraction: obj(
-      { numerator: int({ min: 0 }), denominator: withDefault(int({ min: 1 }), 100) },
+      { numerator: int({ min: 0, max: INT32_MAX }), denominator: withDefault(int({ min: 1, max: INT32_MAX }), 100) },
       {
         required: ['numerator'],
         rules: [rule('numerator must be less than or equal to denominator', (f: any) => f.numerator <= f.denominator)],

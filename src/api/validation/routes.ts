@@ -13,6 +13,7 @@ import {
   HeaderName,
   headerModifier,
   Hostname,
+  INT32_MAX,
   LocalObjectRef,
   noRepeatRules,
   P,
@@ -81,7 +82,7 @@ const CORS = obj({
   allowMethods: list(str({ enum: [...HTTP_METHODS, '*'] }), { max: 9, set: true, rules: [starAlone('AllowMethods')] }),
   allowHeaders: list(HeaderName, { max: 64, set: true, rules: [starAlone('AllowHeaders')] }),
   exposeHeaders: list(HeaderName, { max: 64, set: true }),
-  maxAge: withDefault(int({ min: 1 }), 5),
+  maxAge: withDefault(int({ min: 1, max: INT32_MAX }), 5),
 });
 
 const ExternalAuth = obj(
