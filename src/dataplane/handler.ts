@@ -155,7 +155,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.routeRt = r;
     this.counter = r.counter;
     if (r.requestMs > 0) this.requestTimer = setTimeout(onRequestTimeout, r.requestMs, this);
-    this.res.once('close', onClientClose);
+    this.res.on('close', onClientClose); // `on`, not `once`: once allocates a wrapper per request
     (this.res as any)[kExchange] = this;
     const f = r.filters;
     if (f.any) {

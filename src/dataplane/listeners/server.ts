@@ -49,6 +49,9 @@ export class PortServer implements PortState {
     } else {
       const h1 = http.createServer({
         requireHostHeader: true,
+        // Whole-request deadline off: long uploads and streams are legitimate; slow headers are
+        // still cut by headersTimeout, and routes carry their own timeouts.
+        requestTimeout: 0,
         // "Upgrade: h2c" from an HTTP/1.1 client is declined (answered over HTTP/1.1); others are proxied.
         shouldUpgradeCallback: (req) => String(req.headers.upgrade).toLowerCase() !== 'h2c',
       }, onRequest);
