@@ -199,7 +199,8 @@ test('frontend client certificate validation: AllowValidOnly refuses clients wit
 });
 
 test('WebSocket over TLS (wss) on an HTTPS listener; "Upgrade: h2c" from HTTP/1.1 is declined, not proxied', async () => {
-  const ws = new WebSocket(`wss://127.0.0.1:${httpsPort}/ws`, { headers: { host: 'example.org' }, ca: ca.certPem, servername: 'example.org' });
+  const wsOptions = { headers: { host: 'example.org' }, ca: ca.certPem, servername: 'example.org' };
+  const ws = new WebSocket(`wss://127.0.0.1:${httpsPort}/ws`, wsOptions);
   const got = await new Promise<string>((resolve, reject) => {
     ws.once('open', () => ws.send('hi'));
     ws.once('message', (d) => resolve(d.toString()));
