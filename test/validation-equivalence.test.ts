@@ -8,10 +8,12 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { validatedKinds, validateObject } from '../src/api/validation/index.ts';
+import { specSchema, validatedKinds, validateObject } from '../src/api/validation/index.ts';
+import type { Node } from '../src/api/validation/index.ts';
 import { loadCorpus } from './support/crd-corpus.ts';
 import type { CorpusCase } from './support/crd-corpus.ts';
 import { CRDValidator, GATEWAY_API_MODULE, locateGatewayAPIModule } from './support/crd-validator.ts';
+import type { Schema } from './support/crd-validator.ts';
 
 /**
  * CEL rules no object can break on create, with the reason. Transition rules (oldSelf) and rules
@@ -77,9 +79,76 @@ test('validation equivalence with the upstream CRDs', async (t) => {
     console.log(`validation equivalence: ${cases.length} objects, ${ids.size - missed.length - Object.keys(UNBREAKABLE).length}/${ids.size} CEL rules broken (${Object.keys(UNBREAKABLE).length} unbreakable on create)`);
   });
 
+  await t.test('our schemas have the CRDs\' fields and constraints, node for node', () => {
+    const problems: string[] = [];
+    for (const { apiVersion, kind } of crds.served()) {
+      const ours = specSchema(apiVersion, kind);
+      if (ours) compareSchema(crds.specSchema(apiVersion, kind) ?? {}, ours, `${apiVersion} ${kind} spec`, problems);
+    }
+    assert.deepEqual(problems, []);
+  });
+
   await t.test('we validate exactly the kinds and versions the CRDs serve', () => {
     const served = crds.served().map((g) => `${g.apiVersion} ${g.kind}`).sort();
     const ours = validatedKinds().map((g) => `${g.apiVersion} ${g.kind}`).sort();
     assert.deepEqual(ours, served);
   });
 });
+
+const INT32_MAX = 2147483647;
+/** A pattern source with the escapes that differ between Go strings and JavaScript sources undone. */
+const normalizePattern = (p: string) => p.replace(/\\x60/g, '`').replace(/\\\//g, '/');
+
+/**
+ * Walks a CRD schema and our node together: same fields, required fields, types, enums,
+ * patterns, lengths, ranges, item and property counts, list types, defaults, and every CEL rule
+ * message present (our extra rules only where the CRD says oneOf).
+ */
+function compareSchema(crd: Schema, ours: Node, path: string, problems: string[]): void {
+  const want = (what: string, a: unknown, b: unknown) => {
+    if (JSON.stringify(a) !== JSON.stringify(b)) problems.push(`${path}: ${what}: CRD ${JSON.stringify(a)}, ours ${JSON.stringify(b)}`);
+  };
+  want('default', crd.default, ours.def);
+  const crdRules = (crd['x-kubernetes-validations'] ?? []).filter((r) => !/\boldSelf\b/.test(r.rule)).map((r) => r.message ?? r.rule);
+  const ourRules = (ours.rules ?? []).map((r) => r.message);
+  for (const m of crdRules) if (!ourRules.includes(m)) problems.push(`${path}: CEL rule missing: ${m}`);
+  if (ourRules.length > crdRules.length && !crd.oneOf) problems.push(`${path}: rules the CRD does not have: ${ourRules.filter((m) => !crdRules.includes(m)).join('; ')}`);
+  switch (ours.t) {
+    case 'object':
+      want('type', crd.type, 'object');
+      want('fields', Object.keys(crd.properties ?? {}).sort(), Object.keys(ours.props).sort());
+      want('required', [...(crd.required ?? [])].sort(), [...(ours.required ?? [])].sort());
+      for (const [k, child] of Object.entries(ours.props)) if (crd.properties?.[k]) compareSchema(crd.properties[k], child, `${path}.${k}`, problems);
+      break;
+    case 'map':
+      want('type', crd.type, 'object');
+      want('maxProperties', crd.maxProperties, ours.maxProps);
+      if (typeof crd.additionalProperties === 'object') compareSchema(crd.additionalProperties, ours.values, `${path}{}`, problems);
+      else problems.push(`${path}: the CRD has no additionalProperties`);
+      break;
+    case 'array':
+      want('type', crd.type, 'array');
+      want('minItems', crd.minItems, ours.min);
+      want('maxItems', crd.maxItems, ours.max);
+      want('set', crd['x-kubernetes-list-type'] === 'set', ours.set === true);
+      want('map keys', crd['x-kubernetes-list-map-keys'], ours.mapKeys);
+      if (crd.items) compareSchema(crd.items, ours.items, `${path}[]`, problems);
+      break;
+    case 'string':
+      want('type', crd.type, 'string');
+      want('enum', crd.enum, ours.enum);
+      want('minLength', crd.minLength, ours.min);
+      want('maxLength', crd.maxLength, ours.max);
+      want('pattern', crd.pattern === undefined ? undefined : normalizePattern(crd.pattern), ours.pattern && normalizePattern(ours.pattern.re.source));
+      break;
+    case 'integer':
+      want('type', crd.type, 'integer');
+      want('enum', crd.enum, ours.enum);
+      want('minimum', crd.minimum, ours.min);
+      want('maximum', crd.maximum ?? (crd.format === 'int32' && ours.max === INT32_MAX ? INT32_MAX : undefined), ours.max);
+      break;
+    case 'boolean':
+      want('type', crd.type, 'boolean');
+      break;
+  }
+}

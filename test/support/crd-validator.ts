@@ -2,7 +2,8 @@
 // (sigs.k8s.io/gateway-api, fetched with `go mod download` at test time, never committed),
 // evaluated as the API server evaluates them on create, with a CEL library for the
 // x-kubernetes-validations rules:
-//   1. status is dropped (status subresource), unknown fields are errors (strict field validation);
+//   1. status is dropped (where there is a status subresource), unknown fields are errors (strict
+//      field validation, kubectl's default);
 //   2. nulls of non-nullable fields are dropped, then defaults are applied top-down;
 //   3. the OpenAPI v3 value validations run (type, enum, pattern (RE2), format, lengths, ranges, items and
 //      property counts, required, oneOf/anyOf/not, listType set/map uniqueness);
@@ -46,7 +47,7 @@ export function locateGatewayAPIModule(): { dir: string } | { skip: string } {
 
 // ---- schema types (the subset of OpenAPI v3 the CRDs use) ----
 
-interface Schema {
+export interface Schema {
   type?: string;
   properties?: Record<string, Schema>;
   additionalProperties?: Schema | boolean;
@@ -142,9 +143,11 @@ class VersionValidator {
   readonly kind: string;
   readonly version: string;
   readonly namespaced: boolean;
+  readonly statusSubresource: boolean;
   readonly allRules: CelRuleInfo[] = [];
 
-  constructor(kind: string, version: string, namespaced: boolean, schema: Schema) {
+  constructor(kind: string, version: string, namespaced: boolean, statusSubresource: boolean, schema: Schema) {
+    this.statusSubresource = statusSubresource;
     this.kind = kind;
     this.version = version;
     this.namespaced = namespaced;
@@ -189,11 +192,12 @@ class VersionValidator {
   validate(input: Record<string, unknown>): RefError[] {
     const errs: RefError[] = [];
     const obj = structuredClone(input);
-    delete obj.status;
+    // The status subresource makes the API server ignore status on create.
+    if (this.statusSubresource) delete obj.status;
     checkMetadata(obj.metadata, this.namespaced, errs);
     const root = { ...this.schema, properties: { ...this.schema.properties } };
     delete root.properties.metadata;
-    delete root.properties.status;
+    if (this.statusSubresource) delete root.properties.status;
     delete obj.metadata;
     const defaulted = this.defaultAndPrune(obj, root, '', errs) as Record<string, unknown>;
     this.validateValue(defaulted, root, '', errs);
@@ -261,7 +265,7 @@ class VersionValidator {
       if (s.minLength !== undefined && n < s.minLength) bad(`Invalid value: should be at least ${s.minLength} chars long`, false);
       if (s.pattern !== undefined && !this.regex(s.pattern).test(v)) bad(`Invalid value: should match '${s.pattern}'`, false);
       if (s.format === 'ipv4' && !isIPv4(v)) bad('Invalid value: must be of format ipv4', false);
-      if (s.format === 'ipv6' && !isIPv6(v)) bad('Invalid value: must be of format ipv6', false);
+      if (s.format === 'ipv6' && !(isIPv6(v) && !v.includes('%'))) bad('Invalid value: must be of format ipv6', false);
     }
     if (typeof v === 'number') {
       if (s.minimum !== undefined && v < s.minimum) bad(`Invalid value: should be greater than or equal to ${s.minimum}`, false);
@@ -338,9 +342,10 @@ export class CRDValidator {
       if (crd?.kind !== 'CustomResourceDefinition') continue;
       const group = crd.spec.group as string;
       const kind = crd.spec.names.kind as string;
-      for (const v of crd.spec.versions as { name: string; served: boolean; schema: { openAPIV3Schema: Schema } }[]) {
+      for (const v of crd.spec.versions as { name: string; served: boolean; subresources?: { status?: object }; schema: { openAPIV3Schema: Schema } }[]) {
         if (!v.served) continue;
-        this.byGVK.set(`${group}/${v.name} ${kind}`, new VersionValidator(kind, v.name, crd.spec.scope === 'Namespaced', v.schema.openAPIV3Schema));
+        const namespaced = crd.spec.scope === 'Namespaced';
+        this.byGVK.set(`${group}/${v.name} ${kind}`, new VersionValidator(kind, v.name, namespaced, v.subresources?.status !== undefined, v.schema.openAPIV3Schema));
       }
     }
   }
@@ -353,6 +358,11 @@ export class CRDValidator {
   validate(obj: Record<string, unknown>): RefError[] {
     const v = this.byGVK.get(`${obj.apiVersion} ${obj.kind}`);
     return v ? v.validate(obj) : [];
+  }
+
+  /** The openAPIV3Schema of `spec` of a served apiVersion and kind. */
+  specSchema(apiVersion: string, kind: string): Schema | undefined {
+    return this.byGVK.get(`${apiVersion} ${kind}`)?.schema.properties?.spec;
   }
 
   /** Every served apiVersion and kind. */

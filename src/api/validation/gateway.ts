@@ -116,7 +116,7 @@ const GatewayAddress = obj(
   {
     rules: [
       // The CRD's oneOf: an IPAddress value must be an IPv4 or IPv6 address.
-      rule('value must be an IPv4 or IPv6 address when type is IPAddress', (a: any) => a.type !== 'IPAddress' || !has(a, 'value') || isIPv4(a.value) || isIPv6(a.value)),
+      rule('value must be an IPv4 or IPv6 address when type is IPAddress', (a: any) => a.type !== 'IPAddress' || !has(a, 'value') || isIPv4(a.value) || (isIPv6(a.value) && !a.value.includes('%'))),
       rule(
         'Hostname value must be empty or contain only valid characters (matching ^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$)',
         (a: any) => a.type !== 'Hostname' || !has(a, 'value') || HOSTNAME_ADDRESS.test(a.value),

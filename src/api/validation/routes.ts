@@ -72,7 +72,7 @@ const CORS = obj({
       min: 1,
       max: 253,
       pattern: {
-        re: /(^\*$)|(^(http(s)?):\/\/(((\*\.)?([a-zA-Z0-9-]+\.)*[a-zA-Z0-9-]+|\*)(:([0-9]{1,5}))?)$)/,
+        re: /(^\*$)|(^(http(s)?):\/\/(((\*\.)?([a-zA-Z0-9\-]+\.)*[a-zA-Z0-9-]+|\*)(:([0-9]{1,5}))?)$)/,
         says: 'must be "*" or an origin "http(s)://host[:port]" (the host may start with "*.")',
       },
     }),
@@ -255,7 +255,8 @@ export const HTTPRouteSpec = obj({
 
 // ---- GRPCRoute ----
 
-const GRPC_SERVICE = /^\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*$/i;
+// `iu`: RE2's (?i) folds case the Unicode way ("ſ" matches "s"), as JavaScript does only with `u`.
+const GRPC_SERVICE = /^\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*$/iu;
 const GRPC_METHOD = /^[A-Za-z_][A-Za-z_0-9]*$/;
 
 const GRPCMethodMatch = obj(
