@@ -273,7 +273,7 @@ test('leader election: one leader; a follower takes over after the leader is kil
     child.kill('SIGKILL');
     await eventually('the second to take over', () => second.isLeader, (leaseSeconds + 3) * 1000);
     const took = Date.now() - killedAt;
-    assert.ok(took <= (leaseSeconds + 1) * 1000, `took over ${took} ms after the kill (lease ${leaseSeconds} s)`);
+    assert.ok(took <= (leaseSeconds + 2) * 1000, `took over ${took} ms after the kill (lease ${leaseSeconds} s)`);
     const stored = await env.admin.request('GET', `/apis/coordination.k8s.io/v1/namespaces/${env.ns}/leases/${lease}`);
     assert.equal(stored.spec.holderIdentity, 'second');
     assert.equal(stored.spec.leaseTransitions, 1);
@@ -285,7 +285,8 @@ test('leader election: one leader; a follower takes over after the leader is kil
     const stoppedAt = Date.now();
     await second.stop();
     await eventually('the third to take over', () => third.isLeader, 5_000);
-    assert.ok(Date.now() - stoppedAt < 1500, 'released, not expired');
+    // Without the release it could not happen before the lease runs out (~3 s after the last renew).
+    assert.ok(Date.now() - stoppedAt < 2500, 'released, not expired');
   } finally {
     child.kill('SIGKILL');
     for (const e of electors) await e.stop();
@@ -315,9 +316,10 @@ test('kubernetes provider: watches survive cut connections, an unreachable API s
 
     // A resourceVersion the API server no longer has: 410 Gone → relist, nothing lost.
     const listsBefore = informer.stats.lists;
+    // Same tick: no watch event can move the resourceVersion on before the connection is cut.
     informer.resourceVersion = '1';
-    await cm('three');
     proxy.cut();
+    await cm('three');
     await until('three, after relisting', (s) => !!get(s, 'ConfigMap', `${env.ns}/three`), 15_000);
     assert.ok(informer.stats.lists > listsBefore, 'relisted after 410');
     await env.admin.request('DELETE', `/api/v1/namespaces/${env.ns}/configmaps/one`);

@@ -28,6 +28,8 @@ export interface RequestOptions {
   contentType?: string;
   /** Default 30 s. */
   timeoutMs?: number;
+  /** Resolve with the body as text instead of parsed JSON (e.g. /readyz). */
+  text?: boolean;
 }
 
 export interface WatchOptions {
@@ -70,6 +72,7 @@ export class KubeClient {
     const text = await readAll(res, options.timeoutMs ?? 30_000);
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw apiError(status, text, method, path);
+    if (options.text) return text as T;
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
