@@ -282,18 +282,19 @@ async function startCluster(opts: UpOptions): Promise<ClusterState> {
  * call started it (so a test that reused a running cluster leaves it running).
  */
 export async function up(opts: UpOptions = {}): Promise<ClusterState & { started: boolean }> {
-  mkdirSync(join(workDir(), '..'), { recursive: true });
-  return withLock('cluster-up', async () => {
-    const existing = readState();
-    if (existing && (await isHealthy(existing)) && (opts.agent !== true || existing.agent)) return { ...existing, started: false };
-    if (existing) await down();
-    try {
-      return { ...(await startCluster(opts)), started: true };
-    } catch (e) {
-      await down();
-      throw e;
-    }
-  });
+  return withLock('cluster-up', () => upLocked(opts));
+}
+
+async function upLocked(opts: UpOptions): Promise<ClusterState & { started: boolean }> {
+  const existing = readState();
+  if (existing && (await isHealthy(existing)) && (opts.agent !== true || existing.agent)) return { ...existing, started: false };
+  if (existing) await down();
+  try {
+    return { ...(await startCluster(opts)), started: true };
+  } catch (e) {
+    await down();
+    throw e;
+  }
 }
 
 async function killGroup(name: string, pid: number): Promise<void> {
@@ -335,16 +336,21 @@ export async function down(): Promise<void> {
  * person or CI) is left running.
  */
 export async function acquire(opts: { agent?: boolean } = {}): Promise<{ kubeconfig: string; server: string; release: () => Promise<void> }> {
-  const state = await up({ agent: opts.agent ?? false, owner: 'test' });
-  const users = join(workDir(), 'users');
-  mkdirSync(users, { recursive: true });
-  writeFileSync(join(users, String(process.pid)), '');
+  const users = () => join(workDir(), 'users');
+  // Registered under the same lock as the start, so a concurrent release never sees us missing.
+  // Every test asks for the same shape (agent whenever possible), so concurrent tests share one cluster.
+  const state = await withLock('cluster-up', async () => {
+    const s = await upLocked({ agent: opts.agent ?? canRunAgent(), owner: 'test' });
+    mkdirSync(users(), { recursive: true });
+    writeFileSync(join(users(), String(process.pid)), '');
+    return s;
+  });
   const release = () =>
     withLock('cluster-up', async () => {
-      rmSync(join(users, String(process.pid)), { force: true });
+      rmSync(join(users(), String(process.pid)), { force: true });
       const current = readState();
       if (!current || current.owner !== 'test' || current.startedAt !== state.startedAt) return;
-      const others = existsSync(users) ? readdirSync(users).map(Number).filter((pid) => pid !== process.pid && pidAlive(pid)) : [];
+      const others = existsSync(users()) ? readdirSync(users()).map(Number).filter((pid) => pid !== process.pid && pidAlive(pid)) : [];
       if (others.length === 0) await down();
     });
   return { kubeconfig: state.kubeconfig, server: state.server, release };
