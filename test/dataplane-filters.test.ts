@@ -119,6 +119,11 @@ test('RequestMirror: every mirror gets a copy, percent 0 none; the response is t
   }
   assert.deepEqual(log1.map((x) => x.path), ['/mirror/one']);
   assert.deepEqual(log2.map((x) => x.path), ['/mirror/one']);
+  // a large body is streamed (teed), not held back for the mirrors
+  const big = 'x'.repeat(3 << 20);
+  const r2 = await request(port, '/mirror/big', { host: 'h.test', method: 'PUT', body: big });
+  assert.equal(r2.status, 200);
+  assert.equal(r2.json().body.length, big.length);
 });
 
 test('CORS: preflight from allowed, wildcard and unknown origins; actual requests', async () => {

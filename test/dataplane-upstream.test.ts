@@ -57,6 +57,10 @@ test('retry on listed codes up to attempts, then the last answer', async () => {
   const post = await request(port, '/retry?uuid=r4&succeedAfter=1&responseCode=500', { host: 'x', method: 'POST', body: 'again' });
   assert.equal(post.status, 200);
   assert.equal(post.json().body, 'again', 'the buffered body is sent again');
+  const big = 'y'.repeat(2 << 20);
+  const large = await request(port, '/retry?uuid=r5&succeedAfter=0', { host: 'x', method: 'POST', body: big });
+  assert.equal(large.status, 200, 'a body over the retry buffer limit is streamed, not refused');
+  assert.equal(large.json().body.length, big.length);
 });
 
 test('retry on connection resets; without retry a reset is a 502', async () => {

@@ -13,7 +13,8 @@ import { applyHeaderOps, type HeaderBag } from './filters/headers.ts';
 import { redirectLocation } from './filters/redirect.ts';
 import { rewritePath } from './filters/path.ts';
 import { addActualHeaders, originAllowed, preflightHeaders } from './filters/cors.ts';
-import { sendMirrors } from './filters/mirror.ts';
+import { chooseMirrors, sendMirrors, teeBody, type ChosenMirror } from './filters/mirror.ts';
+import { PassThrough, type Readable } from 'node:stream';
 import { externalAuth } from './filters/extauth.ts';
 import { chooseBackend, cookieValue, nextEndpoint, resolveToken, sessionToken } from './upstream/balance.ts';
 import type { EndpointRuntime } from './upstream/pools.ts';
@@ -89,7 +90,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   counter?: RequestCounter;
   upstreamPath = '';
   upstreamHeaders: HeaderBag = {};
-  body: Buffer | Req | null = null;
+  body: Buffer | Readable | null = null;
   attempt = 0;
   controller?: Dispatcher.DispatchController;
   upstreamStart = 0;
@@ -195,9 +196,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
       if (bf.redirect !== undefined) return this.redirect(bf);
     }
     this.buildUpstream(r.filters, bf);
-    const needBuffer = r.retry !== undefined || r.filters.mirrors.length > 0 || bf.mirrors.length > 0;
-    if (needBuffer && hasBody(this.req)) return this.bufferBody();
-    this.body = hasBody(this.req) ? this.req : null;
+    const mirrors = r.filters.mirrors.length > 0 || bf.mirrors.length > 0 ? chooseMirrors(r.filters.mirrors, bf.mirrors) : undefined;
+    if (!hasBody(this.req)) {
+      this.body = null;
+    } else if (r.retry !== undefined) {
+      return this.bufferBody(mirrors); // a retried body must be sent again: keep it (up to a limit)
+    } else if (mirrors !== undefined && mirrors.length > 0) {
+      this.body = teeBody(this.req, mirrors);
+    } else {
+      this.body = this.req;
+    }
+    if (mirrors !== undefined) sendMirrors(mirrors, this);
     this.send();
   }
 
@@ -234,19 +243,34 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return f.rewritePath !== undefined ? rewritePath(f.rewritePath, this.routeRt!.prefix, path) : path;
   }
 
-  bufferBody(): void {
+  /**
+   * Reads the request body into memory so that a retry can send it again. A body larger than
+   * RETRY_BODY_LIMIT is streamed on instead (what was read first, then the rest), without retries.
+   */
+  bufferBody(mirrors: ChosenMirror[] | undefined): void {
     const chunks: Buffer[] = [];
     let size = 0;
     const req = this.req;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer) => {
       size += c.length;
-      if (size <= RETRY_BODY_LIMIT) chunks.push(c);
-    });
-    req.once('end', () => {
-      if (size > RETRY_BODY_LIMIT) return this.local(413);
-      this.body = Buffer.concat(chunks);
+      chunks.push(c);
+      if (size <= RETRY_BODY_LIMIT) return;
+      req.off('data', onData);
+      req.off('end', onEnd);
+      const rest = new PassThrough();
+      for (const chunk of chunks) rest.write(chunk);
+      req.pipe(rest);
+      this.body = mirrors !== undefined && mirrors.length > 0 ? teeBody(rest, mirrors) : rest;
+      if (mirrors !== undefined) sendMirrors(mirrors, this);
       this.send();
-    });
+    };
+    const onEnd = () => {
+      this.body = Buffer.concat(chunks);
+      if (mirrors !== undefined) sendMirrors(mirrors, this);
+      this.send();
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
   }
 
   /** Sends one attempt upstream (mirrors on the first). */
@@ -254,10 +278,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.done) return;
     const r = this.routeRt!;
     const backend = this.choice!.backend!;
-    if (this.attempt === 0) {
-      if (r.filters.mirrors.length > 0) sendMirrors(r.filters.mirrors, this);
-      if (this.choice!.filters.mirrors.length > 0) sendMirrors(this.choice!.filters.mirrors, this);
-    }
     if (backend.broken) return this.local(500);
     const ep = this.attempt === 0 && this.endpoint !== undefined ? this.endpoint : nextEndpoint(backend);
     if (ep === undefined) return this.local(503);

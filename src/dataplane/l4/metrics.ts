@@ -15,7 +15,12 @@ interface Labels {
   port: number;
 }
 
-const counters = new Map<string, number>();
+/** A counter's storage; hot paths hold on to it and add to `v` directly. */
+export interface Cell {
+  v: number;
+}
+
+const counters = new Map<string, Cell>();
 const gauges = new Map<string, number>();
 const live = new Set<{ key: string; socket: Socket }>();
 
@@ -46,9 +51,16 @@ function series(name: string, l: Labels, extra?: Record<string, string>): string
   return `${name}{${labelText(l, extra)}}`;
 }
 
-export function count(name: string, l: Labels, extra?: Record<string, string>, by = 1): void {
+/** The storage of one counter series, created at zero. */
+export function counterCell(name: string, l: Labels, extra?: Record<string, string>): Cell {
   const k = series(name, l, extra);
-  counters.set(k, (counters.get(k) ?? 0) + by);
+  let c = counters.get(k);
+  if (!c) counters.set(k, (c = { v: 0 }));
+  return c;
+}
+
+export function count(name: string, l: Labels, extra?: Record<string, string>, by = 1): void {
+  counterCell(name, l, extra).v += by;
 }
 
 export function gauge(name: string, l: Labels, delta: number): void {
@@ -72,7 +84,8 @@ export function trackConnection(l: Labels, socket: Socket): void {
 
 /** Prometheus text exposition of every layer-4 series (HELP/TYPE once per family). */
 export function l4Metrics(): string {
-  const values = new Map<string, number>(counters);
+  const values = new Map<string, number>();
+  for (const [k, c] of counters) values.set(k, c.v);
   for (const [k, v] of gauges) values.set(k, v);
   for (const { key, socket } of live) {
     add(values, `portico_l4_received_bytes_total{${key}}`, socket.bytesRead);
@@ -96,7 +109,7 @@ export function l4Metrics(): string {
 /** Current value of one series (tests and the admin API). */
 export function l4MetricValue(name: string, l: Labels, extra?: Record<string, string>): number {
   const k = series(name, l, extra);
-  let v = counters.get(k) ?? gauges.get(k) ?? 0;
+  let v = counters.get(k)?.v ?? gauges.get(k) ?? 0;
   if (name === 'portico_l4_received_bytes_total' || name === 'portico_l4_sent_bytes_total') {
     const key = labelText(l);
     for (const e of live) {

@@ -11,7 +11,8 @@ import type { AddressInfo } from 'node:net';
 import type { IRL4Route, IRListener } from '../../ir/types.ts';
 import { Balancer } from './balance.ts';
 import type { Backends } from './common.ts';
-import { count, gauge } from './metrics.ts';
+import { count, counterCell, gauge } from './metrics.ts';
+import type { Cell } from './metrics.ts';
 
 export interface UdpOptions {
   /** Session idle timeout. Default 60 s. */
@@ -39,6 +40,8 @@ interface Session {
   queue: Buffer[] | null;
   timer: NodeJS.Timeout;
   labels: { listener: string; protocol: 'UDP'; port: number };
+  /** Counter cells looked up once per session, not per datagram. */
+  cells: { datagramsIn: Cell; datagramsOut: Cell; bytesIn: Cell; bytesOut: Cell };
 }
 
 interface UdpTable {
@@ -97,7 +100,13 @@ export async function createUdpProxy(address: string, port: number, listeners: I
     if (!pick.ok) return drop(pick.reason);
     const ep = pick.endpoints[0];
     const upstream = dgram.createSocket(net.isIPv6(ep.address) ? 'udp6' : 'udp4');
-    const s: Session = { upstream, queue: [], timer: setTimeout(() => endSession(key, s), idleTimeoutMs), labels };
+    const cells = {
+      datagramsIn: counterCell('portico_l4_udp_datagrams_total', labels, { direction: 'client_to_upstream' }),
+      datagramsOut: counterCell('portico_l4_udp_datagrams_total', labels, { direction: 'upstream_to_client' }),
+      bytesIn: counterCell('portico_l4_received_bytes_total', labels),
+      bytesOut: counterCell('portico_l4_sent_bytes_total', labels),
+    };
+    const s: Session = { upstream, queue: [], timer: setTimeout(() => endSession(key, s), idleTimeoutMs), labels, cells };
     s.timer.unref();
     sessions.set(key, s);
     count('portico_l4_udp_sessions_total', labels);
@@ -105,8 +114,8 @@ export async function createUdpProxy(address: string, port: number, listeners: I
     upstream.on('error', () => endSession(key, s));
     upstream.on('message', (msg) => {
       s.timer.refresh();
-      count('portico_l4_udp_datagrams_total', labels, { direction: 'upstream_to_client' });
-      count('portico_l4_sent_bytes_total', labels, undefined, msg.length);
+      cells.datagramsOut.v++;
+      cells.bytesOut.v += msg.length;
       socket.send(msg, rinfo.port, rinfo.address);
     });
     // connect() binds an ephemeral port first, then fixes the peer: only the endpoint can reply.
@@ -123,13 +132,12 @@ export async function createUdpProxy(address: string, port: number, listeners: I
     const key = `${rinfo.address}|${rinfo.port}`;
     const s = sessions.get(key) ?? startSession(key, rinfo);
     if (!s) return;
-    const labels = s.labels;
     s.timer.refresh();
-    count('portico_l4_udp_datagrams_total', labels, { direction: 'client_to_upstream' });
-    count('portico_l4_received_bytes_total', labels, undefined, msg.length);
+    s.cells.datagramsIn.v++;
+    s.cells.bytesIn.v += msg.length;
     if (s.queue === null) s.upstream.send(msg);
     else if (s.queue.length < maxQueued) s.queue.push(msg);
-    else count('portico_l4_udp_datagrams_dropped_total', labels, { reason: 'queue_full' });
+    else count('portico_l4_udp_datagrams_dropped_total', s.labels, { reason: 'queue_full' });
   });
 
   return {
