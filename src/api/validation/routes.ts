@@ -72,6 +72,7 @@ const CORS = obj({
       min: 1,
       max: 253,
       pattern: {
+        // eslint-disable-next-line no-useless-escape -- written exactly as the CRD writes it
         re: /(^\*$)|(^(http(s)?):\/\/(((\*\.)?([a-zA-Z0-9\-]+\.)*[a-zA-Z0-9-]+|\*)(:([0-9]{1,5}))?)$)/,
         says: 'must be "*" or an origin "http(s)://host[:port]" (the host may start with "*.")',
       },
