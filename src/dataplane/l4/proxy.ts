@@ -12,6 +12,9 @@ import type { Duplex } from 'node:stream';
 import type { IRBackendTLS, IRCertificate } from '../../ir/types.ts';
 import type { Endpoint } from './balance.ts';
 
+/** TCP keepalive probes on both legs, so a peer that vanished without a FIN is noticed. */
+export const KEEPALIVE_MS = 60_000;
+
 export interface ConnectOptions {
   connectTimeoutMs: number;
   maxAttempts: number;
@@ -41,6 +44,7 @@ function connectOne(ep: Endpoint, opts: ConnectOptions): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const raw = net.connect({ host: ep.address, port: ep.port, allowHalfOpen: true });
     raw.setNoDelay(true);
+    raw.setKeepAlive(true, KEEPALIVE_MS);
     const sock: net.Socket = opts.tls ? tls.connect({ socket: raw, ...originationOptions(opts.tls, opts.clientCertificate) }) : raw;
     const ready = opts.tls ? 'secureConnect' : 'connect';
     const timer = setTimeout(() => fail(new Error(`connect to ${ep.address}:${ep.port} timed out`)), opts.connectTimeoutMs);

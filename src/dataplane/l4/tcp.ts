@@ -10,7 +10,7 @@ import { Balancer } from './balance.ts';
 import { ConnectionSet, closeServer, createStreamServer, resolveOptions } from './common.ts';
 import type { Backends, L4Options, ResolvedL4Options } from './common.ts';
 import { count, trackConnection } from './metrics.ts';
-import { connectUpstream, reset, splice } from './proxy.ts';
+import { KEEPALIVE_MS, connectUpstream, reset, splice } from './proxy.ts';
 
 export interface L4StreamServer {
   /** Unbound server; the caller listens on it (server.listen(port, address)) and reports bind errors. */
@@ -40,6 +40,7 @@ export function createTcpServer(listeners: IRListener[], backends: Backends, opt
   const handleConnection = (socket: net.Socket) => {
     conns.add(socket);
     socket.on('error', () => {});
+    socket.setKeepAlive(true, KEEPALIVE_MS);
     void proxyTcp(socket, table, balancer, opts);
   };
   const server = createStreamServer(handleConnection);

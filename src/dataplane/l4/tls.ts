@@ -27,7 +27,7 @@ import { ConnectionSet, closeServer, createStreamServer, resolveOptions } from '
 import type { Backends, L4Options, ResolvedL4Options } from './common.ts';
 import { selectListener, selectRoute } from './hosts.ts';
 import { count, trackConnection } from './metrics.ts';
-import { connectUpstream, reset, splice } from './proxy.ts';
+import { KEEPALIVE_MS, connectUpstream, reset, splice } from './proxy.ts';
 import type { L4StreamServer } from './tcp.ts';
 
 interface CertEntry {
@@ -59,6 +59,7 @@ export function createTlsServer(listeners: IRListener[], backends: Backends, opt
   const handleConnection = (socket: net.Socket) => {
     conns.add(socket);
     socket.on('error', () => {});
+    socket.setKeepAlive(true, KEEPALIVE_MS);
     readHello(socket, opts, (hello, head) => route(socket, hello, head, table, balancer, opts));
   };
   const server = createStreamServer(handleConnection);
