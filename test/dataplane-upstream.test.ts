@@ -27,6 +27,7 @@ before(async () => {
         route('retry', prefix('/retry'), [to('a')], { retry: { codes: [500, 502, 503], attempts: 2 } }),
         route('noretry', prefix('/noretry'), [to('a')]),
         route('cookie', prefix('/cookie'), [to('pair'), to('b')], { sessionPersistence: { type: 'Cookie', name: 'sticky' } }),
+        route('short', prefix('/short'), [to('pair')], { sessionPersistence: { type: 'Cookie', name: 's', absoluteTimeoutMs: 300 } }),
         route('header', prefix('/header'), [to('pair')], { sessionPersistence: { type: 'Header', name: 'X-Session' } }),
         route('rr', prefix('/rr'), [to('pair')]),
         route('empty', prefix('/empty'), [to('empty')]),
@@ -88,6 +89,17 @@ test('session persistence by cookie pins the backend and endpoint', async () => 
     assert.equal(r.json().name, name);
     assert.equal(r.headers['set-cookie'], undefined, 'no new cookie while the session holds');
   }
+});
+
+test('session persistence: an expired session (absoluteTimeout) starts a new one', async () => {
+  const first = await request(port, '/short', { host: 'x' });
+  const cookie = String(first.headers['set-cookie']?.[0]).split(';')[0];
+  const again = await request(port, '/short', { host: 'x', headers: { cookie } });
+  assert.equal(again.headers['set-cookie'], undefined);
+  await new Promise((r) => setTimeout(r, 400));
+  const later = await request(port, '/short', { host: 'x', headers: { cookie } });
+  assert.match(String(later.headers['set-cookie']?.[0]), /^s=/, 'a new session cookie');
+  assert.notEqual(String(later.headers['set-cookie']?.[0]).split(';')[0], cookie);
 });
 
 test('session persistence by header', async () => {

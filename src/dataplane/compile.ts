@@ -122,6 +122,8 @@ function compileRoute(r: IRHTTPRoute, gateway: string, listener: string, cx: Com
           type: sp.type,
           name: sp.type === 'Header' ? sp.name.toLowerCase() : sp.name,
           cookieSuffix: `; Path=/; HttpOnly${sp.lifetimeType === 'Permanent' && sp.absoluteTimeoutMs ? `; Max-Age=${Math.floor(sp.absoluteTimeoutMs / 1000)}` : ''}`,
+          absoluteMs: sp.absoluteTimeoutMs ?? 0,
+          idleMs: sp.idleTimeoutMs ?? 0,
         }
       : undefined,
   };

@@ -101,6 +101,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   requestTimer?: NodeJS.Timeout;
   attemptTimer?: NodeJS.Timeout;
   setSession?: string;
+  /** Creation time (ms) of the session the request presented, if still valid. */
+  sessionCreated = 0;
   drainHook?: () => void;
   upgradeSocket?: Duplex;
   upgradeHead?: Buffer;
@@ -179,10 +181,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (r.session !== undefined) {
       const s = r.session;
       const token = s.type === 'Cookie' ? cookieValue(this.req.headers.cookie, s.name) : (this.req.headers[s.name] as string | undefined);
-      const pinned = token ? resolveToken(r, token) : undefined;
+      const pinned = token ? resolveToken(r, token, Date.now()) : undefined;
       if (pinned !== undefined) {
         choice = pinned.choice;
         this.endpoint = pinned.endpoint;
+        this.sessionCreated = pinned.created;
       }
     }
     choice ??= chooseBackend(r);
@@ -283,8 +286,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (ep === undefined) return this.local(503);
     this.endpoint = ep;
     if (r.session !== undefined) {
-      const token = sessionToken(backend.id, ep);
-      this.setSession = token;
+      this.setSession = sessionToken(backend.id, ep, this.sessionCreated, r.session.idleMs > 0 ? Date.now() : 0);
     }
     this.discard = false;
     this.timedOut = false;

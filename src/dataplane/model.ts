@@ -137,4 +137,7 @@ export interface SessionRuntime {
   /** Lower-cased for the header type. */
   name: string;
   cookieSuffix: string;
+  /** 0: no limit. */
+  absoluteMs: number;
+  idleMs: number;
 }

@@ -23,23 +23,31 @@ export function nextEndpoint(b: BackendRuntime): EndpointRuntime | undefined {
   return eps[i];
 }
 
-/** Session token naming a backend and one of its endpoints. */
-export function sessionToken(backendId: string, ep: EndpointRuntime): string {
-  return Buffer.from(`${backendId}\n${ep.hostPort}`).toString('base64url');
+/**
+ * Session token naming a backend, one of its endpoints, when the session started and (with an
+ * idle timeout) when it was last used. Not signed: it can only ever pick among the route's own
+ * endpoints, which any client may reach anyway.
+ */
+export function sessionToken(backendId: string, ep: EndpointRuntime, created: number, lastUsed: number): string {
+  const start = created > 0 ? created : Date.now();
+  return Buffer.from(`${backendId}\n${ep.hostPort}\n${start.toString(36)}\n${lastUsed.toString(36)}`).toString('base64url');
 }
 
-/** Finds the choice and endpoint a token names, among the route's current backends. */
-export function resolveToken(route: RouteRuntime, token: string): { choice: BackendChoice; endpoint: EndpointRuntime } | undefined {
-  let decoded: string;
-  try { decoded = Buffer.from(token, 'base64url').toString(); } catch { return undefined; }
-  const nl = decoded.indexOf('\n');
-  if (nl < 0) return undefined;
-  const id = decoded.slice(0, nl);
-  const hostPort = decoded.slice(nl + 1);
+/** Finds the choice and endpoint a token names, among the route's current backends, if the session is still valid. */
+export function resolveToken(route: RouteRuntime, token: string, now: number): { choice: BackendChoice; endpoint: EndpointRuntime; created: number } | undefined {
+  const parts = Buffer.from(token, 'base64url').toString().split('\n');
+  if (parts.length !== 4) return undefined;
+  const [id, hostPort, createdText, lastText] = parts;
+  const created = parseInt(createdText, 36);
+  const last = parseInt(lastText, 36);
+  const s = route.session;
+  if (!(created > 0)) return undefined;
+  if (s !== undefined && s.absoluteMs > 0 && now - created > s.absoluteMs) return undefined;
+  if (s !== undefined && s.idleMs > 0 && now - (last > 0 ? last : created) > s.idleMs) return undefined;
   for (const choice of route.choices) {
     const b = choice.backend;
     if (b === undefined || b.id !== id) continue;
-    for (const ep of b.endpoints) if (ep.hostPort === hostPort) return { choice, endpoint: ep };
+    for (const ep of b.endpoints) if (ep.hostPort === hostPort) return { choice, endpoint: ep, created };
   }
   return undefined;
 }
