@@ -54,6 +54,8 @@ export interface DiscoveryResult {
   resources: Map<SnapshotKind, ResourceInfo>;
   /** Kinds not served, with the reason (CRD not installed, discovery failed). */
   missing: Map<SnapshotKind, string>;
+  /** Kinds whose discovery failed for a reason that should pass (API server unreachable, 5xx). */
+  transient: Set<SnapshotKind>;
 }
 
 interface APIGroup {
@@ -67,7 +69,7 @@ interface APIResourceList {
 
 /** Looks up the given kinds. Never throws: failures land in `missing`. */
 export async function discover(client: KubeClient, kinds: readonly SnapshotKind[]): Promise<DiscoveryResult> {
-  const result: DiscoveryResult = { resources: new Map(), missing: new Map() };
+  const result: DiscoveryResult = { resources: new Map(), missing: new Map(), transient: new Set() };
   const byGroup = new Map<string, SnapshotKind[]>();
   for (const kind of kinds) {
     const core = coreResource(kind);
@@ -91,10 +93,14 @@ export async function discover(client: KubeClient, kinds: readonly SnapshotKind[
         else result.missing.set(kind, `${kind} is not served by the API server (is the ${group} CRD for it installed?)`);
       }
     } catch (err) {
-      const message = err instanceof KubeApiError && err.status === 404
+      const notFound = err instanceof KubeApiError && err.status === 404;
+      const message = notFound
         ? `API group ${group} is not served (Gateway API CRDs not installed?)`
         : `discovery of ${group} failed: ${(err as Error).message}`;
-      for (const kind of groupKinds) result.missing.set(kind, message);
+      for (const kind of groupKinds) {
+        result.missing.set(kind, message);
+        if (!notFound) result.transient.add(kind);
+      }
     }
   }
   return result;

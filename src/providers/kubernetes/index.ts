@@ -119,14 +119,21 @@ export class KubernetesProvider {
   }
 
   private async start(): Promise<boolean> {
-    await this.discoverAndStart(SNAPSHOT_KINDS);
+    // Until discovery has answered (the API server may still be starting), there is no point in
+    // a first snapshot without the Gateway API kinds: retry with backoff.
+    let transient = await this.discoverAndStart(SNAPSHOT_KINDS);
+    for (let delay = 500; transient.length > 0 && !this.closed; delay = Math.min(delay * 2, 5_000)) {
+      await new Promise((r) => setTimeout(r, delay));
+      transient = await this.discoverAndStart(transient);
+    }
     await Promise.all([...this.informers.values()].map((i) => i.waitSynced()));
     this.rediscoverTimer = setInterval(() => void this.rediscover(), this.options.rediscoverMs ?? 30_000);
     this.rediscoverTimer.unref?.();
     return this.publish(true);
   }
 
-  private async discoverAndStart(kinds: readonly SnapshotKind[]): Promise<void> {
+  /** Returns the kinds whose discovery failed for a transient reason. */
+  private async discoverAndStart(kinds: readonly SnapshotKind[]): Promise<SnapshotKind[]> {
     const found = await discover(this.client, kinds);
     for (const [kind, reason] of found.missing) {
       if (this.missing.get(kind) !== reason) this.log(`portico: kubernetes: ${reason}; ${kind} objects are ignored until it is served`);
@@ -150,6 +157,7 @@ export class KubernetesProvider {
       this.informers.set(kind, informer);
       informer.start();
     }
+    return [...found.transient];
   }
 
   /** Looks up kinds that were not served; informers started now join the next snapshot. */
