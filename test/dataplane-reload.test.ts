@@ -136,3 +136,38 @@ test('TCP listeners of the IR are served through the l4 module, next to HTTP por
   assert.equal((await request(httpPort, '/', { host: 'x' })).json().name, 'a');
   await echo.close();
 });
+
+test('several gateways on one address:port share the socket, dispatched by Host', async () => {
+  const port = await freePort();
+  const one = ir(400, [listener('one', port, { 'one.test': [route('one', match(), [to('a')])] }, { hostname: 'one.test' })], backends(), 'gw-one');
+  const two = ir(400, [listener('two', port, { 'two.test': [route('two', match(), [to('b')])] }, { hostname: 'two.test' })], backends(), 'gw-two');
+  const res = await dp.apply({ ...one, gateways: [...one.gateways, ...two.gateways] });
+  assert.deepEqual(res.bindErrors, {});
+  assert.equal((await request(port, '/', { host: 'one.test' })).json().name, 'a');
+  assert.equal((await request(port, '/', { host: 'two.test' })).json().name, 'b');
+  assert.equal((await request(port, '/', { host: 'three.test' })).status, 404);
+});
+
+test('HTTPS certificates rotate on apply without reopening the port', async () => {
+  const https = await import('node:https');
+  const { makeCA, makeCert } = await import('./support/tls-certs.ts');
+  const ca = await makeCA();
+  const [c1, c2] = await Promise.all([makeCert(ca, { dns: ['rot.test'], cn: 'first' }), makeCert(ca, { dns: ['rot.test'], cn: 'second' })]);
+  const port = await freePort();
+  const gen = (n: number, c: { certPem: string; keyPem: string }) => ir(n, [listener('tls', port, { '*': [route('tls', match(), [to('a')])] }, {
+    protocol: 'HTTPS', hostname: 'rot.test', tls: { mode: 'Terminate', certificates: [{ ...c, source: { kind: 'Secret', name: 'c' } }] },
+  })], backends());
+  const subject = () => new Promise<string>((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port, servername: 'rot.test', headers: { host: 'rot.test' }, ca: ca.certPem, agent: false }, (res) => {
+      const cn = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN;
+      res.resume();
+      res.on('end', () => resolve(String(cn)));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  await dp.apply(gen(500, c1));
+  assert.equal(await subject(), 'first');
+  await dp.apply(gen(501, c2));
+  assert.equal(await subject(), 'second');
+});
