@@ -80,6 +80,18 @@ test('weighted split over many connections; weight 0 never chosen', async () => 
   assert.ok(counts.E1 > 120 && counts.E1 < 180, `E1 got ${counts.E1}`);
 });
 
+test('an invalid backendRef keeps its share: that share of connections is refused', async () => {
+  const { port } = await start(tcpListener([['b1', 1], [undefined, 1]]));
+  let served = 0;
+  const total = 100;
+  for (let i = 0; i < total; i += 20) {
+    const batch = await Promise.all(Array.from({ length: 20 }, () => tcpExchange(port, '')));
+    served += batch.filter((r) => r.data.startsWith('E1')).length;
+  }
+  // Expected 50; σ = 5.
+  assert.ok(served > 25 && served < 75, `served ${served} of ${total}`);
+});
+
 test('endpoints of a backend are used round-robin', async () => {
   const { port } = await start(tcpListener([['pair', 1]]));
   const seen: string[] = [];

@@ -98,6 +98,16 @@ test('activity in either direction keeps a session alive', async () => {
   assert.equal(l4MetricValue('portico_l4_udp_sessions_total', { listener: 'default/gw/udp', protocol: 'UDP', port }), 1);
 });
 
+test('weighted split over many sessions', async () => {
+  const { port } = await start(udpListener([['b1', 3], ['b2', 1]]));
+  const cs = await Promise.all(Array.from({ length: 80 }, () => client()));
+  const answers = await Promise.all(cs.map((c) => c.ask(port, 'w')));
+  const u1 = answers.filter((a) => a === 'U1:w').length;
+  assert.equal(answers.filter((a) => a === 'U2:w').length, 80 - u1);
+  // Expected 60; σ ≈ 3.9.
+  assert.ok(u1 > 42 && u1 < 76, `U1 got ${u1} of 80`);
+});
+
 test('weight 0 never chosen; no valid backend drops datagrams', async () => {
   const { port } = await start(udpListener([['b1', 0], ['b2', 1]]));
   const cs = await Promise.all([client(), client(), client(), client()]);
