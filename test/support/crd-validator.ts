@@ -13,7 +13,7 @@
 // part of the CRDs), so metadata is not what this equivalence proves.
 
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { isIP as netIsIP, isIPv4, isIPv6 } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,9 +27,11 @@ export const GATEWAY_API_MODULE = 'sigs.k8s.io/gateway-api@v1.6.3';
 
 /** Finds the module directory with `go mod download`; a reason string when that is impossible. */
 export function locateGatewayAPIModule(): { dir: string } | { skip: string } {
+  // An empty directory, so no go.mod around changes what `go mod download` does.
+  const cwd = mkdtempSync(join(tmpdir(), 'portico-crds-'));
   try {
     const out = execFileSync('go', ['mod', 'download', '-json', GATEWAY_API_MODULE], {
-      cwd: tmpdir(),
+      cwd,
       env: { ...process.env, GO111MODULE: 'on', GOFLAGS: '-mod=mod' },
       encoding: 'utf8',
       timeout: 180_000,
@@ -39,9 +41,17 @@ export function locateGatewayAPIModule(): { dir: string } | { skip: string } {
     if (!info.Dir) return { skip: `go mod download ${GATEWAY_API_MODULE} gave no directory${info.Error ? `: ${info.Error}` : ''}` };
     return { dir: info.Dir };
   } catch (e) {
-    const err = e as NodeJS.ErrnoException & { stderr?: string };
+    const err = e as NodeJS.ErrnoException & { stderr?: string; stdout?: string };
     if (err.code === 'ENOENT') return { skip: 'the Go toolchain (`go`) is not installed, so the upstream CRDs cannot be fetched' };
-    return { skip: `go mod download ${GATEWAY_API_MODULE} failed: ${(err.stderr || err.message).trim()}` };
+    let reason = err.stderr?.trim() || err.message;
+    try {
+      reason = (JSON.parse(err.stdout ?? '') as { Error?: string }).Error ?? reason; // -json reports errors on stdout
+    } catch {
+      // not JSON: keep stderr
+    }
+    return { skip: `go mod download ${GATEWAY_API_MODULE} failed: ${reason}` };
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
   }
 }
 

@@ -1,6 +1,7 @@
 // Object metadata, checked as the API server checks it for custom resources (apimachinery's
 // ValidateObjectMeta): a name (or generateName) that is a DNS subdomain, a namespace that is a
-// DNS label (ignored on cluster-scoped kinds), qualified label and annotation keys, label values.
+// DNS label (ignored on cluster-scoped kinds), qualified label and annotation keys, label values,
+// at most 256 KiB of annotations.
 
 import type { FieldError } from './schema.ts';
 
@@ -8,6 +9,7 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const ANNOTATIONS_MAX_BYTES = 256 * 1024;
 
 function qualifiedKeyProblem(key: string): string | undefined {
   const slash = key.indexOf('/');
@@ -60,4 +62,9 @@ export function checkMetadata(meta: unknown, namespaced: boolean, errs: FieldErr
   }
   checkStringMap(m.labels, 'metadata.labels', errs, true);
   checkStringMap(m.annotations, 'metadata.annotations', errs, false);
+  if (m.annotations && typeof m.annotations === 'object') {
+    let bytes = 0;
+    for (const [k, v] of Object.entries(m.annotations)) bytes += Buffer.byteLength(k) + (typeof v === 'string' ? Buffer.byteLength(v) : 0);
+    if (bytes > ANNOTATIONS_MAX_BYTES) errs.push({ path: 'metadata.annotations', message: `annotations may not be more than ${ANNOTATIONS_MAX_BYTES} bytes in total, have ${bytes}` });
+  }
 }
