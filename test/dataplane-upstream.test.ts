@@ -26,6 +26,7 @@ before(async () => {
         route('be-timeout', prefix('/be-timeout'), [to('a')], { timeouts: { backendRequestMs: 300 } }),
         route('retry', prefix('/retry'), [to('a')], { retry: { codes: [500, 502, 503], attempts: 2 } }),
         route('noretry', prefix('/noretry'), [to('a')]),
+        route('retry-timeout', prefix('/rt'), [to('a')], { retry: { codes: [504], attempts: 2 }, timeouts: { backendRequestMs: 300 } }),
         route('cookie', prefix('/cookie'), [to('pair'), to('b')], { sessionPersistence: { type: 'Cookie', name: 'sticky' } }),
         route('short', prefix('/short'), [to('pair')], { sessionPersistence: { type: 'Cookie', name: 's', absoluteTimeoutMs: 300 } }),
         route('header', prefix('/header'), [to('pair')], { sessionPersistence: { type: 'Header', name: 'X-Session' } }),
@@ -62,6 +63,16 @@ test('retry on listed codes up to attempts, then the last answer', async () => {
   const large = await request(port, '/retry?uuid=r5&succeedAfter=0', { host: 'x', method: 'POST', body: big });
   assert.equal(large.status, 200, 'a body over the retry buffer limit is streamed, not refused');
   assert.equal(large.json().body.length, big.length);
+});
+
+test('an attempt cut by backendRequest timeout is retried when 504 is a retry code', async () => {
+  // the echo delays every attempt: each times out, so 3 attempts, then 504
+  const t0 = performance.now();
+  const r = await request(port, '/rt/retry?delay=1000&uuid=t1', { host: 'x' });
+  assert.equal(r.status, 504);
+  assert.ok(performance.now() - t0 >= 850, 'three attempts of 300 ms');
+  const seen = (await a.log()).filter((e) => e.path.includes('uuid=t1'));
+  assert.equal(seen.length, 3);
 });
 
 test('retry on connection resets; without retry a reset is a 502', async () => {

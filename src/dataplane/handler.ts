@@ -394,7 +394,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     const timedOut = this.timedOut;
     const r = this.routeRt!;
-    if (!timedOut && r.retry !== undefined && this.attempt < r.retry.attempts && this.canRetry()) {
+    // Connection failures are always retryable; a timed-out attempt counts as a 504.
+    if (r.retry !== undefined && this.attempt < r.retry.attempts && this.canRetry() && (!timedOut || r.retry.codes.has(504))) {
       return this.retryLater();
     }
     this.local(timedOut ? 504 : upstreamErrorStatus(err));

@@ -41,7 +41,8 @@ export function createTcpServer(listeners: IRListener[], backends: Backends, opt
     conns.add(socket);
     socket.on('error', () => {});
     socket.setKeepAlive(true, KEEPALIVE_MS);
-    void proxyTcp(socket, table, balancer, opts);
+    // Nothing below should throw; if it ever does, only this connection pays.
+    proxyTcp(socket, table, balancer, opts).catch(() => socket.destroy());
   };
   const server = createStreamServer(handleConnection);
   return {

@@ -186,7 +186,7 @@ function route(socket: net.Socket, hello: ClientHelloInfo, head: Buffer, table: 
   if (!pick.ok) return refuse(pick.reason);
   if (terminate && pick.backend.tls?.invalid) return refuse('invalid_backend_tls');
   if (terminate) terminateAndProxy(socket, head, sni, compiled, pick, labels, opts);
-  else void passthrough(socket, head, pick, labels, opts);
+  else passthrough(socket, head, pick, labels, opts).catch(() => socket.destroy());
 }
 
 /** Gives the connection, with the bytes read so far pushed back, to the HTTPS side of the port. */
@@ -240,26 +240,31 @@ function terminateAndProxy(socket: net.Socket, head: Buffer, sni: string, compil
     secure.destroy();
   }, opts.handshakeTimeoutMs);
   secure.once('close', () => clearTimeout(timer));
-  secure.once('secure', async () => {
+  secure.once('secure', () => {
     clearTimeout(timer);
     established = true;
     secure.pause();
-    let upstream: net.Socket;
-    try {
-      upstream = await connectUpstream(pick.endpoints, {
-        connectTimeoutMs: opts.connectTimeoutMs,
-        maxAttempts: opts.maxConnectAttempts,
-        tls: pick.backend.tls,
-        clientCertificate: opts.backendClientCertificate,
-        onAttemptError: () => count('portico_l4_upstream_connect_errors_total', labels),
-      });
-    } catch {
-      count('portico_l4_connections_rejected_total', labels, { reason: 'upstream_connect' });
-      secure.destroy();
-      return;
-    }
-    if (secure.destroyed) return void upstream.destroy();
-    trackConnection(labels, socket);
-    splice(secure, upstream, undefined, { socket: secure, ms: opts.idleTimeoutMs });
+    proxyTerminated(secure, socket, pick, labels, opts).catch(() => secure.destroy());
   });
+}
+
+/** After the handshake: connect to the backend (re-encrypting if it has TLS settings) and splice plaintext. */
+async function proxyTerminated(secure: tls.TLSSocket, socket: net.Socket, pick: Extract<Pick, { ok: true }>, labels: { listener: string; protocol: 'TLS'; port: number }, opts: ResolvedL4Options): Promise<void> {
+  let upstream: net.Socket;
+  try {
+    upstream = await connectUpstream(pick.endpoints, {
+      connectTimeoutMs: opts.connectTimeoutMs,
+      maxAttempts: opts.maxConnectAttempts,
+      tls: pick.backend.tls,
+      clientCertificate: opts.backendClientCertificate,
+      onAttemptError: () => count('portico_l4_upstream_connect_errors_total', labels),
+    });
+  } catch {
+    count('portico_l4_connections_rejected_total', labels, { reason: 'upstream_connect' });
+    secure.destroy();
+    return;
+  }
+  if (secure.destroyed) return void upstream.destroy();
+  trackConnection(labels, socket);
+  splice(secure, upstream, undefined, { socket: secure, ms: opts.idleTimeoutMs });
 }
