@@ -166,7 +166,27 @@ export function loadExpectations(name: string): Expectation[] | undefined {
   if (!existsSync(file)) return undefined;
   const [doc] = parseYamlDocs(file);
   if (!Array.isArray(doc)) throw new Error(`${file}: expected a list of assertions`);
+  doc.forEach((e, i) => validateExpectation(e, `${file}[${i}]`));
   return doc as Expectation[];
+}
+
+const EXPECTATION_KEYS = new Set(['object', 'path', 'status', 'reason', 'observedGeneration', 'equals', 'includes', 'orAbsent', 'length', 'absent', 'note']);
+
+/** A typo in expect.yaml must fail loudly, not turn an assertion into a no-op. */
+function validateExpectation(e: unknown, where: string): void {
+  if (!e || typeof e !== 'object' || Array.isArray(e)) throw new Error(`${where}: expected a mapping`);
+  const x = e as Record<string, unknown>;
+  for (const k of Object.keys(x)) if (!EXPECTATION_KEYS.has(k)) throw new Error(`${where}: unknown key "${k}"`);
+  if (typeof x.object !== 'string' || !/^[A-Za-z]+\/([a-z0-9.-]+\/)?[a-z0-9.-]+$/.test(x.object)) {
+    throw new Error(`${where}: object must be "Kind/namespace/name" or "Kind/name"`);
+  }
+  if (typeof x.path !== 'string') throw new Error(`${where}: path is required`);
+  splitPath(x.path);
+  const checks = ['status', 'reason', 'observedGeneration', 'equals', 'includes', 'length', 'absent'].filter((k) => k in x);
+  if (checks.length === 0) throw new Error(`${where}: no check (status, reason, equals, includes, length or absent)`);
+  if (x.status !== undefined && !['True', 'False', 'Unknown'].includes(x.status as string)) {
+    throw new Error(`${where}: status must be the string "True", "False" or "Unknown" (quote it in YAML)`);
+  }
 }
 
 function statusKey(kind: string, namespace: string | undefined, name: string): string {
