@@ -169,6 +169,25 @@ test('live update keeps open connections on their backend; close() ends them', a
   assert.equal(proxy.connections, 0);
 });
 
+test('close(graceMs) lets open connections finish, then returns', async () => {
+  const { proxy, port } = await start(tcpListener([['b1', 1]]));
+  const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  s.on('error', () => {});
+  let got = '';
+  s.on('data', (d) => (got += d));
+  const ended = new Promise((r) => s.on('close', r));
+  await waitFor(() => got === 'E1\n');
+  const t0 = Date.now();
+  const closing = proxy.close(5000);
+  // New connections are refused while the open one finishes normally.
+  assert.notEqual((await tcpExchange(port, 'late')).error, undefined);
+  s.end('bye');
+  await ended;
+  await closing;
+  assert.equal(got, 'E1\nbye' + 'E1:bytes=3\n');
+  assert.ok(Date.now() - t0 < 4000, 'close() returned once the connection was done');
+});
+
 test('idle connections are closed after idleTimeoutMs (option given at update)', async () => {
   const { proxy, port } = await start(tcpListener([['b1', 1]]));
   proxy.update(tcpListener([['b1', 1]]), backends, { idleTimeoutMs: 150 });

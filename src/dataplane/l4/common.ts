@@ -64,9 +64,13 @@ export function createStreamServer(handle: (socket: net.Socket) => void): net.Se
 /** Tracks open client sockets so close() can end them. */
 export class ConnectionSet {
   private readonly sockets = new Set<net.Socket>();
+  private onEmpty?: () => void;
   add(s: net.Socket): void {
     this.sockets.add(s);
-    s.once('close', () => this.sockets.delete(s));
+    s.once('close', () => {
+      this.sockets.delete(s);
+      if (this.sockets.size === 0) this.onEmpty?.();
+    });
   }
   get size(): number {
     return this.sockets.size;
@@ -75,17 +79,14 @@ export class ConnectionSet {
   async drain(graceMs: number): Promise<void> {
     if (graceMs > 0 && this.sockets.size > 0) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, graceMs);
-        const check = setInterval(() => {
-          if (this.sockets.size === 0) {
-            clearTimeout(timer);
-            clearInterval(check);
-            resolve();
-          }
-        }, 50);
-        timer.unref();
-        setTimeout(() => clearInterval(check), graceMs).unref();
+        const timer = setTimeout(done, graceMs);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.onEmpty = done;
       });
+      this.onEmpty = undefined;
     }
     // Cut with a reset, so clients can tell an aborted stream from a complete one.
     for (const s of this.sockets) {
