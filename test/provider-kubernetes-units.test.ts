@@ -10,6 +10,7 @@ import { KubeconfigError, loadConnection, parseKubeconfig } from '../src/provide
 import { AddressPool, AddressPoolError, wantsPoolAddress, withAssignedAddress } from '../src/providers/kubernetes/address-pool.ts';
 import { mergeStatus, removeOwnEntries, statusDiffers } from '../src/providers/kubernetes/status-merge.ts';
 import { microTime } from '../src/providers/kubernetes/leader.ts';
+import { markAddressNotAssigned } from '../src/providers/kubernetes/mode.ts';
 import type { KubeObject } from '../src/api/meta.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -190,4 +191,15 @@ test('status differs: server defaults in the cluster copy do not count as change
 
 test('lease times are MicroTime (six fractional digits)', () => {
   assert.equal(microTime(new Date('2026-11-26T10:20:04.123Z')), '2026-11-26T10:20:04.123000Z');
+});
+
+test('pool exhausted: Programmed=False/AddressNotAssigned, no addresses reported', () => {
+  const status = { conditions: [cond('Accepted', 'True', 'Accepted', T0), cond('Programmed', 'True', 'Programmed', T0)], addresses: [{ type: 'IPAddress', value: '0.0.0.0' }] };
+  const out = markAddressNotAssigned(status, 'No address left', T1) as any;
+  assert.deepEqual(out.conditions[1], { type: 'Programmed', status: 'False', reason: 'AddressNotAssigned', message: 'No address left', lastTransitionTime: T1 });
+  assert.equal(out.conditions[0].lastTransitionTime, T0);
+  assert.equal(out.addresses, undefined);
+  assert.equal(status.conditions[1].status, 'True', 'the input is not changed');
+  const again = markAddressNotAssigned(out, 'No address left', '2026-03-03T00:00:00Z') as any;
+  assert.equal(again.conditions[1].lastTransitionTime, T1, 'unchanged condition keeps its time');
 });
