@@ -49,6 +49,7 @@ before(async () => {
     route('be-filters', prefix('/be'), [to('a', 1, [{ type: 'RequestHeaderModifier', set: [{ name: 'x-be', value: 'yes' }], add: [], remove: [] }, { type: 'ResponseHeaderModifier', set: [{ name: 'x-be-resp', value: 'yes' }], add: [], remove: [] }])]),
     route('be-redirect', prefix('/be-redirect'), [to('a', 1, [{ type: 'RequestRedirect', hostname: 'be.example', statusCode: 302 }])]),
     withFilters('auth-ok', '/auth-ok', [{ type: 'ExternalAuth', protocol: 'HTTP', backendId: 'auth', path: '/', allowedResponseHeaders: ['x-backend'] }]),
+    withFilters('auth-body', '/auth-body', [{ type: 'ExternalAuth', protocol: 'HTTP', backendId: 'auth', path: '/', forwardBody: { maxSize: 4 } }]),
     withFilters('auth-deny', '/auth-deny', [{ type: 'ExternalAuth', protocol: 'HTTP', backendId: 'auth', path: '/status/403' }]),
   ];
   // routes are given in precedence order: longer prefixes first where they overlap
@@ -175,4 +176,8 @@ test('ExternalAuth over HTTP: allow copies headers, deny returns the auth answer
   assert.ok(seen.some((s) => s.path === '/auth-ok/x' && s.headers.authorization === 'Bearer t'), JSON.stringify(seen));
   const deny = await request(port, '/auth-deny/x', { host: 'h.test' });
   assert.equal(deny.status, 403);
+  const withBody = await request(port, '/auth-body/x', { host: 'h.test', method: 'POST', body: 'abcdefgh' });
+  assert.equal(withBody.json().body, 'abcdefgh', 'the backend gets the whole body');
+  const authSaw = (await auth.log()).find((s) => s.path === '/auth-body/x');
+  assert.equal(authSaw?.headers['content-length'], '4', 'the auth service gets forwardBody.maxSize bytes');
 });

@@ -170,6 +170,7 @@ export function compileFilters(list: IRFilter[], backendOf: (id: string | undefi
           path: x.path ?? '',
           allowedRequestHeaders: x.allowedRequestHeaders?.map((h) => h.toLowerCase()),
           allowedResponseHeaders: (x.allowedResponseHeaders ?? []).map((h) => h.toLowerCase()),
+          forwardBodyMax: x.forwardBody?.maxSize ?? 0,
         };
         break;
       case 'DirectResponse': f.directStatus ??= x.status; break;

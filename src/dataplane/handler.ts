@@ -19,7 +19,7 @@ import { externalAuth } from './filters/extauth.ts';
 import { chooseBackend, cookieValue, nextEndpoint, resolveToken, sessionToken } from './upstream/balance.ts';
 import type { EndpointRuntime } from './upstream/pools.ts';
 import { observe, type Metrics, type RequestCounter } from './metrics.ts';
-import type { BackendChoice, CompiledFilters, ListenerRuntime, PortConfig, RouteRuntime } from './model.ts';
+import type { BackendChoice, CompiledFilters, ExtAuthRuntime, ListenerRuntime, PortConfig, RouteRuntime } from './model.ts';
 
 export type Req = IncomingMessage | Http2ServerRequest;
 export type Res = ServerResponse | Http2ServerResponse;
@@ -37,8 +37,8 @@ export interface Runtime {
 /** Request headers never forwarded (hop-by-hop, RFC 9110 §7.6.1) and HTTP/2 pseudo-headers. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate', 'proxy-authorization', 'http2-settings', 'host']);
 const RESPONSE_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'trailer', 'te', 'proxy-authenticate']);
-/** Retry buffers request bodies up to this size; larger bodies are sent once. */
-const RETRY_BODY_LIMIT = 1 << 20;
+/** Retry and ExternalAuth forwardBody buffer request bodies up to this size; larger ones are streamed, once. */
+const BODY_BUFFER_LIMIT = 1 << 20;
 const GRPC_STATUS: Record<number, string> = { 404: '12', 500: '13', 502: '14', 503: '14', 504: '4', 421: '14' };
 
 const kExchange = Symbol('exchange');
@@ -91,6 +91,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   upstreamPath = '';
   upstreamHeaders: HeaderBag = {};
   body: Buffer | Readable | null = null;
+  /** The body was read before routing to a backend (ExternalAuth forwardBody). */
+  bodyRead = false;
   attempt = 0;
   controller?: Dispatcher.DispatchController;
   upstreamStart = 0;
@@ -168,10 +170,23 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     if (r.direct !== undefined) return this.local(r.direct.status, r.direct.body);
     if (f.extAuth !== undefined) {
-      externalAuth(this, f.extAuth).then((ok) => { if (ok) this.pick(); }, () => this.local(500));
+      const auth = f.extAuth;
+      if (auth.forwardBodyMax > 0 && hasBody(this.req)) {
+        this.collectBody((body, head) => {
+          this.body = body;
+          this.bodyRead = true;
+          this.authorize(auth, head.subarray(0, auth.forwardBodyMax));
+        });
+      } else {
+        this.authorize(auth, null);
+      }
       return;
     }
     this.pick();
+  }
+
+  authorize(auth: ExtAuthRuntime, body: Buffer | null): void {
+    externalAuth(this, auth, body).then((ok) => { if (ok) this.pick(); }, () => this.local(500));
   }
 
   /** Backend choice (session persistence first), backend filters, then the upstream request. */
@@ -200,7 +215,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     this.buildUpstream(r.filters, bf);
     const mirrors = r.filters.mirrors.length > 0 || bf.mirrors.length > 0 ? chooseMirrors(r.filters.mirrors, bf.mirrors) : undefined;
-    if (!hasBody(this.req)) {
+    if (this.bodyRead) {
+      // read already (ExternalAuth forwardBody): a Buffer, or a stream when it was too large
+      const read = this.body;
+      if (read !== null && !(read instanceof Buffer) && mirrors !== undefined && mirrors.length > 0) this.body = teeBody(read as Readable, mirrors);
+    } else if (!hasBody(this.req)) {
       this.body = null;
     } else if (r.retry !== undefined) {
       return this.bufferBody(mirrors); // a retried body must be sent again: keep it (up to a limit)
@@ -246,31 +265,38 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return f.rewritePath !== undefined ? rewritePath(f.rewritePath, this.routeRt!.prefix, path) : path;
   }
 
-  /**
-   * Reads the request body into memory so that a retry can send it again. A body larger than
-   * RETRY_BODY_LIMIT is streamed on instead (what was read first, then the rest), without retries.
-   */
+  /** Reads the request body into memory so that a retry can send it again (see collectBody). */
   bufferBody(mirrors: ChosenMirror[] | undefined): void {
+    this.collectBody((body) => {
+      this.body = body instanceof Buffer || mirrors === undefined || mirrors.length === 0 ? body : teeBody(body as Readable, mirrors);
+      if (mirrors !== undefined) sendMirrors(mirrors, this);
+      this.send();
+    });
+  }
+
+  /**
+   * Reads the request body: a Buffer when it fits in BODY_BUFFER_LIMIT, else a stream replaying
+   * what was read and then the rest (such a body is sent once, never retried). `head` is what
+   * was read into memory.
+   */
+  collectBody(done: (body: Buffer | Readable, head: Buffer) => void): void {
     const chunks: Buffer[] = [];
     let size = 0;
     const req = this.req;
     const onData = (c: Buffer) => {
       size += c.length;
       chunks.push(c);
-      if (size <= RETRY_BODY_LIMIT) return;
+      if (size <= BODY_BUFFER_LIMIT) return;
       req.off('data', onData);
       req.off('end', onEnd);
       const rest = new PassThrough();
       for (const chunk of chunks) rest.write(chunk);
       req.pipe(rest);
-      this.body = mirrors !== undefined && mirrors.length > 0 ? teeBody(rest, mirrors) : rest;
-      if (mirrors !== undefined) sendMirrors(mirrors, this);
-      this.send();
+      done(rest, Buffer.concat(chunks));
     };
     const onEnd = () => {
-      this.body = Buffer.concat(chunks);
-      if (mirrors !== undefined) sendMirrors(mirrors, this);
-      this.send();
+      const all = Buffer.concat(chunks);
+      done(all, all);
     };
     req.on('data', onData);
     req.once('end', onEnd);

@@ -86,6 +86,8 @@ export interface ExtAuthRuntime {
   path: string;
   allowedRequestHeaders?: string[];
   allowedResponseHeaders: string[];
+  /** forwardBody.maxSize; 0: the body is not sent to the auth service. */
+  forwardBodyMax: number;
 }
 
 export interface BackendRuntime {

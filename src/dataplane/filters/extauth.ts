@@ -8,7 +8,8 @@ import type { HeaderBag } from './headers.ts';
 
 const ALWAYS = ['authorization', 'cookie', 'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'];
 
-export async function externalAuth(ex: Exchange, auth: ExtAuthRuntime): Promise<boolean> {
+/** `body`: the first forwardBody.maxSize bytes of the request body, or null. */
+export async function externalAuth(ex: Exchange, auth: ExtAuthRuntime, body: Buffer | null): Promise<boolean> {
   const ep = auth.backend ? nextEndpoint(auth.backend) : undefined;
   if (ep === undefined) {
     ex.local(auth.backend ? 503 : 500);
@@ -23,10 +24,13 @@ export async function externalAuth(ex: Exchange, auth: ExtAuthRuntime): Promise<
   }
   headers.host = ex.rawHost;
   delete headers['content-length'];
+  delete headers['transfer-encoding'];
+  if (body !== null) headers['content-length'] = String(body.length);
   const res = await ep.pool.request({
     path: auth.path.replace(/\/$/, '') + ex.view.path + (ex.view.rawQuery ? `?${ex.view.rawQuery}` : ''),
     method: ex.view.method as any,
     headers: headers as Record<string, string>,
+    body,
   });
   if (res.statusCode >= 200 && res.statusCode < 300) {
     await res.body.dump();
@@ -38,10 +42,10 @@ export async function externalAuth(ex: Exchange, auth: ExtAuthRuntime): Promise<
     }
     return true;
   }
-  const body = await res.body.text();
+  const answer = await res.body.text();
   const out: HeaderBag = {};
   for (const name of ['location', 'www-authenticate', 'content-type', 'set-cookie']) if (res.headers[name] !== undefined) out[name] = res.headers[name];
-  ex.localWithHeaders(res.statusCode, out, body);
+  ex.localWithHeaders(res.statusCode, out, answer);
   return false;
 }
 

@@ -116,14 +116,14 @@ export async function createUdpProxy(address: string, port: number, listeners: I
       s.timer.refresh();
       cells.datagramsOut.v++;
       cells.bytesOut.v += msg.length;
-      socket.send(msg, rinfo.port, rinfo.address);
+      safeSend(() => socket.send(msg, rinfo.port, rinfo.address));
     });
     // connect() binds an ephemeral port first, then fixes the peer: only the endpoint can reply.
     upstream.connect(ep.port, ep.address, () => {
       if (sessions.get(key) !== s) return;
       const queued = s.queue ?? [];
       s.queue = null;
-      for (const m of queued) upstream.send(m);
+      for (const m of queued) safeSend(() => upstream.send(m));
     });
     return s;
   };
@@ -135,7 +135,7 @@ export async function createUdpProxy(address: string, port: number, listeners: I
     s.timer.refresh();
     s.cells.datagramsIn.v++;
     s.cells.bytesIn.v += msg.length;
-    if (s.queue === null) s.upstream.send(msg);
+    if (s.queue === null) safeSend(() => s.upstream.send(msg));
     else if (s.queue.length < maxQueued) s.queue.push(msg);
     else count('portico_l4_udp_datagrams_dropped_total', s.labels, { reason: 'queue_full' });
   });
@@ -164,4 +164,13 @@ export async function createUdpProxy(address: string, port: number, listeners: I
 function compile(listeners: IRListener[], backends: Backends): UdpTable {
   const listener = listeners.find((l) => l.protocol === 'UDP');
   return { listener, route: listener?.l4Routes[0], backends };
+}
+
+/** A send on a socket closed under our feet (shutdown, session end) drops the datagram, nothing more. */
+function safeSend(send: () => void): void {
+  try {
+    send();
+  } catch {
+    // UDP is lossy by contract.
+  }
 }
