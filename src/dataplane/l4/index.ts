@@ -8,9 +8,11 @@
 //                                : createTcpServer(listeners, ir.backends, opts);
 //     l4.server.listen(port, address);          // the manager binds; 'error' → bindErrors
 //     ...on a new IR generation with the same port:  l4.update(listeners, ir.backends, opts?);
-//   opts (L4Options): backendClientCertificate (IRGateway.backendClientCertificate), timeouts,
-//   idleTimeoutMs, delegate, onReject; passing opts to update() replaces them for new connections.
 //     ...when the port disappears:                   await l4.close(graceMs);
+//   opts (L4Options): backendClientCertificate (IRGateway.backendClientCertificate, presented
+//   when a terminated TLSRoute re-encrypts to a BackendTLSPolicy backend), connect / handshake /
+//   idle timeouts, maxClientHelloBytes, delegate, onReject. Passing opts to update() replaces them
+//   for new connections.
 //   `server` is an unbound net.Server created with allowHalfOpen. A manager that accepts sockets
 //   itself can call l4.handleConnection(socket) instead; its server MUST use allowHalfOpen: true,
 //   or half-closed TCP streams are cut.
@@ -38,6 +40,10 @@
 //   - TLS: SNI → most specific listener on the port (exact, then longest wildcard — matching one
 //     or more labels —, then no hostname) → most specific TLSRoute hostname on that listener.
 //     Missing or unknown SNI: refused with an unrecognized_name alert, never a default backend.
+//     The selected listener's mode decides per connection: Passthrough replays the ClientHello to
+//     the backend; Terminate uses the listener's certificate for the SNI and sends plaintext
+//     (re-encrypted if the backend has IRBackend.tls); IR mode 'Mixed' terminates the SNIs its
+//     certificates cover and passes the others through.
 //   - A weighted pick among the route's backendRefs per connection/session (weight 0 never; an
 //     invalid ref keeps its share and connections landing on it are refused), round-robin over
 //     the chosen backend's endpoints, up to maxConnectAttempts endpoints per connection.
