@@ -171,3 +171,27 @@ test('HTTPS certificates rotate on apply without reopening the port', async () =
   await dp.apply(gen(501, c2));
   assert.equal(await subject(), 'second');
 });
+
+test('a port that changes from HTTP to HTTPS is reopened with the new protocol', async () => {
+  const https = await import('node:https');
+  const { makeCA, makeCert } = await import('./support/tls-certs.ts');
+  const ca = await makeCA();
+  const leaf = await makeCert(ca, { dns: ['p.test'] });
+  const port = await freePort();
+  const r = (protocol: 'HTTP' | 'HTTPS', n: number) => ir(n, [listener('l', port, { '*': [route('l', match(), [to('a')])] }, protocol === 'HTTPS'
+    ? { protocol, tls: { mode: 'Terminate', certificates: [{ ...leaf, source: { kind: 'Secret', name: 'c' } }] } }
+    : {})], backends());
+  await dp.apply(r('HTTP', 600));
+  assert.equal((await request(port, '/', { host: 'p.test' })).status, 200);
+  const res = await dp.apply(r('HTTPS', 601));
+  assert.deepEqual(res.bindErrors, {});
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port, servername: 'p.test', headers: { host: 'p.test' }, ca: ca.certPem, agent: false }, (resp) => {
+      resp.resume();
+      resp.on('end', () => resolve(resp.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(status, 200);
+});

@@ -54,8 +54,11 @@ export class Engine {
         continue;
       }
       if (existing !== undefined) {
+        // Protocol change on this port: stop listening now (in-flight requests finish on their
+        // connections during the grace period) and let the handle close before binding anew.
         this.servers.delete(key);
-        await existing.close();
+        void existing.close();
+        await new Promise((r) => setImmediate(r));
       }
       const server = new PortServer(cfg, this.rt);
       opening.push(server.listen().then(
