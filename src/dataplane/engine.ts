@@ -10,6 +10,8 @@ import { PortServer, portKind } from './listeners/server.ts';
 import type { Runtime } from './handler.ts';
 import { L4Ports } from './listeners/l4.ts';
 
+const POOL_GRACE_MS = 30_000;
+
 export class Engine {
   readonly metrics = new Metrics();
   private readonly pools = new PoolRegistry();
@@ -77,7 +79,9 @@ export class Engine {
         closing.push(server.close());
       }
     }
-    this.pools.sweep(seq);
+    // Pools only older generations use are closed a little later: requests that started on
+    // those generations may still retry or mirror through them.
+    setTimeout(() => this.pools.sweep(seq), POOL_GRACE_MS).unref();
     this.metrics.generation = ir.generation;
     this.metrics.reloads++;
     void Promise.all(closing);
