@@ -6,7 +6,7 @@ import type { ApplyResult, DataPlane } from '../dataplane/index.ts';
 import type { IR } from '../ir/types.ts';
 import type { Snapshot } from '../providers/snapshot.ts';
 import { gateProgrammed } from '../status/programmed.ts';
-import { translate } from '../translate/index.ts';
+import { createTranslator } from '../translate/index.ts';
 import type { OwnedStatus, TranslateResult } from '../translate/index.ts';
 import { nowRfc3339 } from './common.ts';
 
@@ -24,6 +24,8 @@ export class Controller {
   private readonly bindAddress: string;
   private readonly log: (line: string) => void;
   private readonly onStatusChange: () => void;
+  /** Incremental: each snapshot redoes only the work its changes invalidate. */
+  private readonly translator = createTranslator();
   private latest: TranslateResult | undefined;
   private lastSnapshot: Snapshot | undefined;
   private snapshotGeneration = 0;
@@ -61,7 +63,7 @@ export class Controller {
     const started = performance.now();
     let result: TranslateResult;
     try {
-      result = translate(snapshot, { now: nowRfc3339(), previous });
+      result = this.translator.translate(snapshot, { now: nowRfc3339(), previous });
     } catch (err) {
       this.counters.translateErrors++;
       this.log(`portico: translating snapshot ${snapshot.generation} failed, keeping the previous configuration: ${describe(err)}`);

@@ -34,6 +34,19 @@ export interface CompiledRoute {
   backendIds: string[];
 }
 
+/**
+ * What one attachRoute() call read and did, so the incremental translator can replay it when
+ * nothing it read has changed (incremental.ts).
+ */
+export interface AttachRecord {
+  /** Parents looked up, in order: "Gateway ns/name" or "ListenerSet ns/name" (found or not). */
+  lookups: string[];
+  /** Listeners the route attached to: index into lookups, index into that parent's listeners, hostnames. */
+  effects: { parent: number; listener: number; hosts: string[] }[];
+  /** Keys ("ns/name") of the Gateways that now use the route's backends. */
+  uses: string[];
+}
+
 export interface Parents {
   gateways: Map<string, GatewayState>;
   listenerSets: Map<string, ListenerSetState>;
@@ -71,11 +84,15 @@ function normalizedParentRef(ref: Record<string, unknown>): Record<string, unkno
  * Attaches a compiled route to its parents; returns the status.parents entries (only for
  * Portico parents). Records attachments on listeners and backend usage per Gateway.
  */
-export function attachRoute(ctx: Context, parents: Parents, reg: BackendRegistry, cr: CompiledRoute): Record<string, unknown>[] {
+export function attachRoute(
+  ctx: Context, parents: Parents, reg: BackendRegistry, cr: CompiledRoute, rec?: AttachRecord,
+): Record<string, unknown>[] {
   const route = cr.state;
   const entries: Record<string, unknown>[] = [];
-  const seen = new Set<string>();
-  for (const raw of objArr(route.obj.spec && (route.obj.spec as Record<string, unknown>).parentRefs)) {
+  const refs = objArr(route.obj.spec && (route.obj.spec as Record<string, unknown>).parentRefs);
+  // Duplicate parentRefs are skipped; with a single one there is nothing to compare.
+  const seen = refs.length > 1 ? new Set<string>() : undefined;
+  for (const raw of refs) {
     const group = str(raw.group) ?? GATEWAY_GROUP;
     const kind = str(raw.kind) ?? 'Gateway';
     const name = str(raw.name) ?? '';
@@ -85,21 +102,25 @@ export function attachRoute(ctx: Context, parents: Parents, reg: BackendRegistry
     let gateway: GatewayState;
     if (kind === 'Gateway') {
       const gw = parents.gateways.get(`${ns}/${name}`);
+      rec?.lookups.push(`Gateway ${ns}/${name}`);
       if (!gw) continue;
       gateway = gw;
       listeners = gw.listeners; // a Gateway parentRef never selects ListenerSet entries
     } else if (kind === 'ListenerSet') {
       const set = parents.listenerSets.get(`${ns}/${name}`);
+      rec?.lookups.push(`ListenerSet ${ns}/${name}`);
       if (!set) continue;
       gateway = set.gateway;
       listeners = set.problem ? [] : set.listeners;
     } else continue;
     const parentRef = normalizedParentRef(raw);
-    const dedupe = JSON.stringify(parentRef);
-    if (seen.has(dedupe)) continue;
-    seen.add(dedupe);
+    if (seen) {
+      const dedupe = JSON.stringify(parentRef);
+      if (seen.has(dedupe)) continue;
+      seen.add(dedupe);
+    }
 
-    const conds = judgeParent(ctx, cr, raw, listeners, gateway, reg);
+    const conds = judgeParent(ctx, cr, raw, listeners, gateway, reg, rec);
     entries.push({ parentRef, controllerName: ctx.controllerName, conditions: conds });
   }
   return entries;
@@ -107,7 +128,7 @@ export function attachRoute(ctx: Context, parents: Parents, reg: BackendRegistry
 
 function judgeParent(
   ctx: Context, cr: CompiledRoute, raw: Record<string, unknown>, all: ListenerState[],
-  gateway: GatewayState, reg: BackendRegistry,
+  gateway: GatewayState, reg: BackendRegistry, rec: AttachRecord | undefined,
 ): Condition[] {
   const route = cr.state;
   const sectionName = str(raw.sectionName);
@@ -150,6 +171,10 @@ function judgeParent(
   for (const { l, hosts } of matched) {
     l.attachedRoutes++;
     l.attachments.push({ route: cr.state, hostnames: hosts });
+  }
+  if (rec) {
+    rec.uses.push(gwKey);
+    for (const { l, hosts } of matched) rec.effects.push({ parent: rec.lookups.length - 1, listener: all.indexOf(l), hosts });
   }
   return withRefs(RC.accepted());
 }

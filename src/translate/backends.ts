@@ -16,7 +16,29 @@ export type BackendResult =
   | { ok: true; id: string; namespace: string; service: string; portName?: string }
   | { ok: false; reason: string; message: string };
 
+/** One resolveBackendRef() call and its result, as recorded for the incremental translator. */
+export interface BackendCall {
+  fromKind: string;
+  fromNs: string;
+  ref: unknown;
+  use: BackendUse;
+  result: BackendResult;
+  /** What the result depends on: the Service "ns/name" it names, and the namespace whose ReferenceGrants permitted it. */
+  deps: BackendDeps;
+}
+
+export interface BackendDeps {
+  service?: string;
+  grantsIn?: string;
+}
+
 export class BackendRegistry {
+  /**
+   * When set, every resolveBackendRef() call is appended here. A route's compilation depends on
+   * the snapshot only through these calls, so replaying them with the same results proves a
+   * cached compilation still holds (incremental.ts).
+   */
+  record: BackendCall[] | undefined;
   readonly backends = new Map<string, IRBackend>();
   /** Backend id → keys ("ns/name") of the Gateways whose routes use it (policy ancestors). */
   readonly usedBy = new Map<string, Set<string>>();
@@ -53,6 +75,22 @@ function protocolFor(appProtocol: string | undefined, use: BackendUse): BackendP
 export function resolveBackendRef(
   ctx: Context, reg: BackendRegistry, fromKind: string, fromNs: string, ref: unknown, use: BackendUse,
 ): BackendResult {
+  const deps: BackendDeps = {};
+  const result = resolve(ctx, reg, fromKind, fromNs, ref, use, deps);
+  reg.record?.push({ fromKind, fromNs, ref, use, result, deps });
+  return result;
+}
+
+/** Same outcome for two calls (a replayed call against a recorded one). */
+export function sameBackendResult(a: BackendResult, b: BackendResult): boolean {
+  if (a.ok && b.ok) return a.id === b.id && a.namespace === b.namespace && a.service === b.service && a.portName === b.portName;
+  if (!a.ok && !b.ok) return a.reason === b.reason && a.message === b.message;
+  return false;
+}
+
+function resolve(
+  ctx: Context, reg: BackendRegistry, fromKind: string, fromNs: string, ref: unknown, use: BackendUse, deps: BackendDeps,
+): BackendResult {
   const r = obj(ref);
   const group = str(r.group) ?? '';
   const kind = str(r.kind) ?? 'Service';
@@ -62,6 +100,8 @@ export function resolveBackendRef(
     return { ok: false, reason: RouteReason.InvalidKind, message: `Backend kind ${group ? group + '/' : ''}${kind} is not supported; only core Service is.` };
   }
   if (!name) return { ok: false, reason: RouteReason.BackendNotFound, message: 'backendRef has no name.' };
+  deps.service = `${ns}/${name}`;
+  if (ns !== fromNs) deps.grantsIn = ns;
   if (!refAllowed(ctx, { group: GATEWAY_GROUP, kind: fromKind, namespace: fromNs }, { group: '', kind: 'Service', namespace: ns, name })) {
     return { ok: false, reason: RouteReason.RefNotPermitted, message: `Reference to Service ${ns}/${name} is not permitted by any ReferenceGrant.` };
   }

@@ -17,12 +17,13 @@ import { buildGateways, gatewayStatus } from './gateway.ts';
 import { translateGatewayClasses } from './gatewayclass.ts';
 import { compileGRPCRoute } from './grpcroute.ts';
 import { compileHTTPRoute } from './httproute.ts';
+import { TranslateCache, cmpRoutes, copyEntry } from './incremental.ts';
 import { buildIR } from './ir.ts';
 import { compileL4Route } from './l4.ts';
 import { buildListenerSets, listenerSetStatus } from './listenerset.ts';
 import { translateBackendTLSPolicies } from './policies/backendtls.ts';
 import type { GatewayState, ListenerSetState, RouteState } from './state.ts';
-import { cmpAge, cmpStr, createdAt, generation } from './util.ts';
+import { cmpStr, createdAt, generation } from './util.ts';
 
 export interface TranslateOptions {
   /** RFC 3339 time stamped on conditions that change (lastTransitionTime). */
@@ -65,11 +66,41 @@ export interface TranslateResult {
 
 const ROUTE_KINDS: SnapshotKind[] = ['HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'UDPRoute'];
 
+/** A translator that remembers its previous run, so that the next one redoes only what changed. */
+export interface Translator {
+  /** Same result, byte for byte, as translate(snapshot, options). */
+  translate(snapshot: Snapshot, options: TranslateOptions): TranslateResult;
+}
+
+/**
+ * An incremental translator for a stream of snapshots (the run loop): work whose inputs did not
+ * change since its previous call is reused (incremental.ts). Objects of a snapshot must not be
+ * mutated once handed over; unchanged objects should be the same instances from one snapshot
+ * to the next (equal copies work too, at the cost of a deep comparison).
+ */
+export function createTranslator(): Translator {
+  const cache = new TranslateCache();
+  return {
+    translate: (snapshot, options) => {
+      try {
+        return run(snapshot, options, cache);
+      } catch (e) {
+        // The cache may be half updated: forget it rather than trust it next time.
+        cache.reset();
+        throw e;
+      }
+    },
+  };
+}
+
 export function translate(snapshot: Snapshot, options: TranslateOptions): TranslateResult {
+  return run(snapshot, options, undefined);
+}
+
+function run(snapshot: Snapshot, options: TranslateOptions, cache: TranslateCache | undefined): TranslateResult {
   const ctx = new Context(snapshot, options);
   const statuses: OwnedStatus[] = [];
-  const emit = (object: KubeObject, status: Record<string, unknown>): void => {
-    const key = keyOf(object);
+  const emit = (object: KubeObject, status: Record<string, unknown>, key = keyOf(object)): void => {
     stampStatus(status, options.previous?.get(key), generation(object.metadata), options.now);
     statuses.push({ key, object, status });
   };
@@ -86,17 +117,34 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
 
   const reg = new BackendRegistry();
   const compiled = new Map<RouteState, CompiledRoute>();
-  for (const state of routeStates(ctx)) {
+  const compile = (state: RouteState): CompiledRoute => (state.kind === 'HTTPRoute' ? compileHTTPRoute(ctx, reg, state)
+    : state.kind === 'GRPCRoute' ? compileGRPCRoute(ctx, reg, state)
+      : compileL4Route(ctx, reg, state));
+  const states = cache ? (cache.begin(ctx), cache.routeStates(snapshot, ROUTE_KINDS, newRouteState)) : routeStates(ctx);
+  for (const state of states) {
+    const key = state.key;
     try {
-      const cr = state.kind === 'HTTPRoute' ? compileHTTPRoute(ctx, reg, state)
-        : state.kind === 'GRPCRoute' ? compileGRPCRoute(ctx, reg, state)
-          : compileL4Route(ctx, reg, state);
+      if (cache) {
+        compiled.set(state, cache.compile(ctx, reg, state, compile));
+        const out = cache.attach(ctx, parents, reg, state);
+        if (out.template.length === 0) continue;
+        const gen = generation(state.obj.metadata);
+        if (out.stamped && out.stampedGen === gen && options.previous?.get(key) === out.stamped) {
+          statuses.push({ key, object: state.obj, status: out.stamped });
+        } else {
+          const status = { parents: out.template.map(copyEntry) };
+          emit(state.obj, status, key);
+          out.remember(status, gen);
+        }
+        continue;
+      }
+      const cr = compile(state);
       compiled.set(state, cr);
       const entries = attachRoute(ctx, parents, reg, cr);
-      if (entries.length > 0) emit(state.obj, { parents: entries });
+      if (entries.length > 0) emit(state.obj, { parents: entries }, key);
     } catch (e) {
       // Defence in depth: a malformed object must never take translation down.
-      ctx.diag(keyOf(state.obj), `ignored: ${(e as Error).message}`);
+      ctx.diag(key, `ignored: ${(e as Error).message}`);
     }
   }
 
@@ -109,22 +157,23 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
 
   const backends: IR['backends'] = {};
   for (const id of [...reg.backends.keys()].sort(cmpStr)) backends[id] = reg.backends.get(id)!;
-  const ir = buildIR(snapshot.generation, gateways, compiled, backends);
+  const ir = buildIR(snapshot.generation, gateways, compiled, backends, cache);
   statuses.sort((a, b) => cmpStr(a.key, b.key));
   ctx.diagnostics.sort((a, b) => cmpStr(a.object, b.object) || cmpStr(a.message, b.message));
   return { statuses, ir, diagnostics: ctx.diagnostics };
 }
 
+function newRouteState(kind: SnapshotKind, o: KubeObject): RouteState {
+  const namespace = o.metadata.namespace ?? 'default';
+  const name = o.metadata.name;
+  return { obj: o, key: keyOf(o), kind, namespace, name, nsName: `${namespace}/${name}`, created: createdAt(o.metadata), order: 0 };
+}
+
 /** All routes, in the spec's tie-break order: oldest first, then namespace/name (then kind). */
 function routeStates(ctx: Context): RouteState[] {
   const out: RouteState[] = [];
-  for (const kind of ROUTE_KINDS) {
-    for (const o of ctx.list(kind)) {
-      out.push({ obj: o, kind, namespace: o.metadata.namespace ?? 'default', name: o.metadata.name, created: createdAt(o.metadata), order: 0 });
-    }
-  }
-  const keys = new Map(out.map((r) => [r, { created: r.created, nsName: `${r.namespace}/${r.name}` }]));
-  out.sort((a, b) => cmpAge(keys.get(a)!, keys.get(b)!) || cmpStr(a.kind, b.kind));
-  out.forEach((r, i) => { r.order = i; });
+  for (const kind of ROUTE_KINDS) for (const o of ctx.list(kind)) out.push(newRouteState(kind, o));
+  out.sort(cmpRoutes);
+  for (let i = 0; i < out.length; i++) out[i]!.order = i;
   return out;
 }

@@ -10,8 +10,22 @@ import { cmpKey } from './precedence.ts';
 import type { GatewayState, ListenerState, RouteState } from './state.ts';
 import { cmpStr } from './util.ts';
 
-export function buildIR(generation: number, gateways: GatewayState[], compiled: Map<RouteState, CompiledRoute>, backends: IR['backends']): IR {
+/**
+ * A listener's routes as last built, with what they were built from (incremental.ts): the
+ * protocol, then per attachment the compiled route, its order and effective hostnames.
+ */
+export interface ListenerMemo {
+  sig: unknown[];
+  virtualHosts: IRVirtualHost[];
+  l4Routes: IRL4Route[];
+}
+
+export function buildIR(
+  generation: number, gateways: GatewayState[], compiled: Map<RouteState, CompiledRoute>, backends: IR['backends'],
+  cache?: { listeners: Map<string, ListenerMemo> },
+): IR {
   const out: IRGateway[] = [];
+  const next = cache ? new Map<string, ListenerMemo>() : undefined;
   for (const gw of gateways) {
     const live = [...gw.listeners, ...gw.setListeners].filter(listenerLive);
     if (live.length === 0) continue;
@@ -19,15 +33,37 @@ export function buildIR(generation: number, gateways: GatewayState[], compiled: 
     const g: IRGateway = {
       source: { kind: 'Gateway', namespace: gw.namespace, name: gw.name },
       addresses: [...gw.addresses],
-      listeners: live.map((l) => buildListener(l, compiled)),
+      listeners: live.map((l) => buildListener(l, compiled, cache?.listeners, next)),
     };
     if (gw.backendClientCertificate) g.backendClientCertificate = gw.backendClientCertificate;
     out.push(g);
   }
+  if (cache) cache.listeners = next!;
   return { generation, gateways: out, backends };
 }
 
-function buildListener(l: ListenerState, compiled: Map<RouteState, CompiledRoute>): IRListener {
+/** Whether a listener's attachments are those a memo was built from (no allocation: the hot case). */
+function sameSignature(l: ListenerState, compiled: Map<RouteState, CompiledRoute>, sig: unknown[]): boolean {
+  if (sig.length !== 1 + 3 * l.attachments.length || sig[0] !== l.protocol) return false;
+  let i = 1;
+  for (const a of l.attachments) {
+    if (sig[i] !== compiled.get(a.route) || sig[i + 1] !== a.route.order || sig[i + 2] !== a.hostnames) return false;
+    i += 3;
+  }
+  return true;
+}
+
+function signature(l: ListenerState, compiled: Map<RouteState, CompiledRoute>): unknown[] {
+  const sig: unknown[] = [l.protocol];
+  // Hostname arrays are compared by identity: a replayed attachment hands over the same array.
+  for (const a of l.attachments) sig.push(compiled.get(a.route), a.route.order, a.hostnames);
+  return sig;
+}
+
+function buildListener(
+  l: ListenerState, compiled: Map<RouteState, CompiledRoute>,
+  prev?: Map<string, ListenerMemo>, next?: Map<string, ListenerMemo>,
+): IRListener {
   const ir: IRListener = {
     source: { kind: l.ownerKind, namespace: l.owner.metadata.namespace ?? 'default', name: l.owner.metadata.name, sectionName: l.name },
     id: l.id,
@@ -38,8 +74,16 @@ function buildListener(l: ListenerState, compiled: Map<RouteState, CompiledRoute
   };
   if (l.hostname !== undefined) ir.hostname = l.hostname;
   if (l.tls) ir.tls = l.tls;
+  const memo = prev?.get(l.id);
+  if (next && memo && sameSignature(l, compiled, memo.sig)) {
+    ir.virtualHosts = memo.virtualHosts;
+    ir.l4Routes = memo.l4Routes;
+    next.set(l.id, memo);
+    return ir;
+  }
   if (l.protocol === 'HTTP' || l.protocol === 'HTTPS') ir.virtualHosts = virtualHosts(l, compiled);
   else ir.l4Routes = l4Routes(l, compiled);
+  if (next) next.set(l.id, { sig: signature(l, compiled), virtualHosts: ir.virtualHosts, l4Routes: ir.l4Routes });
   return ir;
 }
 

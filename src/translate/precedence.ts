@@ -28,6 +28,9 @@ export function cmpKey(a: Key, b: Key): number {
 
 const PATH_RANK: Record<string, number> = { Exact: 0, RegularExpression: 1, PathPrefix: 2 };
 
+/** Position of the route's order in an httpKey (the incremental translator updates it in place). */
+export const ROUTE_ORDER_INDEX = 5;
+
 export function httpKey(m: IRMatch, routeOrder: number, rule: number, match: number): Key {
   return [
     PATH_RANK[m.path.type] ?? 3,

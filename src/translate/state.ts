@@ -75,9 +75,13 @@ export interface ListenerSetState {
 
 export interface RouteState {
   obj: KubeObject;
+  /** "Kind/namespace/name", as in TranslateResult.statuses. */
+  key: string;
   kind: string;
   namespace: string;
   name: string;
+  /** "namespace/name", the second precedence tie-break. */
+  nsName: string;
   created: string;
   /** Index of the route in precedence tie-breaks (age, then namespace/name). */
   order: number;

@@ -46,6 +46,30 @@ export function strMap(v: unknown): Record<string, string> {
   return out;
 }
 
+/**
+ * Deep equality of JSON-like data, key order included (a stricter test than needed, so that
+ * "equal" objects are indistinguishable to every translate module). Lets the incremental
+ * translator recognise an unchanged object that a provider handed over as a new instance.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i]!;
+    if (k !== kb[i] || !sameJson((a as Json)[k], (b as Json)[k])) return false;
+  }
+  return true;
+}
+
 export function cmpStr(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

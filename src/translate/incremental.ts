@@ -1,0 +1,317 @@
+// The incremental translator's memory (createTranslator() in index.ts). translate() is a pure
+// function of the snapshot; this cache only lets a translator skip work whose inputs are the
+// same as in its previous run, so the output is byte for byte what a fresh translate() gives.
+//
+// Per route, what is remembered and when it is reused:
+// - its RouteState and place in the precedence order, while the route object is unchanged
+//   (the same instance, or an equal copy);
+// - its compilation, while the object is unchanged and every backendRef resolves as before:
+//   compilation reads the snapshot only through resolveBackendRef(), whose calls are recorded
+//   with what they read (a Service and its EndpointSlices, ReferenceGrants of a namespace);
+//   calls whose inputs did not change since the previous run are not redone;
+// - its attachment (status.parents entries, listeners attached to, Gateways using its
+//   backends), while the compilation is reused, the labels of its namespace are the same and
+//   every parent it looked up has the same fingerprint (what judging a parentRef reads of it);
+// - its stamped status, while the attachment is reused and the caller's previous status for it
+//   is the very object this cache produced last time (stamping it again would change nothing).
+// Per listener, the IR virtual hosts / L4 routes, while its attachments are the same (ir.ts).
+import type { KubeObject } from '../api/meta.ts';
+import { LABEL_SERVICE_NAME } from '../api/core.ts';
+import type { Snapshot, SnapshotKind } from '../providers/snapshot.ts';
+import type { AttachRecord, CompiledRoute, Parents } from './attach.ts';
+import { attachRoute } from './attach.ts';
+import type { BackendCall, BackendRegistry } from './backends.ts';
+import { resolveBackendRef, sameBackendResult } from './backends.ts';
+import type { Context } from './context.ts';
+import { gatewayAccepted, listenerAccepted } from './gateway.ts';
+import type { ListenerMemo } from './ir.ts';
+import { ROUTE_ORDER_INDEX } from './precedence.ts';
+import type { ListenerState, RouteState } from './state.ts';
+import { cmpStr, obj, sameJson, strMap } from './util.ts';
+
+interface AttachMemo {
+  rec: AttachRecord;
+  /** Fingerprints of rec.lookups, in order. */
+  fps: string[];
+  nsFp: string;
+  /** status.parents entries before stamping (never handed out: copied first). */
+  entries: Record<string, unknown>[];
+}
+
+interface RouteMemo {
+  state: RouteState;
+  /** Run in which the state was last used. */
+  run: number;
+  cr?: CompiledRoute;
+  calls: BackendCall[];
+  /** state.order when cr's precedence keys were last written. */
+  order: number;
+  attach?: AttachMemo;
+  stamped?: { status: Record<string, unknown>; gen: number | undefined };
+}
+
+export interface RouteOutcome {
+  /** status.parents entries as attachment made them: copy (copyEntry) before stamping. */
+  template: Record<string, unknown>[];
+  /** A status already stamped for this run, when the previous one still holds exactly. */
+  stamped?: Record<string, unknown>;
+  /** metadata.generation `stamped` was stamped with. */
+  stampedGen?: number;
+  /** Call with the stamped status, so the next run can reuse it. */
+  remember: (status: Record<string, unknown>, gen: number | undefined) => void;
+}
+
+interface ParentView {
+  fp: string;
+  listeners: ListenerState[];
+}
+
+/** Kinds whose objects resolveBackendRef() reads. */
+const BACKEND_KINDS: SnapshotKind[] = ['Service', 'EndpointSlice', 'ReferenceGrant'];
+
+export class TranslateCache {
+  /** Route memos by kind, then by snapshot key. */
+  private routes = new Map<string, Map<string, RouteMemo>>();
+  private memos = new WeakMap<RouteState, RouteMemo>();
+  private run = 0;
+  /** Routes in precedence order, as of the previous run. */
+  private order: RouteState[] = [];
+  private controllerName: string | undefined;
+  /** Backend-relevant objects of the previous run's snapshot; undefined: treat all as changed. */
+  private backendObjects: Map<SnapshotKind, ReadonlyMap<string, KubeObject>> | undefined;
+  private changedServices = new Set<string>();
+  private changedGrants = new Set<string>();
+  private parentViews = new Map<string, ParentView>();
+  private nsFps = new Map<string, string>();
+  /** Listener IR pieces by listener id (ir.ts reads and refills it). */
+  listeners = new Map<string, ListenerMemo>();
+
+  /** Starts a run. A different controller name changes every status entry: start afresh. */
+  begin(ctx: Context): void {
+    if (ctx.controllerName !== this.controllerName) {
+      this.reset();
+      this.controllerName = ctx.controllerName;
+    }
+    this.run++;
+    this.parentViews = new Map();
+    this.nsFps = new Map();
+    this.diffBackendObjects(ctx.snapshot);
+  }
+
+  /** Forgets everything (also after a run that did not finish). */
+  reset(): void {
+    this.routes = new Map();
+    this.memos = new WeakMap();
+    this.order = [];
+    this.listeners = new Map();
+    this.backendObjects = undefined;
+    this.controllerName = undefined;
+  }
+
+  /**
+   * Every route of the snapshot in precedence order (oldest first, then namespace/name, then
+   * kind), with `order` set. Unchanged routes keep their RouteState and their relative order, so
+   * only new and changed ones are sorted, then merged in.
+   */
+  routeStates(snapshot: Snapshot, kinds: readonly SnapshotKind[], fresh: (kind: SnapshotKind, o: KubeObject) => RouteState): RouteState[] {
+    const run = this.run;
+    const added: RouteState[] = [];
+    const nextRoutes = new Map<string, Map<string, RouteMemo>>();
+    for (const kind of kinds) {
+      const objects = snapshot.objects.get(kind);
+      if (!objects) continue;
+      const before = this.routes.get(kind);
+      const after = new Map<string, RouteMemo>();
+      nextRoutes.set(kind, after);
+      for (const [k, o] of objects) {
+        if (typeof obj(o.metadata).name !== 'string') continue;
+        const memo = before?.get(k);
+        if (memo && (memo.state.obj === o || sameJson(memo.state.obj, o))) {
+          memo.state.obj = o;
+          memo.run = run;
+          after.set(k, memo);
+        } else {
+          const state = fresh(kind, o);
+          added.push(state);
+          const m: RouteMemo = { state, run, calls: [], order: -1 };
+          this.memos.set(state, m);
+          after.set(k, m);
+        }
+      }
+    }
+    this.routes = nextRoutes;
+    added.sort(cmpRoutes);
+    const out: RouteState[] = [];
+    let j = 0;
+    for (const s of this.order) {
+      if (this.memos.get(s)?.run !== run) continue; // gone or replaced
+      while (j < added.length && cmpRoutes(added[j]!, s) < 0) out.push(added[j++]!);
+      out.push(s);
+    }
+    while (j < added.length) out.push(added[j++]!);
+    for (let i = 0; i < out.length; i++) out[i]!.order = i;
+    this.order = out;
+    return out;
+  }
+
+  /** Compiles a route, or reuses its compilation. */
+  compile(ctx: Context, reg: BackendRegistry, state: RouteState, compile: (state: RouteState) => CompiledRoute): CompiledRoute {
+    const memo = this.memoOf(state);
+    if (memo.cr && this.replayCalls(ctx, reg, memo.calls)) {
+      if (memo.order !== state.order) {
+        for (const e of memo.cr.http) e.key[ROUTE_ORDER_INDEX] = state.order;
+        memo.order = state.order;
+      }
+      return memo.cr;
+    }
+    memo.cr = undefined;
+    memo.attach = undefined;
+    memo.stamped = undefined;
+    reg.record = [];
+    try {
+      memo.cr = compile(state);
+      memo.calls = reg.record;
+      memo.order = state.order;
+    } finally {
+      reg.record = undefined;
+    }
+    return memo.cr;
+  }
+
+  /** Attaches a route compiled by compile() in this run, or replays its previous attachment. */
+  attach(ctx: Context, parents: Parents, reg: BackendRegistry, state: RouteState): RouteOutcome {
+    const m = this.memoOf(state);
+    const cr = m.cr!;
+    const nsFp = this.namespaceFp(ctx, state.namespace);
+    const remember = (status: Record<string, unknown>, gen: number | undefined): void => { m.stamped = { status, gen }; };
+    const a = m.attach;
+    if (a && a.nsFp === nsFp && this.sameParents(parents, a)) {
+      for (const g of a.rec.uses) for (const id of cr.backendIds) reg.use(id, g);
+      for (const e of a.rec.effects) {
+        const l = this.parentView(parents, a.rec.lookups[e.parent]!).listeners[e.listener]!;
+        l.attachedRoutes++;
+        l.attachments.push({ route: state, hostnames: e.hosts });
+      }
+      const out: RouteOutcome = { template: a.entries, remember };
+      if (m.stamped) {
+        out.stamped = m.stamped.status;
+        out.stampedGen = m.stamped.gen;
+      }
+      return out;
+    }
+    m.attach = undefined;
+    m.stamped = undefined;
+    const rec: AttachRecord = { lookups: [], effects: [], uses: [] };
+    const entries = attachRoute(ctx, parents, reg, cr, rec);
+    m.attach = { rec, fps: rec.lookups.map((k) => this.parentView(parents, k).fp), nsFp, entries };
+    return { template: entries, remember };
+  }
+
+  private memoOf(state: RouteState): RouteMemo {
+    return this.memos.get(state)!;
+  }
+
+  private sameParents(parents: Parents, a: AttachMemo): boolean {
+    const lookups = a.rec.lookups;
+    for (let i = 0; i < lookups.length; i++) if (this.parentView(parents, lookups[i]!).fp !== a.fps[i]) return false;
+    return true;
+  }
+
+  /** What judging a parentRef reads of a parent, as a string, and its listeners (once per run). */
+  private parentView(parents: Parents, lookup: string): ParentView {
+    let v = this.parentViews.get(lookup);
+    if (v) return v;
+    const space = lookup.indexOf(' ');
+    const nsName = lookup.slice(space + 1);
+    if (lookup.slice(0, space) === 'Gateway') {
+      const gw = parents.gateways.get(nsName);
+      v = gw ? { fp: JSON.stringify([gatewayAccepted(gw), gw.listeners.map(listenerFp)]), listeners: gw.listeners } : { fp: '-', listeners: [] };
+    } else {
+      const set = parents.listenerSets.get(nsName);
+      const listeners = set && !set.problem ? set.listeners : [];
+      v = set ? {
+        fp: JSON.stringify([gatewayAccepted(set.gateway), set.gateway.namespace, set.gateway.name, set.problem !== undefined, listeners.map(listenerFp)]),
+        listeners,
+      } : { fp: '-', listeners: [] };
+    }
+    this.parentViews.set(lookup, v);
+    return v;
+  }
+
+  private namespaceFp(ctx: Context, ns: string): string {
+    let v = this.nsFps.get(ns);
+    if (v === undefined) {
+      v = JSON.stringify(ctx.namespaceLabels(ns));
+      this.nsFps.set(ns, v);
+    }
+    return v;
+  }
+
+  /**
+   * Replays recorded backend resolutions. A call whose inputs did not change since the previous
+   * run is skipped (once its backend is registered in this run); the others are redone and
+   * must give the recorded result. True when the compilation still holds.
+   */
+  private replayCalls(ctx: Context, reg: BackendRegistry, calls: BackendCall[]): boolean {
+    const all = this.backendObjects === undefined;
+    for (const c of calls) {
+      const d = c.deps;
+      const unchanged = !all && (d.service === undefined || !this.changedServices.has(d.service))
+        && (d.grantsIn === undefined || !this.changedGrants.has(d.grantsIn));
+      if (unchanged && (!c.result.ok || reg.backends.has(c.result.id))) continue;
+      if (!sameBackendResult(resolveBackendRef(ctx, reg, c.fromKind, c.fromNs, c.ref, c.use), c.result)) return false;
+    }
+    return true;
+  }
+
+  /** Services (with their EndpointSlices) and namespaces of ReferenceGrants changed since the previous run. */
+  private diffBackendObjects(snapshot: Snapshot): void {
+    const before = this.backendObjects;
+    this.changedServices = new Set();
+    this.changedGrants = new Set();
+    const now = new Map<SnapshotKind, ReadonlyMap<string, KubeObject>>();
+    for (const kind of BACKEND_KINDS) now.set(kind, snapshot.objects.get(kind) ?? new Map());
+    this.backendObjects = now;
+    if (!before) return;
+    const mark = (kind: SnapshotKind, key: string, o: KubeObject | undefined): void => {
+      if (!o) return;
+      if (kind === 'Service') this.changedServices.add(key);
+      else if (kind === 'ReferenceGrant') this.changedGrants.add(o.metadata.namespace ?? 'default');
+      else {
+        const svc = strMap(o.metadata.labels)[LABEL_SERVICE_NAME];
+        if (svc) this.changedServices.add(`${o.metadata.namespace}/${svc}`);
+      }
+    };
+    for (const kind of BACKEND_KINDS) {
+      const a = before.get(kind)!;
+      const b = now.get(kind)!;
+      if (a === b) continue;
+      for (const [k, o] of b) {
+        const p = a.get(k);
+        if (p === o || (p !== undefined && sameJson(p, o))) continue;
+        mark(kind, k, o);
+        mark(kind, k, p);
+      }
+      for (const [k, p] of a) if (!b.has(k)) mark(kind, k, p);
+    }
+  }
+}
+
+/** Precedence tie-break between routes: oldest first, then namespace/name, then kind. */
+export function cmpRoutes(a: RouteState, b: RouteState): number {
+  return cmpStr(a.created, b.created) || cmpStr(a.nsName, b.nsName) || cmpStr(a.kind, b.kind);
+}
+
+/** The fields of a listener that attachment reads (attach.ts judgeParent / allowsNamespace). */
+function listenerFp(l: ListenerState): unknown[] {
+  const a = l.allowedNamespaces;
+  return [
+    l.name, l.port, listenerAccepted(l), l.supportedKinds, a.from, a.from === 'Selector' ? a.selector ?? null : null,
+    l.owner.metadata.namespace ?? 'default', l.hostname ?? null,
+  ];
+}
+
+/** A status.parents entry with its own condition objects (stamping writes into them). */
+export function copyEntry(e: Record<string, unknown>): Record<string, unknown> {
+  return { ...e, conditions: (e.conditions as Record<string, unknown>[]).map((c) => ({ ...c })) };
+}
