@@ -173,3 +173,22 @@ test('BackendTLSPolicy: TLS to the backend verified against the CA and SNI; a wr
     srv.close();
   }
 });
+
+test('clients that vanish mid-body or mid-response never take the data plane down', async () => {
+  const net = await import('node:net');
+  const cut = (path: string, body: string) => new Promise<void>((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => {
+      s.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n${body}`);
+      setTimeout(() => { s.destroy(); resolve(); }, 50);
+    });
+    s.on('error', () => resolve());
+  });
+  await cut('/retry?uuid=v1', 'partial');
+  await cut('/noretry', 'partial');
+  await cut('/any', 'partial');
+  const s = net.connect(port, '127.0.0.1', () => s.write('GET /be-timeout?delay=200 HTTP/1.1\r\nHost: x\r\n\r\n'));
+  s.on('error', () => {});
+  setTimeout(() => s.destroy(), 20);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal((await request(port, '/', { host: 'x' })).status, 200);
+});
