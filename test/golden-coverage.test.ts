@@ -1,7 +1,7 @@
 // Every condition reason of the spec (gateway-api-spec.md §2.2–2.6) must appear in some golden
-// out.yaml, on the right kind of status and condition type, so that each one is exercised and
-// reviewed. Reasons translate() cannot produce yet are listed in NOT_YET: the list may only
-// shrink; the test says so when one of them shows up.
+// out.yaml and be asserted by some expect.yaml, on the right kind of status and condition type,
+// so that each one is exercised and reviewed. Reasons translate() cannot produce yet are listed
+// in NOT_YET: the list may only shrink; the test says so when one of them shows up.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { parse } from 'yaml';
 import {
   GatewayClassReason, GatewayReason, ListenerEntryReason, ListenerReason, ListenerSetReason, PolicyReason, RouteReason,
 } from '../src/api/conditions.ts';
-import { GOLDEN_DIR, listCases } from './support/golden.ts';
+import { GOLDEN_DIR, listCases, loadExpectations } from './support/golden.ts';
 
 /** Where a condition sits: the object's own conditions, or a listener / parent / ancestor entry. */
 type Scope = 'GatewayClass' | 'Gateway' | 'Listener' | 'ListenerSet' | 'ListenerEntry' | 'Route' | 'BackendTLSPolicy';
@@ -133,6 +133,23 @@ function reasonsInGoldens(): Set<string> {
   return seen;
 }
 
+/** "Scope/Type/Reason" of every condition assertion (with a reason) in every expect.yaml. */
+function reasonsInExpectations(): Set<string> {
+  const seen = new Set<string>();
+  for (const name of listCases()) {
+    for (const e of loadExpectations(name) ?? []) {
+      const type = /conditions\[([A-Za-z]+)\]$/.exec(e.path)?.[1];
+      if (!e.reason || !type) continue;
+      const kind = e.object.split('/')[0];
+      const scope = scopeOf(kind);
+      if (!scope) continue;
+      const onEntry = /^status\.(listeners|parents|ancestors)\[/.test(e.path);
+      seen.add(`${onEntry && scope.entries ? scope.entries[1] : scope.own}/${type}/${e.reason}`);
+    }
+  }
+  return seen;
+}
+
 function specReasons(): string[] {
   const all: string[] = [];
   for (const [scope, types] of Object.entries(SPEC_REASONS)) {
@@ -147,6 +164,12 @@ test('every spec condition reason appears in some golden out.yaml', (t) => {
   const nowCovered = [...NOT_YET].filter((r) => seen.has(r));
   if (nowCovered.length > 0) t.diagnostic(`covered now, remove from NOT_YET: ${nowCovered.join(', ')}`);
   assert.deepEqual(missing, [], 'reasons of the spec that no golden out.yaml shows (add a case, or list them in NOT_YET with a reason)');
+});
+
+test('every spec condition reason is asserted by some expect.yaml', () => {
+  const seen = reasonsInExpectations();
+  const missing = specReasons().filter((r) => !seen.has(r) && !NEVER.has(r) && !NOT_YET.has(r));
+  assert.deepEqual(missing, [], 'reasons that show up in out.yaml but no expect.yaml asserts (add an assertion)');
 });
 
 test('NOT_YET and NEVER only name reasons of the spec', () => {
