@@ -65,6 +65,10 @@ function allowsNamespace(ctx: Context, l: ListenerState, routeNs: string): boole
 /** Effective hostnames of a route on a listener; [] when none intersect. */
 export function effectiveHostnames(listenerHost: string | undefined, routeHosts: string[] | undefined): string[] {
   if (routeHosts === undefined || routeHosts.length === 0) return [listenerHost ?? '*'];
+  if (routeHosts.length === 1) {
+    const i = intersect(listenerHost, routeHosts[0]);
+    return i === undefined ? [] : [i];
+  }
   const out = new Set<string>();
   for (const h of routeHosts) {
     const i = intersect(listenerHost, h);
@@ -133,8 +137,6 @@ function judgeParent(
   const route = cr.state;
   const sectionName = str(raw.sectionName);
   const port = raw.port === undefined ? undefined : int(raw.port);
-  const selected = all.filter((l) =>
-    (sectionName === undefined || l.name === sectionName) && (raw.port === undefined || l.port === port));
   const refsCond = cr.refs ? { ...cr.refs } : RC.resolvedRefs();
   const withRefs = (c: Condition): Condition[] => {
     const out = [c, refsCond];
@@ -145,17 +147,29 @@ function judgeParent(
     // The parent exists but is not accepted (e.g. its class is not): nothing can attach.
     return withRefs(RC.notAllowedByListeners(`Gateway ${gateway.namespace}/${gateway.name} is not accepted.`));
   }
-  if (selected.length === 0) {
+  // One pass over the listeners: selected by sectionName/port, then accepted, then allowing
+  // the route kind, then the route namespace (the counts tell which step rejected the route).
+  let selected = 0;
+  let usable = 0;
+  let byKind = 0;
+  const allowed: ListenerState[] = [];
+  for (const l of all) {
+    if ((sectionName !== undefined && l.name !== sectionName) || (raw.port !== undefined && l.port !== port)) continue;
+    selected++;
+    if (!listenerAccepted(l)) continue;
+    usable++;
+    if (!l.supportedKinds.some((k) => k.kind === route.kind && k.group === GATEWAY_GROUP)) continue;
+    byKind++;
+    if (allowsNamespace(ctx, l, route.namespace)) allowed.push(l);
+  }
+  if (selected === 0) {
     const what = sectionName !== undefined && raw.port !== undefined ? `sectionName ${sectionName} and port ${String(raw.port)}`
       : sectionName !== undefined ? `sectionName ${sectionName}` : raw.port !== undefined ? `port ${String(raw.port)}` : 'any listener';
     return withRefs(RC.noMatchingParent(`No listener matches ${what}.`));
   }
-  const usable = selected.filter(listenerAccepted);
-  if (usable.length === 0) return withRefs(RC.notAllowedByListeners('No selected listener is accepted.'));
-  const byKind = usable.filter((l) => l.supportedKinds.some((k) => k.kind === route.kind && k.group === GATEWAY_GROUP));
-  const allowed = byKind.filter((l) => allowsNamespace(ctx, l, route.namespace));
+  if (usable === 0) return withRefs(RC.notAllowedByListeners('No selected listener is accepted.'));
   if (allowed.length === 0) {
-    return withRefs(RC.notAllowedByListeners(byKind.length === 0
+    return withRefs(RC.notAllowedByListeners(byKind === 0
       ? `No selected listener allows route kind ${route.kind}.`
       : `No selected listener allows routes from namespace ${route.namespace}.`));
   }

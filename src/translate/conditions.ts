@@ -100,10 +100,15 @@ export const PolicyConditions = {
 
 // ---- stamping ----
 
-function prevConditions(v: unknown): Map<string, Condition> {
+function prevConditions(v: unknown): Map<string, Condition> | undefined {
+  if (!Array.isArray(v) || v.length === 0) return undefined;
   const m = new Map<string, Condition>();
-  for (const x of arr(v)) if (isObj(x) && typeof x.type === 'string') m.set(x.type, x as unknown as Condition);
+  for (const x of v) if (isObj(x) && typeof x.type === 'string') m.set(x.type, x as unknown as Condition);
   return m;
+}
+
+function cmpType(a: Condition, b: Condition): number {
+  return a.type < b.type ? -1 : a.type > b.type ? 1 : 0;
 }
 
 function stampList(conds: Condition[], prev: unknown, gen: number | undefined, now: string): void {
@@ -111,12 +116,18 @@ function stampList(conds: Condition[], prev: unknown, gen: number | undefined, n
   for (const cd of conds) {
     if (gen !== undefined) cd.observedGeneration = gen;
     else delete cd.observedGeneration;
-    const p = before.get(cd.type);
+    const p = before?.get(cd.type);
     const t = p && p.status === cd.status ? str(p.lastTransitionTime) : undefined;
     cd.lastTransitionTime = t ?? now;
   }
-  conds.sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
+  conds.sort(cmpType);
 }
+
+const NESTED: [string, (e: Record<string, unknown>) => string][] = [
+  ['listeners', (e) => String(e.name)],
+  ['parents', (e) => JSON.stringify(e.parentRef) + String(e.controllerName)],
+  ['ancestors', (e) => JSON.stringify(e.ancestorRef) + String(e.controllerName)],
+];
 
 /**
  * Sets observedGeneration and lastTransitionTime on every condition of a status tree
@@ -127,20 +138,18 @@ function stampList(conds: Condition[], prev: unknown, gen: number | undefined, n
 export function stampStatus(status: Record<string, unknown>, previous: unknown, gen: number | undefined, now: string): void {
   const prev = obj(previous);
   if (Array.isArray(status.conditions)) stampList(status.conditions as Condition[], prev.conditions, gen, now);
-  const nested: [string, (e: Record<string, unknown>) => string][] = [
-    ['listeners', (e) => String(e.name)],
-    ['parents', (e) => JSON.stringify(e.parentRef) + String(e.controllerName)],
-    ['ancestors', (e) => JSON.stringify(e.ancestorRef) + String(e.controllerName)],
-  ];
-  for (const [field, keyOf] of nested) {
+  for (const [field, keyOf] of NESTED) {
     if (!Array.isArray(status[field])) continue;
     const prevList = arr(prev[field]);
     // Without a previous status there is nothing to match (the common, hot case).
-    const prevByKey = new Map<string, unknown>();
-    for (const e of prevList) if (isObj(e)) prevByKey.set(keyOf(e), e.conditions);
+    let prevByKey: Map<string, unknown> | undefined;
+    if (prevList.length > 0) {
+      prevByKey = new Map();
+      for (const e of prevList) if (isObj(e)) prevByKey.set(keyOf(e), e.conditions);
+    }
     for (const e of status[field] as Record<string, unknown>[]) {
       if (!Array.isArray(e.conditions)) continue;
-      stampList(e.conditions as Condition[], prevList.length > 0 ? prevByKey.get(keyOf(e)) : undefined, gen, now);
+      stampList(e.conditions as Condition[], prevByKey?.get(keyOf(e)), gen, now);
     }
   }
 }

@@ -6,7 +6,7 @@ import { LABEL_SERVICE_NAME } from '../api/core.ts';
 import type { Snapshot, SnapshotKind } from '../providers/snapshot.ts';
 import { objectKey } from '../providers/snapshot.ts';
 import type { TranslateOptions } from './index.ts';
-import { cmpStr, obj, strMap } from './util.ts';
+import { obj, strMap } from './util.ts';
 
 export interface Diagnostic {
   object: string;
@@ -44,9 +44,15 @@ export class Context {
     let out = this.sortedCache.get(kind);
     if (!out) {
       const m = this.snapshot.objects.get(kind);
-      const entries = m ? [...m.entries()].filter(([, o]) => typeof obj(o.metadata).name === 'string') : [];
-      entries.sort((a, b) => cmpStr(a[0], b[0]));
-      out = entries.map(([, o]) => o);
+      out = [];
+      if (m) {
+        // Keys sorted by the default sort (UTF-16 code units, the order cmpStr gives), then looked up.
+        const keys = [...m.keys()].sort();
+        for (const k of keys) {
+          const o = m.get(k)!;
+          if (typeof obj(o.metadata).name === 'string') out.push(o);
+        }
+      }
       this.sortedCache.set(kind, out);
     }
     return out;

@@ -38,16 +38,20 @@ export function intersect(a: string | undefined, b: string | undefined): string 
  * with more characters, then "*" / absent. Ties broken by the name itself, for determinism.
  */
 export function cmpHostSpecificity(a: string | undefined, b: string | undefined): number {
-  const rank = (h: string | undefined): [number, number] => {
-    if (h === undefined || h === '*') return [2, 0];
-    if (h.startsWith('*.')) return [1, -h.length];
-    return [0, -h.length];
-  };
-  const [ra, la] = rank(a);
-  const [rb, lb] = rank(b);
+  const ra = hostRank(a);
+  const rb = hostRank(b);
   if (ra !== rb) return ra - rb;
-  if (la !== lb) return la - lb;
+  // Same rank: more characters first ("*" / absent all have length 0 here).
+  const la = ra === 2 ? 0 : a!.length;
+  const lb = rb === 2 ? 0 : b!.length;
+  if (la !== lb) return lb - la;
   const sa = a ?? '';
   const sb = b ?? '';
   return sa < sb ? -1 : sa > sb ? 1 : 0;
+}
+
+/** 0 exact, 1 wildcard, 2 any host. */
+function hostRank(h: string | undefined): number {
+  if (h === undefined || h === '*') return 2;
+  return h.startsWith('*.') ? 1 : 0;
 }

@@ -20,6 +20,7 @@ const BAD_PATH = /\/\/|\/\.\/|\/\.\.\/|%2f|%2F|#/;
 
 export function valueMatches(raw: unknown, lowerNames: boolean): IRValueMatch[] | RuleProblem {
   const out: IRValueMatch[] = [];
+  if (!Array.isArray(raw) || raw.length === 0) return out;
   const seen = new Set<string>();
   for (const h of objArr(raw)) {
     const name = str(h.name);

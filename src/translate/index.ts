@@ -23,7 +23,7 @@ import { compileL4Route } from './l4.ts';
 import { buildListenerSets, listenerSetStatus } from './listenerset.ts';
 import { translateBackendTLSPolicies } from './policies/backendtls.ts';
 import type { GatewayState, ListenerSetState, RouteState } from './state.ts';
-import { cmpStr, createdAt, generation } from './util.ts';
+import { cmpStr, createdAt, generation, obj } from './util.ts';
 
 export interface TranslateOptions {
   /** RFC 3339 time stamped on conditions that change (lastTransitionTime). */
@@ -172,7 +172,12 @@ function newRouteState(kind: SnapshotKind, o: KubeObject): RouteState {
 /** All routes, in the spec's tie-break order: oldest first, then namespace/name (then kind). */
 function routeStates(ctx: Context): RouteState[] {
   const out: RouteState[] = [];
-  for (const kind of ROUTE_KINDS) for (const o of ctx.list(kind)) out.push(newRouteState(kind, o));
+  for (const kind of ROUTE_KINDS) {
+    // Sorted just below: no need for ctx.list()'s key order.
+    for (const o of ctx.snapshot.objects.get(kind)?.values() ?? []) {
+      if (typeof obj(o.metadata).name === 'string') out.push(newRouteState(kind, o));
+    }
+  }
   out.sort(cmpRoutes);
   for (let i = 0; i < out.length; i++) out[i]!.order = i;
   return out;
