@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../../src/api/meta.ts';
-import { buildSnapshot } from '../../src/providers/snapshot.ts';
+import { buildSnapshot, type Snapshot } from '../../src/providers/snapshot.ts';
 import { translate, type TranslateOptions, type TranslateResult } from '../../src/translate/index.ts';
 
 export const GOLDEN_DIR = new URL('../golden/', import.meta.url).pathname;
@@ -41,12 +41,19 @@ export function parseYamlDocs(file: string): unknown[] {
   return out;
 }
 
-/** The objects of a case: _base.yaml (unless opted out) followed by the case's in.yaml. */
-export function loadCaseObjects(name: string): KubeObject[] {
+/**
+ * The objects of a case: _base.yaml (unless opted out) followed by the case's in.yaml. `base`
+ * replaces a fresh parse of _base.yaml with the given (shared, never mutated) instances.
+ */
+export function loadCaseObjects(name: string, base?: KubeObject[]): KubeObject[] {
   const inFile = join(GOLDEN_DIR, name, 'in.yaml');
   const own = parseYamlDocs(inFile) as KubeObject[];
   const useBase = !readFileSync(inFile, 'utf8').startsWith(NO_BASE);
-  return useBase ? [...(parseYamlDocs(BASE_FILE) as KubeObject[]), ...own] : own;
+  return useBase ? [...(base ?? loadBaseObjects()), ...own] : own;
+}
+
+export function loadBaseObjects(): KubeObject[] {
+  return parseYamlDocs(BASE_FILE) as KubeObject[];
 }
 
 /**
@@ -59,6 +66,11 @@ export function loadCaseOptions(name: string): Partial<TranslateOptions> {
   const [doc] = parseYamlDocs(file);
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`${file}: expected a mapping of TranslateOptions`);
   return doc as Partial<TranslateOptions>;
+}
+
+/** Builds the snapshot and options of a case, for translators other than translate(). */
+export function caseInput(name: string, base?: KubeObject[]): { snapshot: Snapshot; options: TranslateOptions } {
+  return { snapshot: buildSnapshot(loadCaseObjects(name, base), 1), options: { ...loadCaseOptions(name), now: GOLDEN_NOW } };
 }
 
 /** Translates a case; `reversed` feeds the objects in reverse order (output must not change). */
