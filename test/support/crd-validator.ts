@@ -244,7 +244,10 @@ class VersionValidator {
       return out;
     }
     if (typeof s.additionalProperties === 'object') {
-      for (const [k, x] of Object.entries(o)) out[k] = this.defaultAndPrune(x, s.additionalProperties, `${path}["${k}"]`, errs);
+      for (const [k, x] of Object.entries(o)) {
+        if (x === null && !s.additionalProperties.nullable) continue; // pruned like a null field
+        out[k] = this.defaultAndPrune(x, s.additionalProperties, `${path}["${k}"]`, errs);
+      }
       return out;
     }
     return o;

@@ -62,8 +62,12 @@ export function existsOne<T>(a: readonly T[], pred: (x: T) => boolean): boolean 
 }
 export const count = <T>(a: readonly T[], pred: (x: T) => boolean): number => a.reduce((n, x) => (pred(x) ? n + 1 : n), 0);
 
-/** Milliseconds of a Gateway API duration ("1h30m", "500ms"). */
+/**
+ * Milliseconds of a Gateway API duration ("1h30m", "500ms"). Throws on anything else, so a rule
+ * comparing durations fails, as the CEL rule does when duration() cannot parse its argument.
+ */
 export function durationMs(s: string): number {
+  if (typeof s !== 'string' || !P.duration.re.test(s)) throw new Error(`not a duration: ${s}`);
   let ms = 0;
   for (const m of s.matchAll(/([0-9]+)(ms|h|m|s)/g)) {
     const n = Number(m[1]);

@@ -152,7 +152,7 @@ export function check(node: Node, value: unknown, path: string, errs: FieldError
         errs.push({ path, message: `must be an object, got ${typeName(value)}` });
         return value;
       }
-      checkMap(node, value, path, errs);
+      out = checkMap(node, value, path, errs);
       break;
   }
   if (node.rules) runRules(node.rules, out, path, errs);
@@ -248,17 +248,24 @@ function checkUnique(a: unknown[], keyOf: (v: unknown) => string | undefined, pa
   }
 }
 
-function checkMap(node: MapNode, m: Record<string, unknown>, path: string, errs: FieldError[]): void {
+function checkMap(node: MapNode, m: Record<string, unknown>, path: string, errs: FieldError[]): Record<string, unknown> {
+  let out = m;
   let n = 0;
   for (const key in m) {
-    n++;
     const v = m[key];
-    if (v === null || v === undefined) continue;
+    if (v === null || v === undefined) {
+      // dropped by the API server, like a null field
+      if (out === m) out = { ...m };
+      delete out[key];
+      continue;
+    }
+    n++;
     check(node.values, v, `${path}[${quote(key)}]`, errs);
   }
   if (node.maxProps !== undefined && n > node.maxProps) {
     errs.push({ path, message: `must have at most ${node.maxProps} entries, has ${n}` });
   }
+  return out;
 }
 
 function runRules(rules: Rule[], self: unknown, path: string, errs: FieldError[]): void {
