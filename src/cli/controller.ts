@@ -32,6 +32,9 @@ export class Controller {
   private providerDiagnostics = 0;
   private live: ApplyResult | undefined;
   private liveIR: IR | undefined;
+  /** When the latest translation was made / the live configuration acknowledged (condition times). */
+  private translatedAt = nowRfc3339();
+  private appliedAt = nowRfc3339();
   private applying = false;
   private firstLive: (() => void) | undefined;
   /** Resolves once the first configuration is live in the data plane. */
@@ -75,6 +78,7 @@ export class Controller {
     this.counters.translateSecondsLast = seconds;
     for (const d of result.diagnostics) this.log(`portico: ${d.object}: ${d.message}`);
     this.latest = result;
+    this.translatedAt = nowRfc3339();
     this.notify();
     void this.applyLatest();
   }
@@ -85,11 +89,21 @@ export class Controller {
     try {
       while (this.latest && this.latest.ir !== this.liveIR) {
         const ir = this.latest.ir;
+        if (this.live && this.liveIR && sameConfiguration(ir, this.liveIR)) {
+          // Nothing to program (e.g. only a status or an unrelated object changed): what is live
+          // already is this generation. Without this, every status write that comes back as a
+          // new snapshot (Kubernetes mode) would flip Programmed to Pending and back, forever.
+          this.live = { ...this.live, generation: ir.generation };
+          this.liveIR = ir;
+          this.notify();
+          continue;
+        }
         try {
           const result = await this.dataPlane.apply(ir);
           this.counters.reloads++;
           this.live = result;
           this.liveIR = ir;
+          this.appliedAt = nowRfc3339();
           this.log(`portico: configuration generation ${ir.generation} is live`);
           const errors = Object.entries(result.bindErrors);
           for (const [where, message] of errors) this.log(`portico: cannot listen on ${where}: ${message}`);
@@ -123,7 +137,10 @@ export class Controller {
   /** The statuses of the latest translation, with Programmed gated on what is live. */
   statuses(): OwnedStatus[] {
     if (!this.latest) return [];
-    return gateProgrammed(this.latest.statuses, this.latest.ir, this.live, { now: nowRfc3339(), bindAddress: this.bindAddress });
+    // Conditions the gating changes are stamped with the time of the event that caused the
+    // change, so that asking twice gives the same status (no needless status writes).
+    const pending = !this.live || this.live.generation < this.latest.ir.generation;
+    return gateProgrammed(this.latest.statuses, this.latest.ir, this.live, { now: pending ? this.translatedAt : this.appliedAt, bindAddress: this.bindAddress });
   }
 
   /** The IR of the latest translation (what is, or is about to be, live). */
@@ -148,6 +165,29 @@ export class Controller {
     ];
     return `${lines.join('\n')}\n`;
   }
+}
+
+/** Whether two IRs program the same thing (everything but the generation is equal). */
+export function sameConfiguration(a: IR, b: IR): boolean {
+  return deepEqual(a.gateways, b.gateways) && deepEqual(a.backends, b.backends);
+}
+
+/** Structural equality that stops early on shared sub-trees (the incremental translator reuses them). */
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) {
+    if (!Object.hasOwn(b, k) || !deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
 }
 
 function metric(name: string, type: 'gauge' | 'counter', help: string, value: number): string {

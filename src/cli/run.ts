@@ -11,7 +11,7 @@ import { requirePaths, statusList, UsageError } from './common.ts';
 import { Controller } from './controller.ts';
 import type { KubernetesMode } from '../providers/kubernetes/mode.ts';
 
-export const RUN_USAGE = `Usage: portico run -f PATH… [options]
+export const RUN_USAGE = `Usage: portico run (-f PATH… | --kubernetes) [options]
 
 Serves traffic for the Gateways in the manifests (files or directories, YAML or JSON) and keeps
 following them: a saved change is live within a moment. A file that does not parse keeps its
