@@ -11,6 +11,7 @@ import { handleRequest, handleUpgrade, type PortState, type Runtime } from '../h
 import type { PortConfig } from '../model.ts';
 
 const H2_PREFACE = 'PRI * HTTP/2.0';
+const SILENT_CONNECTION_MS = 60_000;
 
 export class PortServer implements PortState {
   current: PortConfig;
@@ -144,12 +145,15 @@ export function portKind(cfg: PortConfig): string {
 /** Routes a cleartext connection to the HTTP/1 or the h2c server by its first bytes. */
 function sniff(sock: net.Socket, h1: http.Server, h2: http2.Http2Server): void {
   let seen: Buffer | undefined;
+  // A connection that never says anything is closed like one that never finishes its headers.
+  sock.setTimeout(SILENT_CONNECTION_MS, () => sock.destroy());
   const onData = (chunk: Buffer) => {
     seen = seen === undefined ? chunk : Buffer.concat([seen, chunk]);
     const n = Math.min(seen.length, H2_PREFACE.length);
     const isH2 = seen.toString('latin1', 0, n) === H2_PREFACE.slice(0, n);
     if (isH2 && seen.length < H2_PREFACE.length) return; // need more bytes to decide
     sock.off('data', onData);
+    sock.setTimeout(0);
     if (isH2) {
       h2.emit('connection', new Prefixed(sock, seen));
     } else {
