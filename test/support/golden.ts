@@ -262,6 +262,11 @@ function isDeepEqual(a: unknown, b: unknown): boolean {
   return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }
 
+/** goldenOutput() as JSON with sorted keys: the same bytes-equality as out.yaml, cheaper to make. */
+export function canonicalOutput(result: TranslateResult): string {
+  return JSON.stringify(canonical(goldenOutput(result)));
+}
+
 function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
   if (v && typeof v === 'object') {
