@@ -186,7 +186,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   authorize(auth: ExtAuthRuntime, body: Buffer | null): void {
-    externalAuth(this, auth, body).then((ok) => { if (ok) this.pick(); }, () => this.local(500));
+    externalAuth(this, auth, body).then((ok) => { if (ok && !this.done) this.pick(); }, () => this.local(500));
   }
 
   /** Backend choice (session persistence first), backend filters, then the upstream request. */
