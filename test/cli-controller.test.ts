@@ -75,8 +75,17 @@ test('controller: Programmed follows the data plane, and is stable between chang
   assert.deepEqual(c.statuses(), c.statuses());
   if (programmed(c)?.status === 'False') assert.deepEqual(programmed(c), pending, 'stable while pending');
   await until(() => programmed(c)?.status === 'True', 'Programmed=True for generation 3');
-  assert.match(c.metrics(), /portico_controller_applied_generation 3/);
-  assert.match(c.metrics(), /portico_controller_reloads_total 2/);
+
+  // A second Gateway appears: it waits for the data plane, the first one stays Programmed.
+  const p3 = await freePort();
+  const second: KubeObject = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'other', namespace: 'infra', generation: 1 }, spec: { gatewayClassName: 'portico', listeners: [{ name: 'l', port: p3, protocol: 'HTTP' }] } };
+  c.update(buildSnapshot([...objects([p1, p2]), second], 4));
+  const cond = (name: string) => (c.statuses().find((s) => s.object.metadata.name === name)?.status.conditions as Condition[] | undefined)?.find((x) => x.type === 'Programmed');
+  assert.equal(cond('gw')?.status, 'True', 'unchanged Gateway stays Programmed');
+  assert.equal(cond('other')?.reason, 'Pending');
+  await until(() => cond('other')?.status === 'True', 'the new Gateway Programmed');
+  assert.match(c.metrics(), /portico_controller_applied_generation 4/);
+  assert.match(c.metrics(), /portico_controller_reloads_total 3/);
 });
 
 test('sameConfiguration ignores the generation only', () => {

@@ -76,6 +76,16 @@ test('before the data plane applied the generation, Programmed is False/Pending 
   assert.equal(programmed(statuses[0]).status, 'True', 'the input is not mutated');
 });
 
+test('while the data plane is behind, only the objects whose configuration changed are Pending', () => {
+  const out = gateProgrammed(statuses, ir, { generation: 2, bindErrors: { '127.0.0.2:8080': 'EADDRINUSE' } }, { now: NOW, changed: new Set(['Gateway/infra/shared']) });
+  assert.equal(programmed(out[0]).reason, 'Pending');
+  assert.equal(programmed(out[0], 'http').reason, 'Pending');
+  assert.equal(programmed(out[1]).reason, 'AddressNotUsable', 'unchanged: as live, bind errors included');
+  assert.equal(programmed(out[2]).status, 'True', 'the ListenerSet did not change');
+  const none = gateProgrammed(statuses, ir, undefined, { now: NOW, changed: new Set() });
+  assert.equal(programmed(none[1]).reason, 'Pending', 'nothing is live yet: everything is Pending');
+});
+
 test('once applied, translate says what is programmed', () => {
   const out = gateProgrammed(statuses, ir, { generation: 3, bindErrors: {} }, { now: NOW });
   assert.deepEqual(out, statuses);

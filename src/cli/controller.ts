@@ -35,6 +35,7 @@ export class Controller {
   /** When the latest translation was made / the live configuration acknowledged (condition times). */
   private translatedAt = nowRfc3339();
   private appliedAt = nowRfc3339();
+  private changedCache: { latest: IR; live: IR; changed: ReadonlySet<string> } | undefined;
   private applying = false;
   private firstLive: (() => void) | undefined;
   /** Resolves once the first configuration is live in the data plane. */
@@ -139,8 +140,34 @@ export class Controller {
     if (!this.latest) return [];
     // Conditions the gating changes are stamped with the time of the event that caused the
     // change, so that asking twice gives the same status (no needless status writes).
-    const pending = !this.live || this.live.generation < this.latest.ir.generation;
-    return gateProgrammed(this.latest.statuses, this.latest.ir, this.live, { now: pending ? this.translatedAt : this.appliedAt, bindAddress: this.bindAddress });
+    const behind = !this.live || this.live.generation < this.latest.ir.generation;
+    return gateProgrammed(this.latest.statuses, this.latest.ir, this.live, {
+      now: behind ? this.translatedAt : this.appliedAt,
+      bindAddress: this.bindAddress,
+      changed: behind ? this.changedObjects() : undefined,
+    });
+  }
+
+  /**
+   * The Gateways (and their ListenerSets) whose part of the latest IR differs from the live IR:
+   * only they wait for the data plane. A route change on one Gateway leaves the others Programmed.
+   */
+  private changedObjects(): ReadonlySet<string> | undefined {
+    const latest = this.latest?.ir;
+    const live = this.liveIR;
+    if (!latest || !live) return undefined;
+    if (this.changedCache?.latest === latest && this.changedCache.live === live) return this.changedCache.changed;
+    const key = (s: { kind: string; namespace?: string; name: string }) => `${s.kind}/${s.namespace ?? 'default'}/${s.name}`;
+    const before = new Map(live.gateways.map((g) => [key(g.source), g]));
+    const changed = new Set<string>();
+    for (const g of latest.gateways) {
+      const was = before.get(key(g.source));
+      if (was && deepEqual(was, g)) continue;
+      changed.add(key(g.source));
+      for (const l of g.listeners) if (l.source.kind === 'ListenerSet') changed.add(key(l.source));
+    }
+    this.changedCache = { latest, live, changed };
+    return changed;
   }
 
   /** The IR of the latest translation (what is, or is about to be, live). */

@@ -1,7 +1,8 @@
 // Programmed gating: translate() says what *would* be programmed; only the data plane knows what
 // is. This pure function turns translate()'s statuses into honest ones for what is live:
 //   - before dataPlane.apply() resolved for the IR's generation, every Programmed=True of a
-//     Gateway, its listeners, a ListenerSet and its entries becomes Programmed=False/Pending;
+//     Gateway, its listeners, a ListenerSet and its entries becomes Programmed=False/Pending
+//     (only for the objects whose configuration changed, when the caller says which);
 //   - listeners the data plane could not bind become Programmed=False (listener: Invalid,
 //     ListenerSet entry: PortUnavailable) with the bind error as message, and a Gateway or
 //     ListenerSet none of whose listeners could be bound becomes Programmed=False
@@ -17,6 +18,12 @@ export interface GateOptions {
   now: string;
   /** The data plane's --bind-address: what gateways without spec.addresses bind. */
   bindAddress?: string;
+  /**
+   * While the data plane is behind the IR's generation: the objects ("Gateway/ns/name",
+   * "ListenerSet/ns/name") whose configuration differs from what is live. Only they are Pending;
+   * the others are live as they are. Absent: all of them are Pending.
+   */
+  changed?: ReadonlySet<string>;
 }
 
 /** Bind failures by object ("Gateway/ns/name" or "ListenerSet/ns/name"), then listener name. */
@@ -28,13 +35,14 @@ export function gateProgrammed(
   live: ApplyResult | undefined,
   options: GateOptions,
 ): OwnedStatus[] {
-  const pending = !live || live.generation < ir.generation;
-  const { failures, listenerCounts } = bindFailures(ir, pending ? {} : live.bindErrors, options.bindAddress ?? '0.0.0.0');
+  const behind = !live || live.generation < ir.generation;
+  const { failures, listenerCounts } = bindFailures(ir, live ? live.bindErrors : {}, options.bindAddress ?? '0.0.0.0');
   return statuses.map((s) => {
     const kind = s.object.kind;
     if (kind !== 'Gateway' && kind !== 'ListenerSet') return s;
     const key = `${kind}/${s.object.metadata.namespace ?? 'default'}/${s.object.metadata.name}`;
-    const failed = failures.get(key);
+    const pending = !live || (behind && (options.changed === undefined || options.changed.has(key)));
+    const failed = pending ? undefined : failures.get(key);
     if (!pending && !failed) return s;
     return { ...s, status: gateOne(kind, s.status, pending, ir.generation, failed, listenerCounts.get(key) ?? 0, options.now) };
   });
