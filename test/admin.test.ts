@@ -106,12 +106,13 @@ test('admin API of portico run: healthz, readyz, status, config, metrics; follow
   assert.equal(await stop(child), 0, 'SIGTERM stops cleanly');
 });
 
-test('admin API: 503 before the first configuration is live, 404 and 405 otherwise', async (t) => {
+test('admin API: 503 before the first configuration is live, 404 and 405 otherwise, no private keys in /config', async (t) => {
   let ready = false;
+  let config: unknown;
   const server = await startAdminServer('127.0.0.1', 0, {
     ready: () => ready,
     status: () => ({ apiVersion: 'v1', kind: 'List', items: [] }),
-    config: () => undefined,
+    config: () => config,
     metrics: async () => 'm 1\n',
   });
   t.after(() => server.close());
@@ -120,6 +121,10 @@ test('admin API: 503 before the first configuration is live, 404 and 405 otherwi
   ready = true;
   assert.equal((await fetch(`${base}/readyz`)).status, 200);
   assert.equal(await (await fetch(`${base}/config`)).text(), 'null\n');
+  config = { gateways: [{ listeners: [{ tls: { certificates: [{ certPem: 'CERT', keyPem: '-----BEGIN PRIVATE KEY-----' }] } }] }] };
+  const served = await (await fetch(`${base}/config`)).text();
+  assert.ok(!served.includes('PRIVATE KEY'), 'private keys are not served');
+  assert.deepEqual(JSON.parse(served).gateways[0].listeners[0].tls.certificates[0], { certPem: 'CERT', keyPem: '(redacted)' });
   assert.equal((await fetch(`${base}/nope`)).status, 404);
   assert.equal((await fetch(`${base}/status`, { method: 'POST' })).status, 405);
   assert.equal(await (await fetch(`${base}/metrics`)).text(), 'm 1\n');

@@ -83,12 +83,18 @@ async function handle(req: IncomingMessage, res: ServerResponse, source: AdminSo
       return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(list, null, 2)}\n`);
     }
     case '/config':
-      return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(source.config() ?? null, null, 2)}\n`);
+      // Private keys of TLS certificates never leave the process (the admin API may be reachable
+      // from the pod network in Kubernetes mode).
+      return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(source.config() ?? null, redactSecrets, 2)}\n`);
     case '/metrics':
       return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', await source.metrics());
     default:
       return send(res, 404, 'text/plain; charset=utf-8', `not found; see GET /\n`);
   }
+}
+
+function redactSecrets(key: string, value: unknown): unknown {
+  return key === 'keyPem' && typeof value === 'string' ? '(redacted)' : value;
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {
