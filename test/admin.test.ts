@@ -108,7 +108,7 @@ test('admin API of portico run: healthz, readyz, status, config, metrics; follow
 
 test('admin API: 503 before the first configuration is live, 404 and 405 otherwise, no private keys in /config', async (t) => {
   let ready = false;
-  let config: unknown;
+  let config: unknown = undefined;
   const server = await startAdminServer('127.0.0.1', 0, {
     ready: () => ready,
     status: () => ({ apiVersion: 'v1', kind: 'List', items: [] }),
