@@ -212,3 +212,18 @@ test('WebSocket over TLS (wss) on an HTTPS listener; "Upgrade: h2c" from HTTP/1.
   assert.equal(r.status, 200);
   assert.equal(r.json().proto, 'HTTP/1.1');
 });
+
+test('large responses stream through intact to HTTP/1.1 and HTTP/2 clients', async () => {
+  const size = 8 << 20;
+  const h1 = await request(httpPort, `/big?size=${size}`, { host: 'any.test' });
+  assert.equal(h1.body.length, size);
+  const s = http2.connect(`http://127.0.0.1:${httpPort}`);
+  try {
+    const h2 = await h2request(s, `/big?size=${size}`, { host: 'any.test' });
+    assert.equal(h2.status, 200);
+    assert.equal(h2.body.length, size);
+    assert.ok(/^z+$/.test(h2.body));
+  } finally {
+    s.close();
+  }
+});

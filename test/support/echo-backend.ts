@@ -1,7 +1,7 @@
 // A small echo backend for data plane tests, run as its own process (like the conformance
 // echo-basic): answers every request with JSON naming the backend and echoing method, path,
 // host, headers and protocol. Extras: /status/NNN, ?delay=ms, /retry?uuid=&succeedAfter=N
-// [&responseCode=503] (fails by TCP reset without responseCode), /ws WebSocket echo,
+// [&responseCode=503] (fails by TCP reset without responseCode), ?size=N (N bytes of 'z'), /ws WebSocket echo,
 // X-Echo-Set-Header "Name:Value,...", X-Echo-Trailer "name:value" (HTTP/2: sent as a trailer), and GET /__log listing the requests seen.
 //
 // Run directly: node test/support/echo-backend.ts NAME → prints {"port":..,"h2cPort":..}.
@@ -96,6 +96,23 @@ function serve(name: string): void {
             res.end();
             return;
           }
+        }
+        const size = Number(url.searchParams.get('size') ?? 0);
+        if (size > 0) {
+          // a large body, written in 64 KiB pieces with backpressure
+          res.setHeader('content-type', 'application/octet-stream');
+          let left = size;
+          const piece = Buffer.alloc(65536, 'z');
+          const more = () => {
+            while (left > 0) {
+              const n = Math.min(left, piece.length);
+              left -= n;
+              if (!(res as http.ServerResponse).write(piece.subarray(0, n))) return void res.once('drain', more);
+            }
+            res.end();
+          };
+          more();
+          return;
         }
         const set = req.headers['x-echo-set-header'];
         if (typeof set === 'string') {
