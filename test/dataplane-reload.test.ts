@@ -195,3 +195,15 @@ test('a port that changes from HTTP to HTTPS is reopened with the new protocol',
   });
   assert.equal(status, 200);
 });
+
+test('metric series of routes gone for a while are dropped', async () => {
+  const port = await freePort();
+  const gen = (n: number, name: string) => ir(n, [listener('m', port, { '*': [route(name, match(), [to('a')])] })], backends());
+  await dp.apply(gen(700, 'gone-soon'));
+  await request(port, '/', { host: 'x' });
+  assert.match(await dp.metrics(), /route="default\/gone-soon"/);
+  for (let n = 701; n <= 725; n++) await dp.apply(gen(n, 'stays'));
+  const text = await dp.metrics();
+  assert.doesNotMatch(text, /route="default\/gone-soon"/);
+  assert.match(text, /portico_config_reloads_total \d+/);
+});

@@ -11,6 +11,8 @@ import type { Runtime } from './handler.ts';
 import { L4Ports } from './listeners/l4.ts';
 
 const POOL_GRACE_MS = 30_000;
+/** Metric series unused by this many consecutive applies are dropped. */
+const STALE_SERIES_APPLIES = 20;
 
 export class Engine {
   readonly metrics = new Metrics();
@@ -37,6 +39,7 @@ export class Engine {
 
   private async applyNow(ir: IR): Promise<ApplyResult> {
     const seq = ++this.seq;
+    this.metrics.seq = seq;
     const tlsUsed = new Map<string, SecureContext>();
     let gen;
     try {
@@ -83,6 +86,7 @@ export class Engine {
     // those generations may still retry or mirror through them.
     setTimeout(() => this.pools.sweep(seq), POOL_GRACE_MS).unref();
     this.metrics.generation = ir.generation;
+    this.metrics.prune(STALE_SERIES_APPLIES);
     this.metrics.reloads++;
     void Promise.all(closing);
     return { generation: ir.generation, bindErrors };

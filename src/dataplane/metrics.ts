@@ -3,12 +3,15 @@
 
 export interface RequestCounter {
   labels: string;
+  /** Last apply that used this series (stale series are dropped, see prune). */
+  seq: number;
   /** Index: status / 100 (1xx..5xx); 0 unused. */
   counts: number[];
 }
 
 export interface Histogram {
   labels: string;
+  seq: number;
   buckets: number[];
   sum: number;
   count: number;
@@ -21,6 +24,8 @@ export class Metrics {
   private readonly requestLatency = new Map<string, Histogram>();
   private readonly upstreamLatency = new Map<string, Histogram>();
   activeConnections = 0;
+  /** The apply being compiled: series looked up now are marked as in use. */
+  seq = 0;
   generation = 0;
   reloads = 0;
   reloadErrors = 0;
@@ -29,18 +34,30 @@ export class Metrics {
     const labels = `gateway="${esc(gateway)}",listener="${esc(listener)}",route="${esc(route)}",rule="${esc(rule)}",backend="${esc(backend)}"`;
     let c = this.requests.get(labels);
     if (c === undefined) {
-      c = { labels, counts: [0, 0, 0, 0, 0, 0] };
+      c = { labels, counts: [0, 0, 0, 0, 0, 0], seq: 0 };
       this.requests.set(labels, c);
     }
+    c.seq = this.seq;
     return c;
   }
 
   requestHistogram(gateway: string, listener: string): Histogram {
-    return histogram(this.requestLatency, `gateway="${esc(gateway)}",listener="${esc(listener)}"`);
+    return histogram(this.requestLatency, `gateway="${esc(gateway)}",listener="${esc(listener)}"`, this.seq);
   }
 
   upstreamHistogram(backend: string): Histogram {
-    return histogram(this.upstreamLatency, `backend="${esc(backend)}"`);
+    return histogram(this.upstreamLatency, `backend="${esc(backend)}"`, this.seq);
+  }
+
+  /**
+   * Forgets series no generation has used for `keep` applies (routes and backends that are gone),
+   * so a long-lived process with churning configuration keeps a bounded set of series.
+   */
+  prune(keep: number): void {
+    const limit = this.seq - keep;
+    for (const map of [this.requests, this.requestLatency, this.upstreamLatency] as Map<string, { seq: number }>[]) {
+      for (const [k, v] of map) if (v.seq < limit) map.delete(k);
+    }
   }
 
   render(): string {
@@ -71,12 +88,13 @@ export function observe(h: Histogram, seconds: number): void {
   }
 }
 
-function histogram(map: Map<string, Histogram>, labels: string): Histogram {
+function histogram(map: Map<string, Histogram>, labels: string, seq: number): Histogram {
   let h = map.get(labels);
   if (h === undefined) {
-    h = { labels, buckets: BOUNDS.map(() => 0), sum: 0, count: 0 };
+    h = { labels, buckets: BOUNDS.map(() => 0), sum: 0, count: 0, seq };
     map.set(labels, h);
   }
+  h.seq = seq;
   return h;
 }
 
