@@ -11,7 +11,7 @@ import { RouteConditions as RC } from './conditions.ts';
 import { gatewayAccepted, listenerAccepted } from './gateway.ts';
 import { intersect } from './hostnames.ts';
 import { matchesSelector } from './labels.ts';
-import type { GatewayState, ListenerSetState, ListenerState, RouteState } from './state.ts';
+import type { Attachment, GatewayState, ListenerSetState, ListenerState, RouteState } from './state.ts';
 import { int, objArr, str } from './util.ts';
 import type { BackendRegistry } from './backends.ts';
 
@@ -41,8 +41,8 @@ export interface CompiledRoute {
 export interface AttachRecord {
   /** Parents looked up, in order: "Gateway ns/name" or "ListenerSet ns/name" (found or not). */
   lookups: string[];
-  /** Listeners the route attached to: index into lookups, index into that parent's listeners, hostnames. */
-  effects: { parent: number; listener: number; hosts: string[] }[];
+  /** Listeners the route attached to: index into lookups, index into that parent's listeners, the attachment. */
+  effects: { parent: number; listener: number; attachment: Attachment }[];
   /** Keys ("ns/name") of the Gateways that now use the route's backends. */
   uses: string[];
 }
@@ -183,12 +183,11 @@ function judgeParent(
   const gwKey = `${gateway.namespace}/${gateway.name}`;
   for (const id of cr.backendIds) reg.use(id, gwKey);
   for (const { l, hosts } of matched) {
+    const attachment: Attachment = { route: cr.state, hostnames: hosts };
     l.attachedRoutes++;
-    l.attachments.push({ route: cr.state, hostnames: hosts });
+    l.attachments.push(attachment);
+    rec?.effects.push({ parent: rec.lookups.length - 1, listener: all.indexOf(l), attachment });
   }
-  if (rec) {
-    rec.uses.push(gwKey);
-    for (const { l, hosts } of matched) rec.effects.push({ parent: rec.lookups.length - 1, listener: all.indexOf(l), hosts });
-  }
+  rec?.uses.push(gwKey);
   return withRefs(RC.accepted());
 }

@@ -18,6 +18,7 @@
 import type { KubeObject } from '../api/meta.ts';
 import { LABEL_SERVICE_NAME } from '../api/core.ts';
 import type { Snapshot, SnapshotKind } from '../providers/snapshot.ts';
+import type { OwnedStatus } from './index.ts';
 import type { AttachRecord, CompiledRoute, Parents } from './attach.ts';
 import { attachRoute } from './attach.ts';
 import type { BackendCall, BackendRegistry } from './backends.ts';
@@ -38,7 +39,7 @@ interface AttachMemo {
   entries: Record<string, unknown>[];
 }
 
-interface RouteMemo {
+export interface RouteMemo {
   state: RouteState;
   /** Run in which the state was last used. */
   run: number;
@@ -47,18 +48,11 @@ interface RouteMemo {
   /** state.order when cr's precedence keys were last written. */
   order: number;
   attach?: AttachMemo;
-  stamped?: { status: Record<string, unknown>; gen: number | undefined };
-}
-
-export interface RouteOutcome {
-  /** status.parents entries as attachment made them: copy (copyEntry) before stamping. */
-  template: Record<string, unknown>[];
-  /** A status already stamped for this run, when the previous one still holds exactly. */
-  stamped?: Record<string, unknown>;
-  /** metadata.generation `stamped` was stamped with. */
-  stampedGen?: number;
-  /** Call with the stamped status, so the next run can reuse it. */
-  remember: (status: Record<string, unknown>, gen: number | undefined) => void;
+  /** Whether attach() replayed `attach` in this run (instead of redoing it). */
+  replayed: boolean;
+  /** The route's status as last handed out (stamped), and the generation it was stamped with. */
+  owned?: OwnedStatus;
+  ownedGen?: number;
 }
 
 interface ParentView {
@@ -116,30 +110,26 @@ export class TranslateCache {
   routeStates(snapshot: Snapshot, kinds: readonly SnapshotKind[], fresh: (kind: SnapshotKind, o: KubeObject) => RouteState): RouteState[] {
     const run = this.run;
     const added: RouteState[] = [];
-    const nextRoutes = new Map<string, Map<string, RouteMemo>>();
     for (const kind of kinds) {
       const objects = snapshot.objects.get(kind);
-      if (!objects) continue;
-      const before = this.routes.get(kind);
-      const after = new Map<string, RouteMemo>();
-      nextRoutes.set(kind, after);
-      for (const [k, o] of objects) {
+      let memos = this.routes.get(kind);
+      if (!memos) this.routes.set(kind, (memos = new Map()));
+      for (const [k, o] of objects ?? []) {
         if (typeof obj(o.metadata).name !== 'string') continue;
-        const memo = before?.get(k);
+        const memo = memos.get(k);
         if (memo && (memo.state.obj === o || sameJson(memo.state.obj, o))) {
           memo.state.obj = o;
           memo.run = run;
-          after.set(k, memo);
         } else {
           const state = fresh(kind, o);
           added.push(state);
-          const m: RouteMemo = { state, run, calls: [], order: -1 };
+          const m: RouteMemo = { state, run, calls: [], order: -1, replayed: false };
           this.memos.set(state, m);
-          after.set(k, m);
+          memos.set(k, m);
         }
       }
+      for (const [k, m] of memos) if (m.run !== run) memos.delete(k);
     }
-    this.routes = nextRoutes;
     added.sort(cmpRoutes);
     const out: RouteState[] = [];
     let j = 0;
@@ -166,7 +156,7 @@ export class TranslateCache {
     }
     memo.cr = undefined;
     memo.attach = undefined;
-    memo.stamped = undefined;
+    memo.owned = undefined;
     reg.record = [];
     try {
       memo.cr = compile(state);
@@ -178,33 +168,32 @@ export class TranslateCache {
     return memo.cr;
   }
 
-  /** Attaches a route compiled by compile() in this run, or replays its previous attachment. */
-  attach(ctx: Context, parents: Parents, reg: BackendRegistry, state: RouteState): RouteOutcome {
+  /**
+   * Attaches a route compiled by compile() in this run, or replays its previous attachment.
+   * The status.parents entries are memo.attach.entries (copy them with copyEntry to stamp).
+   */
+  attach(ctx: Context, parents: Parents, reg: BackendRegistry, state: RouteState): RouteMemo {
     const m = this.memoOf(state);
     const cr = m.cr!;
     const nsFp = this.namespaceFp(ctx, state.namespace);
-    const remember = (status: Record<string, unknown>, gen: number | undefined): void => { m.stamped = { status, gen }; };
     const a = m.attach;
     if (a && a.nsFp === nsFp && this.sameParents(parents, a)) {
       for (const g of a.rec.uses) for (const id of cr.backendIds) reg.use(id, g);
       for (const e of a.rec.effects) {
         const l = this.parentView(parents, a.rec.lookups[e.parent]!).listeners[e.listener]!;
         l.attachedRoutes++;
-        l.attachments.push({ route: state, hostnames: e.hosts });
+        l.attachments.push(e.attachment);
       }
-      const out: RouteOutcome = { template: a.entries, remember };
-      if (m.stamped) {
-        out.stamped = m.stamped.status;
-        out.stampedGen = m.stamped.gen;
-      }
-      return out;
+      m.replayed = true;
+      return m;
     }
     m.attach = undefined;
-    m.stamped = undefined;
+    m.owned = undefined;
+    m.replayed = false;
     const rec: AttachRecord = { lookups: [], effects: [], uses: [] };
     const entries = attachRoute(ctx, parents, reg, cr, rec);
     m.attach = { rec, fps: rec.lookups.map((k) => this.parentView(parents, k).fp), nsFp, entries };
-    return { template: entries, remember };
+    return m;
   }
 
   private memoOf(state: RouteState): RouteMemo {

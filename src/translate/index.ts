@@ -100,9 +100,11 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
 function run(snapshot: Snapshot, options: TranslateOptions, cache: TranslateCache | undefined): TranslateResult {
   const ctx = new Context(snapshot, options);
   const statuses: OwnedStatus[] = [];
-  const emit = (object: KubeObject, status: Record<string, unknown>, key = keyOf(object)): void => {
+  const emit = (object: KubeObject, status: Record<string, unknown>, key = keyOf(object)): OwnedStatus => {
     stampStatus(status, options.previous?.get(key), generation(object.metadata), options.now);
-    statuses.push({ key, object, status });
+    const owned = { key, object, status };
+    statuses.push(owned);
+    return owned;
   };
 
   const classes = translateGatewayClasses(ctx);
@@ -116,32 +118,36 @@ function run(snapshot: Snapshot, options: TranslateOptions, cache: TranslateCach
   const parents: Parents = { gateways: gwByKey, listenerSets: setByKey };
 
   const reg = new BackendRegistry();
-  const compiled = new Map<RouteState, CompiledRoute>();
   const compile = (state: RouteState): CompiledRoute => (state.kind === 'HTTPRoute' ? compileHTTPRoute(ctx, reg, state)
     : state.kind === 'GRPCRoute' ? compileGRPCRoute(ctx, reg, state)
       : compileL4Route(ctx, reg, state));
   const states = cache ? (cache.begin(ctx), cache.routeStates(snapshot, ROUTE_KINDS, newRouteState)) : routeStates(ctx);
   for (const state of states) {
     const key = state.key;
+    state.compiled = undefined;
     try {
-      if (cache) {
-        compiled.set(state, cache.compile(ctx, reg, state, compile));
-        const out = cache.attach(ctx, parents, reg, state);
-        if (out.template.length === 0) continue;
-        const gen = generation(state.obj.metadata);
-        if (out.stamped && out.stampedGen === gen && options.previous?.get(key) === out.stamped) {
-          statuses.push({ key, object: state.obj, status: out.stamped });
-        } else {
-          const status = { parents: out.template.map(copyEntry) };
-          emit(state.obj, status, key);
-          out.remember(status, gen);
-        }
+      if (!cache) {
+        const cr = compile(state);
+        state.compiled = cr;
+        const entries = attachRoute(ctx, parents, reg, cr);
+        if (entries.length > 0) emit(state.obj, { parents: entries }, key);
         continue;
       }
-      const cr = compile(state);
-      compiled.set(state, cr);
-      const entries = attachRoute(ctx, parents, reg, cr);
-      if (entries.length > 0) emit(state.obj, { parents: entries }, key);
+      state.compiled = cache.compile(ctx, reg, state, compile);
+      const m = cache.attach(ctx, parents, reg, state);
+      const template = m.attach!.entries;
+      if (template.length === 0) continue;
+      const gen = generation(state.obj.metadata);
+      const owned = m.owned;
+      // The status stamped last time still holds when the attachment was replayed and the caller
+      // hands that very status back as the previous one (stamping again would change nothing).
+      if (m.replayed && owned && m.ownedGen === gen && options.previous?.get(key) === owned.status) {
+        if (owned.object !== state.obj) m.owned = { key, object: state.obj, status: owned.status };
+        statuses.push(m.owned!);
+      } else {
+        m.owned = emit(state.obj, { parents: template.map(copyEntry) }, key);
+        m.ownedGen = gen;
+      }
     } catch (e) {
       // Defence in depth: a malformed object must never take translation down.
       ctx.diag(key, `ignored: ${(e as Error).message}`);
@@ -157,7 +163,7 @@ function run(snapshot: Snapshot, options: TranslateOptions, cache: TranslateCach
 
   const backends: IR['backends'] = {};
   for (const id of [...reg.backends.keys()].sort(cmpStr)) backends[id] = reg.backends.get(id)!;
-  const ir = buildIR(snapshot.generation, gateways, compiled, backends, cache);
+  const ir = buildIR(snapshot.generation, gateways, backends, cache);
   statuses.sort((a, b) => cmpStr(a.key, b.key));
   ctx.diagnostics.sort((a, b) => cmpStr(a.object, b.object) || cmpStr(a.message, b.message));
   return { statuses, ir, diagnostics: ctx.diagnostics };

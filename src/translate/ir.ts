@@ -3,11 +3,10 @@
 // the routes of every less specific hostname that covers it (the spec's hostname-first
 // precedence, so a request never misses a route a wildcard would have given it).
 import type { IR, IRGateway, IRHTTPRoute, IRL4Route, IRListener, IRVirtualHost, ListenerProtocol } from '../ir/types.ts';
-import type { CompiledRoute } from './attach.ts';
 import { listenerLive } from './gateway.ts';
 import { cmpHostSpecificity } from './hostnames.ts';
 import { cmpKey } from './precedence.ts';
-import type { GatewayState, ListenerState, RouteState } from './state.ts';
+import type { GatewayState, ListenerState } from './state.ts';
 import { cmpStr } from './util.ts';
 
 /**
@@ -21,7 +20,7 @@ export interface ListenerMemo {
 }
 
 export function buildIR(
-  generation: number, gateways: GatewayState[], compiled: Map<RouteState, CompiledRoute>, backends: IR['backends'],
+  generation: number, gateways: GatewayState[], backends: IR['backends'],
   cache?: { listeners: Map<string, ListenerMemo> },
 ): IR {
   const out: IRGateway[] = [];
@@ -33,7 +32,7 @@ export function buildIR(
     const g: IRGateway = {
       source: { kind: 'Gateway', namespace: gw.namespace, name: gw.name },
       addresses: [...gw.addresses],
-      listeners: live.map((l) => buildListener(l, compiled, cache?.listeners, next)),
+      listeners: live.map((l) => buildListener(l, cache?.listeners, next)),
     };
     if (gw.backendClientCertificate) g.backendClientCertificate = gw.backendClientCertificate;
     out.push(g);
@@ -43,26 +42,25 @@ export function buildIR(
 }
 
 /** Whether a listener's attachments are those a memo was built from (no allocation: the hot case). */
-function sameSignature(l: ListenerState, compiled: Map<RouteState, CompiledRoute>, sig: unknown[]): boolean {
+function sameSignature(l: ListenerState, sig: unknown[]): boolean {
   if (sig.length !== 1 + 3 * l.attachments.length || sig[0] !== l.protocol) return false;
   let i = 1;
   for (const a of l.attachments) {
-    if (sig[i] !== compiled.get(a.route) || sig[i + 1] !== a.route.order || sig[i + 2] !== a.hostnames) return false;
+    if (sig[i] !== a.route.compiled || sig[i + 1] !== a.route.order || sig[i + 2] !== a.hostnames) return false;
     i += 3;
   }
   return true;
 }
 
-function signature(l: ListenerState, compiled: Map<RouteState, CompiledRoute>): unknown[] {
+function signature(l: ListenerState): unknown[] {
   const sig: unknown[] = [l.protocol];
   // Hostname arrays are compared by identity: a replayed attachment hands over the same array.
-  for (const a of l.attachments) sig.push(compiled.get(a.route), a.route.order, a.hostnames);
+  for (const a of l.attachments) sig.push(a.route.compiled, a.route.order, a.hostnames);
   return sig;
 }
 
 function buildListener(
-  l: ListenerState, compiled: Map<RouteState, CompiledRoute>,
-  prev?: Map<string, ListenerMemo>, next?: Map<string, ListenerMemo>,
+  l: ListenerState, prev?: Map<string, ListenerMemo>, next?: Map<string, ListenerMemo>,
 ): IRListener {
   const ir: IRListener = {
     source: { kind: l.ownerKind, namespace: l.owner.metadata.namespace ?? 'default', name: l.owner.metadata.name, sectionName: l.name },
@@ -75,22 +73,22 @@ function buildListener(
   if (l.hostname !== undefined) ir.hostname = l.hostname;
   if (l.tls) ir.tls = l.tls;
   const memo = prev?.get(l.id);
-  if (next && memo && sameSignature(l, compiled, memo.sig)) {
+  if (next && memo && sameSignature(l, memo.sig)) {
     ir.virtualHosts = memo.virtualHosts;
     ir.l4Routes = memo.l4Routes;
     next.set(l.id, memo);
     return ir;
   }
-  if (l.protocol === 'HTTP' || l.protocol === 'HTTPS') ir.virtualHosts = virtualHosts(l, compiled);
-  else ir.l4Routes = l4Routes(l, compiled);
-  if (next) next.set(l.id, { sig: signature(l, compiled), virtualHosts: ir.virtualHosts, l4Routes: ir.l4Routes });
+  if (l.protocol === 'HTTP' || l.protocol === 'HTTPS') ir.virtualHosts = virtualHosts(l);
+  else ir.l4Routes = l4Routes(l);
+  if (next) next.set(l.id, { sig: signature(l), virtualHosts: ir.virtualHosts, l4Routes: ir.l4Routes });
   return ir;
 }
 
-function virtualHosts(l: ListenerState, compiled: Map<RouteState, CompiledRoute>): IRVirtualHost[] {
+function virtualHosts(l: ListenerState): IRVirtualHost[] {
   const buckets = new Map<string, { route: IRHTTPRoute; key: (number | string)[] }[]>();
   for (const a of l.attachments) {
-    const cr = compiled.get(a.route);
+    const cr = a.route.compiled;
     if (!cr) continue;
     for (const h of a.hostnames) {
       let b = buckets.get(h);
@@ -125,10 +123,10 @@ export function coveringHosts(h: string): string[] {
   return out;
 }
 
-function l4Routes(l: ListenerState, compiled: Map<RouteState, CompiledRoute>): IRL4Route[] {
+function l4Routes(l: ListenerState): IRL4Route[] {
   const out: { r: IRL4Route; order: number }[] = [];
   for (const a of l.attachments) {
-    const cr = compiled.get(a.route);
+    const cr = a.route.compiled;
     if (!cr) continue;
     const hostnames = l.protocol === 'TLS' && !a.hostnames.includes('*') ? [...a.hostnames].sort(cmpHostSpecificity) : [];
     for (const r of cr.l4) out.push({ r: { ...r, hostnames }, order: cr.state.order });

@@ -2,6 +2,7 @@
 // from translate/index.ts: only status and IR leave translate().
 import type { Condition, KubeObject } from '../api/meta.ts';
 import type { IRCertificate, IRListenerTLS, ListenerProtocol } from '../ir/types.ts';
+import type { CompiledRoute } from './attach.ts';
 
 export interface GroupKind {
   group: string;
@@ -85,6 +86,8 @@ export interface RouteState {
   created: string;
   /** Index of the route in precedence tie-breaks (age, then namespace/name). */
   order: number;
+  /** The route compiled in the current run (unset when compiling it failed). */
+  compiled?: CompiledRoute;
 }
 
 export const PROTOCOL_KINDS: Record<string, GroupKind[]> = {
