@@ -1,6 +1,8 @@
 // `npm start`: the bundled example, end to end. Launches one echo backend per EndpointSlice
 // address of examples/manifests (each prints who answered), then `portico run -f
-// examples/manifests`, and stops everything cleanly on Ctrl-C / SIGTERM.
+// examples/manifests`, and stops everything cleanly on Ctrl-C / SIGTERM. The children run in
+// their own process groups, so that Ctrl-C reaches only this script, which then stops each of
+// them once with SIGTERM (a terminal's SIGINT plus our SIGTERM would count as two signals).
 //
 //   node examples/start.ts [--manifests DIR] [portico run options…]
 //
@@ -49,13 +51,13 @@ function stopAll(code: number): void {
   setTimeout(() => process.exit(code), 10_000).unref();
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stopAll(0));
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => stopAll(0));
 
 for (const [service, port] of await localBackends()) {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'backends', 'echo.ts'), service, String(port)], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'backends', 'echo.ts'), service, String(port)], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
   children.push(child);
 }
 
-const portico = spawn(process.execPath, [join(root, 'src', 'cli', 'main.ts'), 'run', '-f', manifests, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+const portico = spawn(process.execPath, [join(root, 'src', 'cli', 'main.ts'), 'run', '-f', manifests, ...args], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
 children.push(portico);
 portico.on('exit', (code) => stopAll(code ?? 1));
