@@ -135,14 +135,16 @@ test('bad traffic: oversized headers 431, malformed 400, CL with TE refused and 
   assert.equal(after.length, before, JSON.stringify(after.slice(before)));
 });
 
-test('BackendTLSPolicy: TLS to the backend verified against the CA and SNI; a wrong CA fails, an invalid policy is 500', async () => {
+test('BackendTLSPolicy: TLS to the backend verified against the CA and SNI; a wrong CA fails, an invalid policy is 500; gateway client certificate', async () => {
   const https = await import('node:https');
   const { makeCA, makeCert } = await import('./support/tls-certs.ts');
   const ca = await makeCA();
   const other = await makeCA('Other');
   const leaf = await makeCert(ca, { dns: ['backend.example'] });
-  const srv = https.createServer({ cert: leaf.certPem, key: leaf.keyPem }, (req, res) => {
-    res.end(JSON.stringify({ sni: (req.socket as import('node:tls').TLSSocket).servername, host: req.headers.host }));
+  const gatewayCert = await makeCert(ca, { cn: 'gateway', client: true });
+  const srv = https.createServer({ cert: leaf.certPem, key: leaf.keyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: false }, (req, res) => {
+    const sock = req.socket as import('node:tls').TLSSocket;
+    res.end(JSON.stringify({ sni: sock.servername, host: req.headers.host, client: sock.authorized ? sock.getPeerCertificate().subject.CN : null }));
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
   const tlsPort = (srv.address() as import('node:net').AddressInfo).port;
@@ -154,7 +156,7 @@ test('BackendTLSPolicy: TLS to the backend verified against the CA and SNI; a wr
   });
   const src = { kind: 'BackendTLSPolicy', namespace: 'default', name: 'p' };
   try {
-    await local.apply(ir(1, [listener('http', p, { '*': [
+    const model = ir(1, [listener('http', p, { '*': [
       route('good', match({ type: 'PathPrefix', value: '/good' }), [to('good')]),
       route('wrong', match({ type: 'PathPrefix', value: '/wrong' }), [to('wrong')]),
       route('invalid', match({ type: 'PathPrefix', value: '/invalid' }), [to('invalid')]),
@@ -162,10 +164,13 @@ test('BackendTLSPolicy: TLS to the backend verified against the CA and SNI; a wr
       tlsBackend('good', { sni: 'backend.example', caPem: ca.certPem, source: src }),
       tlsBackend('wrong', { sni: 'backend.example', caPem: other.certPem, source: src }),
       tlsBackend('invalid', { sni: 'backend.example', invalid: true, source: src }),
-    ]));
+    ]);
+    model.gateways[0].backendClientCertificate = { certPem: gatewayCert.certPem, keyPem: gatewayCert.keyPem, source: { kind: 'Secret', name: 'gw-client' } };
+    await local.apply(model);
     const good = await request(p, '/good', { host: 'front.test' });
     assert.equal(good.status, 200);
     assert.equal(JSON.parse(good.body).sni, 'backend.example');
+    assert.equal(JSON.parse(good.body).client, 'gateway', 'the Gateway client certificate is presented');
     assert.equal((await request(p, '/wrong', { host: 'front.test' })).status, 502);
     assert.equal((await request(p, '/invalid', { host: 'front.test' })).status, 500);
   } finally {
