@@ -197,3 +197,28 @@ test('clients that vanish mid-body or mid-response never take the data plane dow
   await new Promise((r) => setTimeout(r, 300));
   assert.equal((await request(port, '/', { host: 'x' })).status, 200);
 });
+
+test('TLS backend speaking HTTP/2 (protocol h2, negotiated by ALPN)', async () => {
+  const http2 = await import('node:http2');
+  const { makeCA, makeCert } = await import('./support/tls-certs.ts');
+  const ca = await makeCA();
+  const leaf = await makeCert(ca, { dns: ['h2.backend'] });
+  const srv = http2.createSecureServer({ cert: leaf.certPem, key: leaf.keyPem }, (req, res) => res.end(`HTTP/${req.httpVersion} ${req.headers[':authority']}`));
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const h2Port = (srv.address() as import('node:net').AddressInfo).port;
+  const p = await freePort();
+  const local = await createDataPlane({ workers: 0 });
+  try {
+    await local.apply(ir(1, [listener('http', p, { '*': [route('h2', match(), [to('h2')])] })], [{
+      id: 'h2', source: { kind: 'Service', namespace: 'default', name: 'h2' }, protocol: 'h2',
+      endpoints: [{ address: '127.0.0.1', port: h2Port }],
+      tls: { sni: 'h2.backend', caPem: ca.certPem, source: { kind: 'BackendTLSPolicy', name: 'p' } },
+    }]));
+    const r = await request(p, '/', { host: 'front.test' });
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'HTTP/2.0 front.test');
+  } finally {
+    await local.close();
+    srv.close();
+  }
+});
