@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import type { TestContext } from 'node:test';
 import { KubeApiError, KubeClient } from '../src/providers/kubernetes/client.ts';
 import { loadKubeconfigFile } from '../src/providers/kubernetes/kubeconfig.ts';
@@ -35,14 +36,21 @@ async function bringUp(): Promise<ClusterConnection | string> {
   if (!existsSync(clusterModule)) return 'conformance/cluster.ts (the local cluster) is not in this tree';
   if (spawnSync('go', ['version']).status !== 0) return 'Go is not installed, so kube-apiserver and etcd cannot be built';
   try {
-    const cluster = (await import(clusterModule)) as { up(o: { agent?: boolean }): Promise<{ kubeconfig: string; started: boolean }> };
-    const state = await cluster.up({ agent: false });
-    if (state.started) process.stderr.write(`[test] started the local cluster (stop it with: node conformance/cluster.ts down)\n`);
-    return loadKubeconfigFile(state.kubeconfig);
+    // acquire() shares one cluster between concurrent test processes; the last to release a
+    // cluster that tests started stops it.
+    const cluster = (await import(clusterModule)) as { acquire(): Promise<{ kubeconfig: string; release(): Promise<void> }> };
+    const acquired = await cluster.acquire();
+    release = acquired.release;
+    return loadKubeconfigFile(acquired.kubeconfig);
   } catch (err) {
     return `the local cluster did not come up: ${(err as Error).message.split('\n').slice(0, 5).join(' | ')}`;
   }
 }
+
+let release: (() => Promise<void>) | undefined;
+after(async () => {
+  await release?.();
+});
 
 /** A short random suffix for names, so that tests sharing the cluster never collide. */
 export function uniq(prefix: string): string {

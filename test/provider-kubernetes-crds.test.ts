@@ -42,6 +42,8 @@ async function unavailable(): Promise<string | undefined> {
 
 interface OwnServer {
   conn: ClusterConnection;
+  /** Compacts etcd's history up to now: watches from older resourceVersions get 410 Gone. */
+  compact(): Promise<void>;
   crdDir: string;
   startApiserver(): Promise<void>;
   stopApiserver(): Promise<void>;
@@ -110,8 +112,18 @@ async function startOwnServer(): Promise<OwnServer> {
     throw err;
   }
   void etcd;
+  const compact = async () => {
+    const post = async (path: string, body: unknown) => {
+      const res = await fetch(`${etcdURL}${path}`, { method: 'POST', body: JSON.stringify(body) });
+      assert.ok(res.ok, `etcd ${path}: ${res.status}`);
+      return res.json() as Promise<any>;
+    };
+    const { header } = await post('/v3/kv/range', { key: Buffer.from('compact-probe').toString('base64') });
+    await post('/v3/kv/compaction', { revision: header.revision, physical: true });
+  };
   return {
     conn,
+    compact,
     crdDir: await build.gatewayCrdDir(),
     startApiserver,
     stopApiserver,
@@ -169,6 +181,19 @@ test('kubernetes provider: missing CRDs, CRDs installed and removed later, API s
     await admin.request('POST', gcPath, { body: { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'two' }, spec: { controllerName: 'example.com/x' } } });
     await admin.request('POST', '/api/v1/namespaces/default/configmaps', { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'after-restart' } } });
     await until('objects created after the restart', (s) => s.objects.get('GatewayClass')!.has('two') && s.objects.get('ConfigMap')!.has('default/after-restart'), 60_000);
+
+    // History compacted, and a watch resumed from a resourceVersion before it: 410 Gone → relist.
+    const informer = (provider as any).informers.get('ConfigMap');
+    const listsBefore = informer.stats.lists;
+    await admin.request('POST', '/api/v1/namespaces/default/configmaps', { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'before-compaction' } } });
+    await until('before-compaction', (s) => s.objects.get('ConfigMap')!.has('default/before-compaction'));
+    await own.compact();
+    // Same tick: no watch event can move the resourceVersion on before the connection is cut.
+    informer.resourceVersion = '2';
+    provider.client.destroyConnections();
+    await admin.request('POST', '/api/v1/namespaces/default/configmaps', { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'after-compaction' } } });
+    await until('after-compaction, after relisting', (s) => s.objects.get('ConfigMap')!.has('default/after-compaction'));
+    assert.ok(informer.stats.lists > listsBefore, `relisted after 410 (${logs.slice(-3).join(' | ')})`);
 
     // The CRD goes away: its kind is empty and explained again.
     await admin.request('DELETE', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${gcCrd.metadata.name}`);

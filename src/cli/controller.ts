@@ -17,6 +17,8 @@ export interface ControllerOptions {
   log?: (line: string) => void;
   /** Called when statuses() may have changed: after a translation and after the data plane acknowledged one. */
   onStatusChange?: () => void;
+  /** GatewayClasses with this controllerName are ours (default CONTROLLER_NAME). */
+  controllerName?: string;
 }
 
 export class Controller {
@@ -26,6 +28,7 @@ export class Controller {
   private readonly onStatusChange: () => void;
   /** Incremental: each snapshot redoes only the work its changes invalidate. */
   private readonly translator = createTranslator();
+  private readonly controllerName: string | undefined;
   private latest: TranslateResult | undefined;
   private lastSnapshot: Snapshot | undefined;
   private snapshotGeneration = 0;
@@ -50,6 +53,7 @@ export class Controller {
   };
 
   constructor(options: ControllerOptions) {
+    this.controllerName = options.controllerName;
     this.dataPlane = options.dataPlane;
     this.bindAddress = options.bindAddress ?? '0.0.0.0';
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
@@ -67,7 +71,7 @@ export class Controller {
     const started = performance.now();
     let result: TranslateResult;
     try {
-      result = this.translator.translate(snapshot, { now: nowRfc3339(), previous });
+      result = this.translator.translate(snapshot, { now: nowRfc3339(), previous, controllerName: this.controllerName });
     } catch (err) {
       this.counters.translateErrors++;
       this.log(`portico: translating snapshot ${snapshot.generation} failed, keeping the previous configuration: ${describe(err)}`);

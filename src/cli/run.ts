@@ -28,6 +28,7 @@ Options:
                               status there (the elected leader); no -f
       --kubeconfig PATH       with --kubernetes: kubeconfig (default $KUBECONFIG, in-cluster, ~/.kube/config)
       --address-pool CIDR     with --kubernetes: addresses for Gateways without spec.addresses
+      --controller-name NAME  GatewayClasses Portico serves (default portico.dev/gateway-controller)
   -h, --help                  this help
 `;
 
@@ -52,6 +53,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       kubernetes: { type: 'boolean' },
       kubeconfig: { type: 'string' },
       'address-pool': { type: 'string' },
+      'controller-name': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -75,12 +77,13 @@ export async function runCommand(argv: string[]): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const dataPlane = await createDataPlane({ bindAddress, workers, accessLog: !values['no-access-log'], debugHeaders: values['debug-headers'] === true });
   let kubeMode: KubernetesMode | undefined;
-  const controller = new Controller({ dataPlane, bindAddress, log, onStatusChange: () => kubeMode?.statusChanged() });
+  const controllerName = values['controller-name'];
+  const controller = new Controller({ dataPlane, bindAddress, log, controllerName, onStatusChange: () => kubeMode?.statusChanged() });
   let provider: Provider;
   if (kubernetes) {
     try {
       const { KubernetesMode } = await import('../providers/kubernetes/mode.ts');
-      kubeMode = new KubernetesMode({ kubeconfig: values.kubeconfig, addressPool: values['address-pool'], log, statuses: () => controller.statuses() });
+      kubeMode = new KubernetesMode({ kubeconfig: values.kubeconfig, addressPool: values['address-pool'], controllerName, log, statuses: () => controller.statuses() });
       provider = kubeMode.provider;
     } catch (err) {
       log(`portico: --kubernetes: ${err instanceof Error ? err.message : String(err)}`);

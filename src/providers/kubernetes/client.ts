@@ -163,6 +163,8 @@ export class KubeClient {
       });
       req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
       req.on('socket', (socket) => {
+        // Keep-alive sockets serve many requests: register each one once.
+        if (this.sockets.has(socket)) return;
         this.sockets.add(socket);
         socket.once('close', () => this.sockets.delete(socket));
       });
