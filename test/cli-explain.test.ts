@@ -89,5 +89,37 @@ test('backends: weights become shares; endpoints are shown', () => {
 
 test('a port filter with no listener says so', () => {
   assert.deepEqual(explainRequest(ir, { host: 'www.example.com', path: '/', port: 9999 }), []);
-  assert.match(formatExplanation({ host: 'x', path: '/', port: 9999 }, []), /no Gateway has an HTTP or HTTPS listener on port 9999/);
+  assert.match(formatExplanation({ host: 'x', path: '/', port: 9999 }, []), /no Gateway has a listener on port 9999/);
+});
+
+test('with --port, TLS listeners are explained by SNI, TCP listeners by their first route', () => {
+  const l4 = (section: string, protocol: 'TLS' | 'TCP', port: number, hostname: string | undefined, routes: [string, string[]][]): IRListener => ({
+    ...listener(section, hostname, {}),
+    protocol,
+    port,
+    l4Routes: routes.map(([name, hostnames]) => ({ source: { kind: `${protocol}Route`, namespace: 'team', name, rule: 0 }, hostnames, backends: [{ backendId: `${name}-svc`, weight: 1, filters: [] }] })),
+  });
+  const l4ir: IR = {
+    generation: 1,
+    backends: {},
+    gateways: [{
+      source: { kind: 'Gateway', namespace: 'infra', name: 'gw' },
+      addresses: [],
+      listeners: [
+        l4('tls', 'TLS', 443, '*.example.com', [['db', ['db.example.com']], ['rest', []]]),
+        l4('tcp', 'TCP', 5432, undefined, [['pg', []]]),
+      ],
+    }],
+  };
+  const db = explainRequest(l4ir, { host: 'db.example.com', path: '/', port: 443 });
+  assert.equal(db.length, 1);
+  assert.equal(db[0].l4Route?.source.name, 'db');
+  assert.equal(explainRequest(l4ir, { host: 'x.example.com', path: '/', port: 443 })[0].l4Route?.source.name, 'rest');
+  const other = explainRequest(l4ir, { host: 'x.example.org', path: '/', port: 443 })[0];
+  assert.equal(other.result, 'no-listener');
+  assert.match(other.notes[0], /SNI "x\.example\.org"/);
+  const pg = explainRequest(l4ir, { host: 'anything', path: '/', port: 5432 });
+  assert.equal(pg[0].l4Route?.source.name, 'pg');
+  assert.match(formatExplanation({ host: 'anything', path: '/', port: 5432 }, pg), /route {5}TCPRoute team\/pg rule 0/);
+  assert.deepEqual(explainRequest(l4ir, { host: 'db.example.com', path: '/' }), [], 'without --port only HTTP listeners');
 });

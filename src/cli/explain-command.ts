@@ -19,7 +19,8 @@ Options:
       --path PATH       request path, optionally with ?query (default /)
       --method METHOD   request method (default GET)
       --header K=V      request header (repeatable)
-      --port N          only listeners on this port
+      --port N          only listeners on this port (then TLS, TCP and UDP listeners too;
+                        for TLS the host is the SNI)
   -o, --output FORMAT   text (default) or json
   -h, --help            this help
 `;

@@ -3,7 +3,7 @@
 // hostname on the port, then virtual host, then the first matching route in IR order), or why
 // it reaches none. Pure; used by `portico explain`.
 import { RE2JS } from 're2js';
-import type { IR, IRBackend, IRHTTPRoute, IRListener, IRMatch, IRValueMatch, Source } from '../ir/types.ts';
+import type { IR, IRBackend, IRHTTPRoute, IRL4Route, IRListener, IRMatch, IRValueMatch, IRWeightedBackend, Source } from '../ir/types.ts';
 
 export interface ExplainRequest {
   /** Host header / :authority (a port in it is ignored). */
@@ -13,7 +13,7 @@ export interface ExplainRequest {
   method?: string;
   /** Header names in any case. */
   headers?: Record<string, string>;
-  /** Only listeners on this port. */
+  /** Only listeners on this port. With a port, TLS (by SNI = host), TCP and UDP listeners are explained too. */
   port?: number;
 }
 
@@ -35,6 +35,8 @@ export interface ExplainOutcome {
   listener?: IRListener;
   virtualHost?: string;
   route?: IRHTTPRoute;
+  /** TLS / TCP / UDP listeners: the route the connection reaches. */
+  l4Route?: IRL4Route;
   backends?: ExplainBackend[];
   /** Human-readable reasons, for the outcomes that are not 'routed' (and notes for those that are). */
   notes: string[];
@@ -52,11 +54,16 @@ export function explainRequest(ir: IR, req: ExplainRequest): ExplainOutcome[] {
   const outcomes: ExplainOutcome[] = [];
   for (const gw of ir.gateways) {
     const byPort = new Map<number, IRListener[]>();
+    const l4: IRListener[] = [];
     for (const l of gw.listeners) {
-      if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS') continue;
       if (req.port !== undefined && l.port !== req.port) continue;
+      if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS') {
+        if (req.port !== undefined) l4.push(l);
+        continue;
+      }
       byPort.set(l.port, [...(byPort.get(l.port) ?? []), l]);
     }
+    if (l4.length > 0) outcomes.push(...explainL4(ir, gw.source, l4, host));
     for (const [port, listeners] of byPort) {
       const outcome: ExplainOutcome = { gateway: gw.source, port, result: 'no-listener', notes: [] };
       outcomes.push(outcome);
@@ -83,19 +90,53 @@ export function explainRequest(ir: IR, req: ExplainRequest): ExplainOutcome[] {
       }
       outcome.result = 'routed';
       outcome.route = route;
-      const total = route.backends.reduce((sum, b) => sum + b.weight, 0);
-      outcome.backends = route.backends.map((b) => ({
-        weight: b.weight,
-        share: total > 0 ? b.weight / total : 0,
-        backendId: b.backendId,
-        backend: b.backendId !== undefined ? ir.backends[b.backendId] : undefined,
-        invalidStatus: b.invalidStatus,
-      }));
+      outcome.backends = shares(ir, route.backends);
       if (route.directResponse) outcome.notes.push(`answered directly with status ${route.directResponse.status}`);
-      else if (route.backends.length === 0 || total === 0) outcome.notes.push('the rule has no backend with weight: 500');
+      else if (!outcome.backends.some((b) => b.weight > 0)) outcome.notes.push('the rule has no backend with weight: 500');
     }
   }
   return outcomes;
+}
+
+/** TLS listeners: by SNI (the host), then the first route whose hostnames take it; TCP / UDP: the first route. */
+function explainL4(ir: IR, gateway: Source, listeners: IRListener[], sni: string): ExplainOutcome[] {
+  const out: ExplainOutcome[] = [];
+  const byProtocol = new Map<string, IRListener[]>();
+  for (const l of listeners) byProtocol.set(l.protocol, [...(byProtocol.get(l.protocol) ?? []), l]);
+  for (const [protocol, group] of byProtocol) {
+    const port = group[0].port;
+    const outcome: ExplainOutcome = { gateway, port, result: 'no-listener', notes: [] };
+    out.push(outcome);
+    const listener = protocol === 'TLS' ? mostSpecific(group, (l) => l.hostname, sni) : group[0];
+    if (!listener) {
+      outcome.notes.push(`no ${protocol} listener on port ${port} accepts SNI "${sni}": the connection is closed`);
+      continue;
+    }
+    outcome.listener = listener;
+    const route = protocol === 'TLS'
+      ? listener.l4Routes.find((r) => r.hostnames.length === 0 || mostSpecific(r.hostnames, (h) => h, sni) !== undefined)
+      : listener.l4Routes[0];
+    if (!route) {
+      outcome.result = 'no-route';
+      outcome.notes.push(`no ${protocol === 'TLS' ? `route for SNI "${sni}"` : 'route'} on ${describeSource(listener.source)}: the connection is closed`);
+      continue;
+    }
+    outcome.result = 'routed';
+    outcome.l4Route = route;
+    outcome.backends = shares(ir, route.backends);
+  }
+  return out;
+}
+
+function shares(ir: IR, backends: IRWeightedBackend[]): ExplainBackend[] {
+  const total = backends.reduce((sum, b) => sum + b.weight, 0);
+  return backends.map((b) => ({
+    weight: b.weight,
+    share: total > 0 ? b.weight / total : 0,
+    backendId: b.backendId,
+    backend: b.backendId !== undefined ? ir.backends[b.backendId] : undefined,
+    invalidStatus: b.invalidStatus,
+  }));
 }
 
 /** The item whose hostname matches host best: exact, then the longest wildcard, then any host (undefined). */
@@ -166,24 +207,25 @@ export function describeSource(s: Source): string {
 /** A text rendering of the outcomes, for the terminal. */
 export function formatExplanation(req: ExplainRequest, outcomes: ExplainOutcome[]): string {
   const lines: string[] = [`${(req.method ?? 'GET').toUpperCase()} ${req.path || '/'} (host "${normalizeHost(req.host)}")`];
-  if (outcomes.length === 0) lines.push(req.port !== undefined ? `  no Gateway has an HTTP or HTTPS listener on port ${req.port}` : '  no Gateway has an HTTP or HTTPS listener');
+  if (outcomes.length === 0) lines.push(req.port !== undefined ? `  no Gateway has a listener on port ${req.port}` : '  no Gateway has an HTTP or HTTPS listener');
   for (const o of outcomes) {
     lines.push('', `${describeSource(o.gateway)}, port ${o.port}:`);
     if (o.listener) lines.push(`  listener  ${o.listener.source.sectionName ?? o.listener.id} (${o.listener.protocol}, hostname ${o.listener.hostname ?? '(any)'})${o.listener.source.kind === 'ListenerSet' ? ` from ${describeSource({ ...o.listener.source, sectionName: undefined })}` : ''}`);
     if (o.virtualHost) lines.push(`  host      ${o.virtualHost}`);
+    if (o.l4Route) lines.push(`  route     ${describeSource(o.l4Route.source)}${o.l4Route.hostnames.length ? ` (hostnames ${o.l4Route.hostnames.join(', ')})` : ''}`);
     if (o.route) {
       lines.push(`  route     ${describeSource(o.route.source)}`);
       const m = o.route.match;
       lines.push(`  match     path ${m.path.type} ${m.path.value}${m.method ? `, method ${m.method}` : ''}${m.headers.map((h) => `, header ${h.name} ${h.type} ${h.value}`).join('')}${m.queryParams.map((q) => `, query ${q.name} ${q.type} ${q.value}`).join('')}`);
       if (o.route.filters.length > 0) lines.push(`  filters   ${o.route.filters.map((f) => f.type).join(', ')}`);
-      for (const b of o.backends ?? []) {
-        const pct = `${(b.share * 100).toFixed(b.share * 100 % 1 === 0 ? 0 : 1)}%`;
-        if (b.backend) {
-          const eps = b.backend.externalName ?? (b.backend.endpoints.map((e) => `${e.address}:${e.port}`).join(', ') || 'no ready endpoints');
-          lines.push(`  backend   ${b.backend.id} weight ${b.weight} (${pct}) → ${eps}`);
-        } else {
-          lines.push(`  backend   invalid reference weight ${b.weight} (${pct}) → answers ${b.invalidStatus ?? 500}`);
-        }
+    }
+    for (const b of o.backends ?? []) {
+      const pct = `${(b.share * 100).toFixed(b.share * 100 % 1 === 0 ? 0 : 1)}%`;
+      if (b.backend) {
+        const eps = b.backend.externalName ?? (b.backend.endpoints.map((e) => `${e.address}:${e.port}`).join(', ') || 'no ready endpoints');
+        lines.push(`  backend   ${b.backend.id} weight ${b.weight} (${pct}) → ${eps}`);
+      } else {
+        lines.push(`  backend   invalid reference weight ${b.weight} (${pct}) → ${o.l4Route ? 'the connection is closed' : `answers ${b.invalidStatus ?? 500}`}`);
       }
     }
     for (const n of o.notes) lines.push(`  ${n}`);
