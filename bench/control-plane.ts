@@ -6,13 +6,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { freePort, rssBytes, start, waitForPort } from './lib/proc.ts';
+import { freePort, rssBytes, waitForPort } from './lib/proc.ts';
 import { scaleManifests, route } from './lib/manifests.ts';
 import { fmt, median, percentile, table } from './lib/stats.ts';
-import { waitForReady } from './http.ts';
-
-const NODE = process.execPath;
-const ROOT = new URL('..', import.meta.url).pathname;
+import { spawnPortico, startHttpBackend, waitForReady } from './lib/targets.ts';
 
 export interface ControlPlaneFigure { routes: number; readyMs: number; rssMB: number; propagationP50Ms: number; propagationP99Ms: number; changes: number }
 
@@ -27,16 +24,15 @@ function get(port: number, host: string, path: string): Promise<number> {
 
 export async function runControlPlane(routes: number, changes: number): Promise<ControlPlaneFigure> {
   const dir = mkdtempSync(join(tmpdir(), `portico-cp-${routes}-`));
-  const backendPort = await freePort();
+  const be = await startHttpBackend();
+  const backendPort = be.port;
   const basePort = 20000 + Math.floor(Math.random() * 20000);
   const gateways = Math.min(50, Math.max(1, Math.floor(routes / 100)));
   for (const [name, text] of scaleManifests({ routes, namespaces: Math.max(1, Math.floor(routes / 10)), gateways, basePort, backendPort })) writeFileSync(join(dir, name), text);
-  const be = start(NODE, [join(ROOT, 'bench/backend.ts'), String(backendPort)]);
   const admin = await freePort();
   const t0 = performance.now();
-  const portico = start(NODE, [join(ROOT, 'src/cli/main.ts'), 'run', '-f', dir, '--admin-address', `127.0.0.1:${admin}`, '--bind-address', '127.0.0.1', '--no-access-log', '--workers', '0']);
+  const portico = spawnPortico(dir, admin);
   try {
-    await waitForPort(backendPort);
     await waitForReady(admin, 120000);
     const readyMs = performance.now() - t0;
     await new Promise((r) => setTimeout(r, 2000));

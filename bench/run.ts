@@ -5,6 +5,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ALL_TARGETS, printHttp, runHttp, type HttpCase } from './http.ts';
+import { httpsRatios, printHttps, runHttps } from './https.ts';
+import { h2Ratios, printH2, runH2 } from './h2.ts';
+import { porticoRatios } from './lib/compare.ts';
 import { printTranslate, runTranslate } from './translate.ts';
 import { printControlPlane, runControlPlane, type ControlPlaneFigure } from './control-plane.ts';
 
@@ -56,13 +59,25 @@ async function main(): Promise<void> {
     report.push(printHttp(res));
     console.log(report.at(-1));
     const first = res[0].figures;
-    const get = (t: string) => first.find((f) => f.target === t);
-    const p = get('portico'), n = get('nginx'), hp = get('http-proxy');
-    if (p && n) {
-      ratios['http.rps_vs_nginx'] = p.rps / n.rps;
-      ratios['http.cpu_efficiency_vs_nginx'] = n.cpuUsPerReq / p.cpuUsPerReq;
-    }
-    if (p && hp) ratios['http.rps_vs_http_proxy'] = p.rps / hp.rps;
+    Object.assign(ratios, porticoRatios(first, 'http'));
+    const hp = porticoRatios(first, 'http', 'http-proxy')['http.rps_vs_http-proxy'];
+    if (hp !== undefined) ratios['http.rps_vs_http_proxy'] = hp;
+  }
+
+  // TLS and HTTP/2: HAProxy only in the full run (quick keeps the nginx baseline the ratios use).
+  const tlsTargets = values.quick ? (['portico', 'nginx'] as const).slice() : (['portico', 'nginx', 'haproxy'] as const).slice();
+  if (wants('https')) {
+    const r = await runHttps({ targets: tlsTargets, rounds, seconds });
+    report.push(printHttps(r));
+    console.log(report.at(-1));
+    Object.assign(ratios, httpsRatios(r));
+  }
+
+  if (wants('h2')) {
+    const r = await runH2({ modes: ['h2', 'h2c'], targets: tlsTargets, rounds, seconds });
+    report.push(printH2(r));
+    console.log(report.at(-1));
+    Object.assign(ratios, h2Ratios(r));
   }
 
   if (wants('control-plane')) {

@@ -63,3 +63,39 @@ export function scaleManifests(s: ScaleSpec): Map<string, string> {
   for (const [ns, objs] of perNs) files.set(`${ns}.yaml`, objs.map((o) => stringify(o)).join('---\n'));
   return files;
 }
+
+/** Frontend protocols of the one-route setups (see bench/proxies/configs.ts). */
+export type BenchFrontend = 'http' | 'https' | 'h2c' | 'grpc' | 'tcp';
+
+/**
+ * One Gateway listening on `port` and one route that sends everything to the backend on
+ * `backendPort`: HTTPRoute (http, https, h2c), GRPCRoute to an h2c Service port (grpc), or
+ * TCPRoute (tcp). `https` terminates TLS with the given certificate (a kubernetes.io/tls Secret).
+ */
+export function singleRoute(o: { port: number; backendPort: number; frontend: BenchFrontend; tls?: { certPem: string; keyPem: string } }): object[] {
+  const ns = 'bench';
+  const protocol = o.frontend === 'https' ? 'HTTPS' : o.frontend === 'tcp' ? 'TCP' : 'HTTP';
+  const listener: Record<string, unknown> = { name: 'l', port: o.port, protocol, allowedRoutes: { namespaces: { from: 'All' } } };
+  const objs: object[] = [gatewayClass()];
+  if (o.frontend === 'https') {
+    if (!o.tls) throw new Error('https needs a certificate');
+    // The Secret sits in the Gateway's namespace: no ReferenceGrant needed.
+    listener.tls = { mode: 'Terminate', certificateRefs: [{ kind: 'Secret', name: 'bench-tls' }] };
+    objs.push({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'bench-tls', namespace: 'infra' }, stringData: { 'tls.crt': o.tls.certPem, 'tls.key': o.tls.keyPem } });
+  }
+  objs.push({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'gw-0', namespace: 'infra' }, spec: { gatewayClassName: 'portico', listeners: [listener] } });
+  const [service, slice] = backend(ns, o.backendPort) as any[];
+  if (o.frontend === 'grpc') service.spec.ports[0].appProtocol = 'kubernetes.io/h2c';
+  objs.push(service, slice);
+  const kind = o.frontend === 'grpc' ? 'GRPCRoute' : o.frontend === 'tcp' ? 'TCPRoute' : 'HTTPRoute';
+  // Route everything: the benchmarks measure the proxy path, not match selectivity.
+  objs.push({
+    apiVersion: 'gateway.networking.k8s.io/v1', kind, metadata: { name: 'all', namespace: ns },
+    spec: { parentRefs: [{ name: 'gw-0', namespace: 'infra' }], rules: [{ backendRefs: [{ name: 'backend', port: 80 }] }] },
+  });
+  return objs;
+}
+
+export function toYaml(objs: object[]): string {
+  return objs.map((o) => stringify(o)).join('---\n');
+}

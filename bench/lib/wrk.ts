@@ -17,8 +17,9 @@ function toMs(value: string, unit: string): number {
   return unit === 'us' ? v / 1000 : unit === 's' ? v * 1000 : unit === 'm' ? v * 60000 : v;
 }
 
-export async function wrk(url: string, opts: { connections: number; seconds: number; threads?: number; cpus?: string }): Promise<LoadResult> {
-  const args = ['-t', String(opts.threads ?? 1), '-c', String(opts.connections), '-d', `${opts.seconds}s`, '--latency', url];
+/** wrk against a URL (http or https); `headers` as "Name: value", e.g. "Connection: close" for a new connection per request. */
+export async function wrk(url: string, opts: { connections: number; seconds: number; threads?: number; cpus?: string; headers?: string[] }): Promise<LoadResult> {
+  const args = ['-t', String(opts.threads ?? 1), '-c', String(opts.connections), '-d', `${opts.seconds}s`, '--latency', ...(opts.headers ?? []).flatMap((h) => ['-H', h]), url];
   const [file, argv] = opts.cpus ? ['taskset', ['-c', opts.cpus, 'wrk', ...args]] : ['wrk', args];
   const { stdout } = await run(file, argv, { maxBuffer: 1 << 20 });
   const lat = (p: string) => {
@@ -38,8 +39,13 @@ export async function wrk(url: string, opts: { connections: number; seconds: num
   };
 }
 
-export async function h2load(url: string, opts: { connections: number; streams: number; seconds: number; cpus?: string }): Promise<LoadResult> {
-  const args = ['-c', String(opts.connections), '-m', String(opts.streams), '-D', String(opts.seconds), url];
+/**
+ * h2load against a URL: https negotiates h2 by ALPN, http is h2c with prior knowledge. `data`
+ * makes every request a POST of that file's bytes (e.g. a gRPC-framed message).
+ */
+export async function h2load(url: string, opts: { connections: number; streams: number; seconds: number; cpus?: string; headers?: string[]; data?: string }): Promise<LoadResult> {
+  const args = ['-c', String(opts.connections), '-m', String(opts.streams), '-D', String(opts.seconds),
+    ...(opts.headers ?? []).flatMap((h) => ['-H', h]), ...(opts.data ? ['-d', opts.data] : []), url];
   const [file, argv] = opts.cpus ? ['taskset', ['-c', opts.cpus, 'h2load', ...args]] : ['h2load', args];
   const { stdout } = await run(file, argv, { maxBuffer: 1 << 20 });
   const reqs = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(stdout);

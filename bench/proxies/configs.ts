@@ -1,14 +1,56 @@
-// Equivalent reverse-proxy configurations for nginx and HAProxy: one worker / one thread,
-// upstream keep-alive, no access log, so that they do the same job as Portico.
+// Equivalent proxy configurations for nginx and HAProxy: one worker / one thread, upstream
+// keep-alive, no access log, so that they do the same job as Portico.
+//
+// Frontends: `http` (HTTP/1.1 cleartext), `https` (TLS 1.3, ALPN h2 and http/1.1), `h2c` (HTTP/2
+// prior knowledge, cleartext), `grpc` (h2c in front, h2c to a gRPC backend). `tcp` is layer-4
+// passthrough (HAProxy `mode tcp`, nginx `stream`).
 
-export function nginxConf(o: { listenPort: number; backendPort: number; dir: string; tls?: { cert: string; key: string } }): string {
-  const listen = o.tls ? `listen 127.0.0.1:${o.listenPort} ssl http2;\n    ssl_certificate ${o.tls.cert};\n    ssl_certificate_key ${o.tls.key};\n    ssl_protocols TLSv1.3;` : `listen 127.0.0.1:${o.listenPort};`;
+export type Frontend = 'http' | 'https' | 'h2c' | 'grpc';
+
+export interface ProxyConfig {
+  listenPort: number;
+  backendPort: number;
+  /** Scratch directory for pid, logs and temp files. */
+  dir: string;
+  frontend: Frontend;
+  /** PEM files for `https`: certificate, key, and both concatenated (HAProxy wants one file). */
+  tls?: { cert: string; key: string; combined: string };
+}
+
+const NGINX_STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
+
+function nginxMain(dir: string): string {
   return `daemon off;
 worker_processes 1;
-pid ${o.dir}/nginx.pid;
-error_log ${o.dir}/nginx-error.log warn;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log warn;
 events { worker_connections 4096; }
-http {
+`;
+}
+
+function nginxListen(o: ProxyConfig): string {
+  switch (o.frontend) {
+    case 'http': return `listen 127.0.0.1:${o.listenPort};`;
+    // nginx 1.22: "http2" on a cleartext listen means prior knowledge only.
+    case 'h2c': case 'grpc': return `listen 127.0.0.1:${o.listenPort} http2;`;
+    case 'https':
+      if (!o.tls) throw new Error('https needs tls files');
+      return `listen 127.0.0.1:${o.listenPort} ssl http2;
+    ssl_certificate ${o.tls.cert};
+    ssl_certificate_key ${o.tls.key};
+    ssl_protocols TLSv1.3;`;
+  }
+}
+
+export function nginxConf(o: ProxyConfig): string {
+  const location = o.frontend === 'grpc'
+    ? 'grpc_pass grpc://backend;'
+    : `proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $remote_addr;`;
+  return `${nginxMain(o.dir)}http {
   access_log off;
   client_body_temp_path ${o.dir}/body;
   proxy_temp_path ${o.dir}/proxy;
@@ -16,35 +58,69 @@ http {
   uwsgi_temp_path ${o.dir}/uwsgi;
   scgi_temp_path ${o.dir}/scgi;
   keepalive_requests 1000000;
+  http2_max_requests 1000000;
   upstream backend { server 127.0.0.1:${o.backendPort}; keepalive 256; }
   server {
-    ${listen}
+    ${nginxListen(o)}
     location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $remote_addr;
+      ${location}
     }
   }
 }
 `;
 }
 
-export function haproxyCfg(o: { listenPort: number; backendPort: number }): string {
-  return `global
+/** nginx `stream` TCP passthrough; null when the stream module is not installed. */
+export function nginxStreamConf(o: { listenPort: number; backendPort: number; dir: string }, haveModule: boolean): string | null {
+  if (!haveModule) return null;
+  return `load_module ${NGINX_STREAM_MODULE};
+${nginxMain(o.dir)}stream {
+  server {
+    listen 127.0.0.1:${o.listenPort};
+    proxy_pass 127.0.0.1:${o.backendPort};
+  }
+}
+`;
+}
+
+export { NGINX_STREAM_MODULE };
+
+function haproxyBind(o: ProxyConfig): string {
+  switch (o.frontend) {
+    case 'http': return `bind 127.0.0.1:${o.listenPort}`;
+    case 'h2c': case 'grpc': return `bind 127.0.0.1:${o.listenPort} proto h2`;
+    case 'https':
+      if (!o.tls) throw new Error('https needs tls files');
+      return `bind 127.0.0.1:${o.listenPort} ssl crt ${o.tls.combined} alpn h2,http/1.1 ssl-min-ver TLSv1.3`;
+  }
+}
+
+const HAPROXY_GLOBAL = `global
   nbthread 1
   maxconn 4096
 defaults
-  mode http
   timeout connect 5s
   timeout client 60s
   timeout server 60s
+`;
+
+export function haproxyCfg(o: ProxyConfig): string {
+  return `${HAPROXY_GLOBAL}  mode http
   option http-keep-alive
   http-reuse always
 frontend fe
-  bind 127.0.0.1:${o.listenPort}
+  ${haproxyBind(o)}
   option forwardfor
+  default_backend be
+backend be
+  server s1 127.0.0.1:${o.backendPort}${o.frontend === 'grpc' ? ' proto h2' : ''}
+`;
+}
+
+export function haproxyTcpCfg(o: { listenPort: number; backendPort: number }): string {
+  return `${HAPROXY_GLOBAL}  mode tcp
+frontend fe
+  bind 127.0.0.1:${o.listenPort}
   default_backend be
 backend be
   server s1 127.0.0.1:${o.backendPort}

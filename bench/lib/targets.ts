@@ -1,0 +1,174 @@
+// Starting the things benchmarks compare: Portico (from generated manifests), nginx, HAProxy and
+// the Node.js proxies, each in front of one backend port, and the throwaway TLS certificate they
+// share. Every scenario goes through startTarget() so that they all configure a proxy the same way.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeCA, makeCert } from '../../test/support/tls-certs.ts';
+import { freePort, start, waitForPort, type Started } from './proc.ts';
+import { singleRoute, toYaml, type BenchFrontend } from './manifests.ts';
+import { haproxyCfg, haproxyTcpCfg, nginxConf, nginxStreamConf, NGINX_STREAM_MODULE } from '../proxies/configs.ts';
+
+export const NODE = process.execPath;
+export const ROOT = new URL('../..', import.meta.url).pathname;
+
+export type Target = 'direct' | 'portico' | 'nginx' | 'haproxy' | 'http-proxy' | 'fastify';
+
+export interface Running {
+  target: Target;
+  port: number;
+  /** Absent for `direct`: there is no proxy process to measure. */
+  proc?: Started;
+}
+
+export interface BenchTls {
+  certPem: string;
+  keyPem: string;
+  caPem: string;
+  /** Files in the run's temp directory, for nginx and HAProxy. */
+  cert: string;
+  key: string;
+  combined: string;
+  servername: string;
+}
+
+/** A throwaway ECDSA P-256 certificate for `bench.local`, made with openssl in `dir`. */
+export async function benchCert(dir: string): Promise<BenchTls> {
+  const servername = 'bench.local';
+  const ca = await makeCA('Portico Bench CA');
+  const leaf = await makeCert(ca, { dns: [servername] });
+  const files = { cert: join(dir, 'bench.crt'), key: join(dir, 'bench.key'), combined: join(dir, 'bench.pem') };
+  writeFileSync(files.cert, leaf.chainPem);
+  writeFileSync(files.key, leaf.keyPem, { mode: 0o600 });
+  writeFileSync(files.combined, leaf.chainPem + leaf.keyPem, { mode: 0o600 });
+  return { certPem: leaf.chainPem, keyPem: leaf.keyPem, caPem: ca.certPem, servername, ...files };
+}
+
+/** Starts the HTTP/1.1 benchmark backend (bench/backends/http.ts) and returns its port and handle. */
+export async function startHttpBackend(cpus?: string): Promise<{ port: number; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const be = start(NODE, [join(ROOT, 'bench/backends/http.ts'), String(port)], { cpus });
+  await waitForPort(port);
+  return { port, stop: be.stop };
+}
+
+export async function waitForReady(adminPort: number, timeoutMs = 30000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${adminPort}/readyz`);
+      if (r.status === 200) return;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`portico not ready after ${timeoutMs} ms`);
+}
+
+/** `portico run` in file mode over a directory of manifests, in-process data plane (--workers 0). */
+export function spawnPortico(manifestDir: string, adminPort: number, cpus?: string): Started {
+  return start(NODE, [join(ROOT, 'src/cli/main.ts'), 'run', '-f', manifestDir, '--admin-address', `127.0.0.1:${adminPort}`, '--bind-address', '127.0.0.1', '--no-access-log', '--workers', '0'], { cpus });
+}
+
+let streamModule: boolean | undefined;
+/** Whether nginx can load the stream module (nginx-light lacks it; Debian's libnginx-mod-stream adds it). */
+export function nginxHasStream(): boolean {
+  if (streamModule === undefined) {
+    streamModule = existsSync(NGINX_STREAM_MODULE);
+    if (!streamModule) {
+      try {
+        streamModule = /--with-stream(\s|$)/.test(execFileSync('nginx', ['-V'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+      } catch { streamModule = false; }
+    }
+  }
+  return streamModule;
+}
+
+export interface TargetOptions {
+  frontend: BenchFrontend;
+  backendPort: number;
+  /** Scratch directory of the run. */
+  dir: string;
+  cpus?: string;
+  tls?: BenchTls;
+}
+
+/** Which targets can do a frontend (the Node.js baselines only proxy HTTP/1.1; nginx `stream` may be missing). */
+export function supports(t: Target, frontend: BenchFrontend): boolean {
+  if (t === 'http-proxy' || t === 'fastify') return frontend === 'http';
+  if (t === 'nginx' && frontend === 'tcp') return nginxHasStream();
+  return true;
+}
+
+export async function startTarget(t: Target, o: TargetOptions): Promise<Running> {
+  if (t === 'direct') return { target: t, port: o.backendPort };
+  const port = await freePort();
+  const { cpus } = o;
+  let proc: Started;
+  switch (t) {
+    case 'portico': {
+      const mdir = mkdtempSync(join(o.dir, 'portico-'));
+      writeFileSync(join(mdir, 'all.yaml'), toYaml(singleRoute({ port, backendPort: o.backendPort, frontend: o.frontend, tls: o.tls })));
+      const admin = await freePort();
+      proc = spawnPortico(mdir, admin, cpus);
+      try {
+        await waitForReady(admin);
+      } catch (e) {
+        await proc.stop();
+        throw e;
+      }
+      break;
+    }
+    case 'nginx': {
+      const ndir = mkdtempSync(join(o.dir, 'nginx-'));
+      const conf = o.frontend === 'tcp'
+        ? nginxStreamConf({ listenPort: port, backendPort: o.backendPort, dir: ndir }, nginxHasStream())
+        : nginxConf({ listenPort: port, backendPort: o.backendPort, dir: ndir, frontend: o.frontend, tls: o.tls });
+      if (!conf) throw new Error('nginx has no stream module');
+      writeFileSync(join(ndir, 'nginx.conf'), conf);
+      proc = start('nginx', ['-c', join(ndir, 'nginx.conf'), '-p', ndir], { cpus });
+      break;
+    }
+    case 'haproxy': {
+      const f = join(o.dir, `haproxy-${port}.cfg`);
+      writeFileSync(f, o.frontend === 'tcp' ? haproxyTcpCfg({ listenPort: port, backendPort: o.backendPort }) : haproxyCfg({ listenPort: port, backendPort: o.backendPort, dir: o.dir, frontend: o.frontend, tls: o.tls }));
+      proc = start('haproxy', ['-f', f, '-db'], { cpus });
+      break;
+    }
+    case 'http-proxy':
+    case 'fastify':
+      proc = start(NODE, [join(ROOT, `bench/proxies/${t === 'fastify' ? 'fastify-proxy' : 'http-proxy'}.ts`), String(port), String(o.backendPort)], { cpus });
+      break;
+  }
+  try {
+    await waitForPort(port);
+  } catch (e) {
+    await proc.stop();
+    throw new Error(`${t} did not start (${o.frontend}): ${(e as Error).message}`, { cause: e });
+  }
+  return { target: t, port, proc };
+}
+
+/** Starts every target that supports the frontend; a target that fails to start is reported and left out. */
+export async function startTargets(targets: Target[], o: TargetOptions): Promise<Running[]> {
+  const out: Running[] = [];
+  for (const t of targets) {
+    if (!supports(t, o.frontend)) continue;
+    try {
+      out.push(await startTarget(t, o));
+    } catch (e) {
+      console.error(`skipping ${t}: ${(e as Error).message}`);
+    }
+  }
+  return out;
+}
+
+export async function stopAll(running: Running[]): Promise<void> {
+  for (const r of running) await r.proc?.stop();
+}
+
+/** A fresh scratch directory under `parent`. */
+export function scratch(parent: string, name: string): string {
+  const d = join(parent, name);
+  mkdirSync(d, { recursive: true });
+  return d;
+}
