@@ -25,6 +25,8 @@ export interface BackendCall {
   result: BackendResult;
   /** What the result depends on: the Service "ns/name" it names, and the namespace whose ReferenceGrants permitted it. */
   deps: BackendDeps;
+  /** The backend cluster the call resolved to, as registered (before any policy applied). */
+  backend?: IRBackend;
 }
 
 export interface BackendDeps {
@@ -46,6 +48,17 @@ export class BackendRegistry {
   readonly byService = new Map<string, Set<string>>();
   /** Backend id → Service port name (BackendTLSPolicy sectionName). */
   readonly portNames = new Map<string, string | undefined>();
+
+  /** Registers a backend cluster under its id (the first registration of an id wins). */
+  add(backend: IRBackend, namespace: string, service: string, portName: string | undefined): void {
+    if (this.backends.has(backend.id)) return;
+    this.backends.set(backend.id, backend);
+    const sk = `${namespace}/${service}`;
+    let ids = this.byService.get(sk);
+    if (!ids) this.byService.set(sk, (ids = new Set()));
+    ids.add(backend.id);
+    this.portNames.set(backend.id, portName);
+  }
 
   use(id: string, gatewayKey: string): void {
     let s = this.usedBy.get(id);
@@ -77,7 +90,7 @@ export function resolveBackendRef(
 ): BackendResult {
   const deps: BackendDeps = {};
   const result = resolve(ctx, reg, fromKind, fromNs, ref, use, deps);
-  reg.record?.push({ fromKind, fromNs, ref, use, result, deps });
+  reg.record?.push({ fromKind, fromNs, ref, use, result, deps, backend: result.ok ? reg.backends.get(result.id) : undefined });
   return result;
 }
 
@@ -136,12 +149,7 @@ function resolve(
     } else {
       backend.endpoints = endpointsFor(ctx, svc, svcPort ?? {});
     }
-    reg.backends.set(id, backend);
-    const sk = `${ns}/${name}`;
-    let ids = reg.byService.get(sk);
-    if (!ids) reg.byService.set(sk, (ids = new Set()));
-    ids.add(id);
-    reg.portNames.set(id, str(svcPort?.name));
+    reg.add(backend, ns, name, str(svcPort?.name));
   }
   return { ok: true, id, namespace: ns, service: name, portName: str(svcPort?.name) };
 }

@@ -245,10 +245,19 @@ export class TranslateCache {
     const all = this.backendObjects === undefined;
     for (const c of calls) {
       const d = c.deps;
+      const r = c.result;
       const unchanged = !all && (d.service === undefined || !this.changedServices.has(d.service))
         && (d.grantsIn === undefined || !this.changedGrants.has(d.grantsIn));
-      if (unchanged && (!c.result.ok || reg.backends.has(c.result.id))) continue;
-      if (!sameBackendResult(resolveBackendRef(ctx, reg, c.fromKind, c.fromNs, c.ref, c.use), c.result)) return false;
+      if (unchanged) {
+        if (!r.ok) continue;
+        if (c.backend) {
+          // Same Service and EndpointSlices: the cluster built last time still holds.
+          reg.add(c.backend, r.namespace, r.service, r.portName);
+          continue;
+        }
+      }
+      if (!sameBackendResult(resolveBackendRef(ctx, reg, c.fromKind, c.fromNs, c.ref, c.use), r)) return false;
+      if (r.ok) c.backend = reg.backends.get(r.id);
     }
     return true;
   }

@@ -110,8 +110,10 @@ export function translateBackendTLSPolicies(ctx: Context, reg: BackendRegistry):
           for (const id of t.ids) {
             const b = reg.backends.get(id);
             if (!b || b.tls) continue;
-            b.tls = verdict.tls;
-            if (b.protocol === 'h2c') b.protocol = 'h2';
+            // A new object: the registered one may be shared with the incremental translator's memory.
+            const withTLS = { ...b, tls: verdict.tls };
+            if (withTLS.protocol === 'h2c') withTLS.protocol = 'h2';
+            reg.backends.set(id, withTLS);
           }
         }
       }
