@@ -2,6 +2,7 @@
 // etcd, kube-apiserver, kube-controller-manager and kube-scheduler as plain processes on loopback
 // (no Docker, no kind), plus our node agent that plays the kubelet for the conformance backends.
 //
+//   node conformance/cluster.ts build  only build/cache the binaries (CI runs this before the tests)
 //   node conformance/cluster.ts up     start (idempotent: reuses a healthy running cluster)
 //   node conformance/cluster.ts env    print `export KUBECONFIG=...` of the running cluster
 //   node conformance/cluster.ts down   stop every process and remove all state
@@ -14,7 +15,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { binPath, conformanceDir, ensureEchoBasic, ensureEtcd, ensureKubernetes, gatewayCrdDir, withLock } from './lib/build.ts';
+import { binPath, buildSuite, conformanceDir, ensureEchoBasic, ensureEtcd, ensureKubernetes, gatewayCrdDir, withLock } from './lib/build.ts';
 import { KubeClient, parseManifests, sleep, waitFor } from './lib/kube.ts';
 import { makePki, type Pki } from './lib/pki.ts';
 
@@ -371,6 +372,17 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`export KUBECONFIG=${s.kubeconfig}\n`);
     return 0;
   }
+  if (cmd === 'build') {
+    // Builds (or finds cached) every binary the cluster needs, without starting anything: what CI
+    // runs before the tests so that no test pays for a cold build. --suite adds the conformance suite.
+    const t0 = Date.now();
+    await ensureEtcd();
+    await ensureKubernetes();
+    await ensureEchoBasic();
+    if (argv.includes('--suite')) await buildSuite();
+    log(`binaries ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    return 0;
+  }
   if (cmd === 'down') {
     await down();
     log('down');
@@ -390,7 +402,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(JSON.stringify({ ...s, healthy: s ? await isHealthy(s) : false }, null, 2) + '\n');
     return 0;
   }
-  process.stderr.write('usage: node conformance/cluster.ts up [--agent|--no-agent] | down | env | status\n');
+  process.stderr.write('usage: node conformance/cluster.ts build [--suite] | up [--agent|--no-agent] | down | env | status\n');
   return 2;
 }
 

@@ -117,6 +117,18 @@ async function registerNode(): Promise<void> {
   });
 }
 
+/**
+ * The TaintNodesByCondition admission plugin marks a new node not-ready; the node
+ * lifecycle controller, which would lift that taint, is off in this cluster (cluster.ts), so the
+ * agent lifts it itself once the node reports Ready.
+ */
+async function untaint(): Promise<void> {
+  const node = await client.get(`/api/v1/nodes/${nodeName}`);
+  const taints = (node.spec.taints ?? []) as Array<{ key: string }>;
+  const keep = taints.filter((t) => t.key !== 'node.kubernetes.io/not-ready' && t.key !== 'node.kubernetes.io/unreachable');
+  if (keep.length !== taints.length) await client.mergePatch(`/api/v1/nodes/${nodeName}`, { spec: { taints: keep.length ? keep : null } });
+}
+
 async function heartbeat(): Promise<void> {
   await client.apply({
     apiVersion: 'coordination.k8s.io/v1',
@@ -463,6 +475,7 @@ async function main(): Promise<void> {
   });
   await registerNode();
   await heartbeat();
+  await untaint();
   const beat = setInterval(() => void heartbeat().catch((e) => log(`heartbeat: ${String(e)}`)), 10_000);
   const abort = new AbortController();
   let stopping = false;
