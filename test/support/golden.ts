@@ -159,6 +159,8 @@ export interface Expectation {
   status?: 'True' | 'False' | 'Unknown';
   reason?: string;
   observedGeneration?: number;
+  /** The condition's message contains this text. */
+  messageIncludes?: string;
   /** Deep equality with the value at path (for attachedRoutes, supportedKinds, ...). */
   equals?: unknown;
   /** Every item must deep-equal some element of the list at path (supportedKinds, as upstream compares them). */
@@ -182,7 +184,7 @@ export function loadExpectations(name: string): Expectation[] | undefined {
   return doc as Expectation[];
 }
 
-const EXPECTATION_KEYS = new Set(['object', 'path', 'status', 'reason', 'observedGeneration', 'equals', 'includes', 'orAbsent', 'length', 'absent', 'note']);
+const EXPECTATION_KEYS = new Set(['object', 'path', 'status', 'reason', 'observedGeneration', 'messageIncludes', 'equals', 'includes', 'orAbsent', 'length', 'absent', 'note']);
 
 /** A typo in expect.yaml must fail loudly, not turn an assertion into a no-op. */
 function validateExpectation(e: unknown, where: string): void {
@@ -194,7 +196,7 @@ function validateExpectation(e: unknown, where: string): void {
   }
   if (typeof x.path !== 'string') throw new Error(`${where}: path is required`);
   splitPath(x.path);
-  const checks = ['status', 'reason', 'observedGeneration', 'equals', 'includes', 'length', 'absent'].filter((k) => k in x);
+  const checks = ['status', 'reason', 'observedGeneration', 'messageIncludes', 'equals', 'includes', 'length', 'absent'].filter((k) => k in x);
   if (checks.length === 0) throw new Error(`${where}: no check (status, reason, equals, includes, length or absent)`);
   if (x.status !== undefined && !['True', 'False', 'Unknown'].includes(x.status as string)) {
     throw new Error(`${where}: status must be the string "True", "False" or "Unknown" (quote it in YAML)`);
@@ -309,6 +311,9 @@ export function checkExpectations(result: TranslateResult, expectations: Expecta
         const want = [e.status, e.reason, e.observedGeneration].filter((x) => x !== undefined).join('/');
         failures.push(`${where}: expected ${want}, got ${c.status}/${c.reason}/${c.observedGeneration} (${JSON.stringify(c.message)})`);
       }
+    }
+    if (e.messageIncludes !== undefined && !String((value as Record<string, unknown>).message).includes(e.messageIncludes)) {
+      failures.push(`${where}: expected message to include ${JSON.stringify(e.messageIncludes)}, got ${JSON.stringify((value as Record<string, unknown>).message)}`);
     }
     if (e.equals !== undefined && !isDeepEqual(value, e.equals)) {
       failures.push(`${where}: expected ${JSON.stringify(e.equals)}, got ${got}`);
