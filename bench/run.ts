@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { ALL_TARGETS, printHttp, runHttp, type HttpCase } from './http.ts';
 import { httpsRatios, printHttps, runHttps } from './https.ts';
 import { h2Ratios, printH2, runH2 } from './h2.ts';
+import { grpcRatios, printGrpc, runGrpc } from './grpc.ts';
 import { porticoRatios } from './lib/compare.ts';
 import { printTranslate, runTranslate } from './translate.ts';
 import { printControlPlane, runControlPlane, type ControlPlaneFigure } from './control-plane.ts';
@@ -78,6 +79,13 @@ async function main(): Promise<void> {
     report.push(printH2(r));
     console.log(report.at(-1));
     Object.assign(ratios, h2Ratios(r));
+  }
+
+  if (wants('grpc')) {
+    const r = await runGrpc({ targets: values.quick ? tlsTargets : ['direct', ...tlsTargets], rounds, seconds });
+    report.push(printGrpc(r));
+    console.log(report.at(-1));
+    Object.assign(ratios, grpcRatios(r));
   }
 
   if (wants('control-plane')) {
