@@ -6,6 +6,7 @@ import { HostTable, normalizeHost } from '../src/dataplane/router/hosts.ts';
 import { prefixMatches } from '../src/dataplane/router/match.ts';
 import { compileRegex } from '../src/dataplane/router/regex.ts';
 import { rewritePath } from '../src/dataplane/filters/path.ts';
+import { needsNormalization, normalizePath } from '../src/dataplane/router/path.ts';
 import { redirectLocation } from '../src/dataplane/filters/redirect.ts';
 import { compileCors, originAllowed } from '../src/dataplane/filters/cors.ts';
 
@@ -87,4 +88,17 @@ test('CORS origins: exact, greedy leftmost wildcard with scheme and port, "*"', 
   assert.ok(originAllowed(c, 'http://x.p.com:8080'));
   assert.ok(!originAllowed(c, 'http://x.p.com'));
   assert.ok(originAllowed(compileCors({ allowOrigins: ['*'], allowCredentials: false, allowMethods: [], allowHeaders: [], exposeHeaders: [], maxAge: 5 }), 'null'));
+});
+
+test('request paths: dot segments resolved (encoded dots too) before matching', () => {
+  const n = (p: string) => (needsNormalization(p) ? normalizePath(p) : p);
+  assert.equal(n('/public/../admin'), '/admin');
+  assert.equal(n('/public/%2e%2e/admin'), '/admin');
+  assert.equal(n('/a/./b'), '/a/b');
+  assert.equal(n('/a/b/..'), '/a/');
+  assert.equal(n('/../../etc'), '/etc');
+  assert.equal(n('/a/b/.'), '/a/b/');
+  assert.equal(n('/.well-known/x'), '/.well-known/x');
+  assert.equal(n('/plain/path'), '/plain/path');
+  assert.equal(n('/a%2Fb'), '/a%2Fb', 'encoded slashes stay as they are');
 });

@@ -71,6 +71,12 @@ test('path precedence: exact, longest prefix with whole segments, then the rest'
   assert.equal(await who('/re/abc/123'), 'a', 'regex is a full match');
 });
 
+test('dot segments cannot smuggle a request past its route', async () => {
+  const r = await request(port, '/v1/../exact', { host: 'foo.example.com' });
+  assert.equal(r.json().name, 'b', 'routed as /exact');
+  assert.equal(r.json().path, '/exact', 'and forwarded as /exact');
+});
+
 test('header, query and method matches', async () => {
   assert.equal(await who('/x', { headers: { 'X-Version': 'two' } }), 'c');
   assert.equal(await who('/x', { headers: { 'x-version': 'three' } }), 'a');

@@ -9,6 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { normalizeHost } from './router/hosts.ts';
 import { matches, type RequestView } from './router/match.ts';
+import { needsNormalization, normalizePath } from './router/path.ts';
 import { applyHeaderOps, type HeaderBag } from './filters/headers.ts';
 import { redirectLocation } from './filters/redirect.ts';
 import { rewritePath } from './filters/path.ts';
@@ -120,6 +121,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const q = url.indexOf('?');
     let path = q < 0 ? url : url.slice(0, q);
     if (path.charCodeAt(0) !== 47) path = absolutePath(path);
+    if (needsNormalization(path)) path = normalizePath(path);
     this.view = { method: req.method ?? 'GET', path, rawQuery: q < 0 ? '' : url.slice(q + 1), headers: req.headers };
   }
 
