@@ -90,7 +90,7 @@ test('CORS origins: exact, greedy leftmost wildcard with scheme and port, "*"', 
   assert.ok(originAllowed(compileCors({ allowOrigins: ['*'], allowCredentials: false, allowMethods: [], allowHeaders: [], exposeHeaders: [], maxAge: 5 }), 'null'));
 });
 
-test('request paths: dot segments resolved (encoded dots too) before matching', () => {
+test('request paths: dot segments resolved (encoded dots too), slashes merged, before matching', () => {
   const n = (p: string) => (needsNormalization(p) ? normalizePath(p) : p);
   assert.equal(n('/public/../admin'), '/admin');
   assert.equal(n('/public/%2e%2e/admin'), '/admin');
@@ -101,4 +101,6 @@ test('request paths: dot segments resolved (encoded dots too) before matching', 
   assert.equal(n('/.well-known/x'), '/.well-known/x');
   assert.equal(n('/plain/path'), '/plain/path');
   assert.equal(n('/a%2Fb'), '/a%2Fb', 'encoded slashes stay as they are');
+  assert.equal(n('//admin//x/'), '/admin/x/', 'runs of slashes merged');
+  assert.equal(n('//'), '/');
 });

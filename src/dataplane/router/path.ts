@@ -1,11 +1,12 @@
 // Request path normalization before matching: "." and ".." segments are resolved (RFC 3986
-// §5.2.4), with percent-encoded dots decoded first (they are unreserved, §6.2.2.2). Otherwise
-// "/public/../admin" would match a "/public" route and reach "/admin" on a backend that resolves
-// it. The normalized path is also what the backend receives, so both see the same request.
+// §5.2.4), with percent-encoded dots decoded first (they are unreserved, §6.2.2.2), and runs of
+// slashes merged. Otherwise "/public/../admin" or "//admin" would miss an "/admin" route (and its
+// filters) yet reach "/admin" on a backend that resolves them. The normalized path is also what
+// the backend receives, so both see the same request.
 
 /** Fast test: most paths have no dot segment and no encoded dot. */
 export function needsNormalization(path: string): boolean {
-  return path.includes('/.') || path.includes('%2e') || path.includes('%2E');
+  return path.includes('/.') || path.includes('//') || path.includes('%2e') || path.includes('%2E');
 }
 
 export function normalizePath(raw: string): string {
@@ -21,7 +22,7 @@ export function normalizePath(raw: string): string {
     } else if (s === '..') {
       out.pop();
       if (last) out.push('');
-    } else {
+    } else if (s !== '' || last) {
       out.push(s);
     }
   }
