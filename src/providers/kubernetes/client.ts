@@ -37,6 +37,8 @@ export interface WatchOptions {
   /** The watch is aborted when no byte arrived for this long (half-open connections). */
   idleTimeoutMs: number;
   signal?: AbortSignal;
+  /** Called once the server has accepted the watch (200 OK), before any event. */
+  onOpen?: () => void;
 }
 
 const USER_AGENT = 'portico/0.1';
@@ -84,6 +86,7 @@ export class KubeClient {
     const res = await this.send('GET', path, { ...options.query, watch: true }, {}, undefined, options.idleTimeoutMs, options.signal);
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw apiError(status, await readAll(res, 10_000), 'WATCH', path);
+    options.onOpen?.();
     await new Promise<void>((resolve, reject) => {
       let buffered = '';
       let done = false;

@@ -141,6 +141,12 @@ export class Informer {
       // Bookmarks arrive about once a minute; silence well past the server timeout means a dead connection.
       idleTimeoutMs: (timeoutSeconds + 60) * 1000,
       signal: this.abort.signal,
+      onOpen: () => {
+        // Healthy again: the problem reported in diagnostics is over.
+        if (this.lastError === undefined) return;
+        this.lastError = undefined;
+        this.options.onChange();
+      },
     });
     return received;
   }
