@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { buildSuite, conformanceDir, goAvailable, suiteDir, VERSIONS } from './lib/build.ts';
 import { KubeClient, waitFor } from './lib/kube.ts';
-import { canRunAgent, down, up } from './cluster.ts';
+import { acquire, canRunAgent } from './cluster.ts';
 
 export const GATEWAY_CLASS = 'portico';
 export const CONTROLLER_NAME = 'portico.dev/gateway-controller';
@@ -125,7 +125,9 @@ async function main(): Promise<number> {
 
   say('building the conformance suite and bringing the cluster up (the first run builds Kubernetes: long)');
   const suiteBin = await buildSuite();
-  const cluster = await up({ agent: true });
+  // acquire() registers this run as a user of the cluster, so a test process that shares it never
+  // stops it mid-run; releasing stops it only if no one else uses it and no person started it.
+  const cluster = await acquire({ agent: true });
   const client = KubeClient.fromKubeconfig(cluster.kubeconfig);
   let portico: ChildProcess | undefined;
   try {
@@ -205,8 +207,8 @@ async function main(): Promise<number> {
       if (portico.exitCode === null) portico.kill('SIGKILL');
     }
     client.close();
-    if (cluster.started && !values['keep-cluster']) await down();
-    else say(`cluster left running (KUBECONFIG=${cluster.kubeconfig}); stop it with: npm run cluster -- down`);
+    if (values['keep-cluster']) say(`cluster left running (KUBECONFIG=${cluster.kubeconfig}); stop it with: npm run cluster -- down`);
+    else await cluster.release();
   }
 }
 
