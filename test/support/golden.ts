@@ -3,13 +3,14 @@
 // The format of each file is described in test/golden/README.md.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../../src/api/meta.ts';
 import { buildSnapshot, type Snapshot } from '../../src/providers/snapshot.ts';
 import { translate, type TranslateOptions, type TranslateResult } from '../../src/translate/index.ts';
 
-export const GOLDEN_DIR = new URL('../golden/', import.meta.url).pathname;
+export const GOLDEN_DIR = fileURLToPath(new URL('../golden/', import.meta.url));
 /** The fixed clock of every golden run, so lastTransitionTime is stable. */
 export const GOLDEN_NOW = '2026-01-01T00:00:00Z';
 const BASE_FILE = join(GOLDEN_DIR, '_base.yaml');
