@@ -1,27 +1,30 @@
-// `node bench/l4.ts [--mb 64] [--conns 2000]`: layer-4 proxy figures, direct vs through Portico's
-// TCP proxy and TLS passthrough, all on loopback in this process (so the proxy shares the CPU with
-// the load generator; compare ratios, not absolute numbers). Not part of the test command.
+// Layer-4 passthrough: TCP (TCPRoute) and TLS passthrough by SNI (TLSRoute), direct vs Portico vs
+// HAProxy (`mode tcp`, req_ssl_sni) vs nginx (`stream`, ssl_preread), each proxy its own process
+// in front of an echo backend process. The load generator runs in this process:
+//   - throughput: `mib` MiB written through `parallel` connections and read back from the echo,
+//     in MiB/s of payload one way; CPU column: proxy CPU per MiB;
+//   - connections/s: each connection sends one byte, waits for the echo, closes; 50 at a time
+//     (for TLS passthrough, each is a full TLS 1.3 handshake with the backend through the proxy).
 import net from 'node:net';
 import tls from 'node:tls';
-import { parseArgs } from 'node:util';
-import { createTcpServer, createTlsServer } from '../src/dataplane/l4/index.ts';
-import type { IRBackend, IRListener } from '../src/ir/types.ts';
-import { makeCA, makeCert } from '../test/support/tls-certs.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { figureTable, interleaved, porticoRatios, type Figure } from './lib/compare.ts';
+import { freePort, start, waitForPort } from './lib/proc.ts';
+import { benchCert, NODE, ROOT, startTargets, stopAll, type BenchTls, type Target } from './lib/targets.ts';
+import type { LoadResult } from './lib/wrk.ts';
 
-const { values } = parseArgs({ options: { mb: { type: 'string', default: '64' }, conns: { type: 'string', default: '2000' } } });
-const MB = Number(values.mb);
-const CONNS = Number(values.conns);
+export type L4Mode = 'tcp' | 'tls-passthrough';
+export interface L4Result { mode: L4Mode; throughput: Figure[]; connRate: Figure[]; mib: number; parallel: number; conns: number }
 
-function listen(server: net.Server): Promise<number> {
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)));
-}
+type Connect = () => net.Socket;
 
-/** Seconds to push `mb` MiB through one connection and read it all back (echo). */
-function throughput(connect: () => net.Socket, mb: number): Promise<number> {
+/** Seconds to push `mib` MiB through one connection and read it all back (echo). */
+function pushThrough(connect: Connect, mib: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const chunk = Buffer.alloc(64 * 1024, 7);
-    const total = mb * 1024 * 1024;
-    const t0 = process.hrtime.bigint();
+    const total = mib * 1024 * 1024;
     const s = connect();
     let got = 0;
     let sent = 0;
@@ -32,74 +35,90 @@ function throughput(connect: () => net.Socket, mb: number): Promise<number> {
       }
     };
     s.on('error', reject);
-    s.on('data', (d) => {
+    s.on('data', (d: Buffer) => {
       got += d.length;
       if (got >= total) {
         s.destroy();
-        resolve(Number(process.hrtime.bigint() - t0) / 1e9);
+        resolve();
       }
     });
     pump();
   });
 }
 
+function loadResult(rate: number, units: number, errors: number): LoadResult {
+  return { rps: rate, requests: units, p50Ms: NaN, p99Ms: NaN, errors };
+}
+
+async function throughput(connect: Connect, mib: number, parallel: number): Promise<LoadResult> {
+  const t0 = performance.now();
+  try {
+    await Promise.all(Array.from({ length: parallel }, () => pushThrough(connect, mib / parallel)));
+  } catch {
+    return loadResult(NaN, 0, 1);
+  }
+  return loadResult(mib / ((performance.now() - t0) / 1000), mib, 0);
+}
+
 /** Connections per second: each connects, sends one byte, waits for the echo, closes; 50 at a time. */
-async function connRate(connect: () => net.Socket, n: number): Promise<number> {
-  const t0 = process.hrtime.bigint();
+async function connRate(connect: Connect, n: number): Promise<LoadResult> {
   let next = 0;
-  const one = () => new Promise<void>((resolve, reject) => {
+  let errors = 0;
+  const one = () => new Promise<void>((resolve) => {
     const s = connect();
-    s.on('error', reject);
-    s.once('data', () => {
-      s.end();
-      resolve();
-    });
+    s.on('error', () => { errors++; s.destroy(); resolve(); });
+    s.once('data', () => { s.end(); resolve(); });
     s.write('x');
   });
+  const t0 = performance.now();
   await Promise.all(Array.from({ length: 50 }, async () => {
     while (next++ < n) await one();
   }));
-  return n / (Number(process.hrtime.bigint() - t0) / 1e9);
+  return loadResult((n - errors) / ((performance.now() - t0) / 1000), n, errors);
 }
 
-async function main(): Promise<void> {
-  const echo = net.createServer((s) => s.pipe(s));
-  const echoPort = await listen(echo);
-  const ca = await makeCA();
-  const cert = await makeCert(ca, { dns: ['bench.example.com'] });
-  const tlsEcho = tls.createServer({ cert: cert.certPem, key: cert.keyPem }, (s) => s.pipe(s));
-  const tlsEchoPort = await listen(tlsEcho);
-
-  const backend = (id: string, port: number): IRBackend => ({ id, source: { kind: 'Service', name: id }, protocol: 'tcp', endpoints: [{ address: '127.0.0.1', port }] });
-  const backends = { echo: backend('echo', echoPort), tlsecho: backend('tlsecho', tlsEchoPort) };
-  const l = (protocol: 'TCP' | 'TLS', id: string, hostname?: string): IRListener => ({
-    source: { kind: 'Gateway', name: 'bench' }, id, port: 0, protocol, virtualHosts: [], ...(hostname ? { hostname, tls: { mode: 'Passthrough', certificates: [] } } : {}),
-    l4Routes: [{ source: { kind: protocol === 'TCP' ? 'TCPRoute' : 'TLSRoute', name: 'r' }, hostnames: hostname ? [hostname] : [], backends: [{ backendId: protocol === 'TCP' ? 'echo' : 'tlsecho', weight: 1, filters: [] }] }],
-  });
-  const tcpProxy = createTcpServer([l('TCP', 'tcp')], backends);
-  const tcpProxyPort = await listen(tcpProxy.server);
-  const tlsProxy = createTlsServer([l('TLS', 'tls', 'bench.example.com')], backends);
-  const tlsProxyPort = await listen(tlsProxy.server);
-
-  const plain = (port: number) => () => net.connect(port, '127.0.0.1');
-  const secure = (port: number) => () => tls.connect({ port, host: '127.0.0.1', servername: 'bench.example.com', ca: ca.certPem });
-
-  const rows: [string, string, string][] = [];
-  const dT = await throughput(plain(echoPort), MB);
-  const pT = await throughput(plain(tcpProxyPort), MB);
-  rows.push(['TCP throughput MiB/s', (MB / dT).toFixed(0), (MB / pT).toFixed(0)]);
-  rows.push(['TCP connections/s', (await connRate(plain(echoPort), CONNS)).toFixed(0), (await connRate(plain(tcpProxyPort), CONNS)).toFixed(0)]);
-  const dS = await throughput(secure(tlsEchoPort), MB);
-  const pS = await throughput(secure(tlsProxyPort), MB);
-  rows.push(['TLS passthrough throughput MiB/s', (MB / dS).toFixed(0), (MB / pS).toFixed(0)]);
-  const n = Math.max(100, Math.floor(CONNS / 4));
-  rows.push(['TLS passthrough handshakes/s', (await connRate(secure(tlsEchoPort), n)).toFixed(0), (await connRate(secure(tlsProxyPort), n)).toFixed(0)]);
-
-  console.log('| figure | direct | via Portico |\n|---|---|---|');
-  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
-  await Promise.all([tcpProxy.close(), tlsProxy.close()]);
-  echo.close();
-  tlsEcho.close();
+async function startEcho(tlsFiles?: BenchTls): Promise<{ port: number; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const be = start(NODE, [join(ROOT, 'bench/backends/echo.ts'), String(port), ...(tlsFiles ? [tlsFiles.cert, tlsFiles.key] : [])]);
+  await waitForPort(port);
+  return { port, stop: be.stop };
 }
 
-await main();
+export async function runL4(opts: { modes: L4Mode[]; targets: Target[]; rounds: number; mib: number; parallel?: number; conns: number }): Promise<L4Result[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'portico-bench-l4-'));
+  const parallel = opts.parallel ?? 4;
+  const cert = await benchCert(dir);
+  const out: L4Result[] = [];
+  for (const mode of opts.modes) {
+    const echo = await startEcho(mode === 'tls-passthrough' ? cert : undefined);
+    const running = await startTargets(opts.targets, { frontend: mode, backendPort: echo.port, dir });
+    const connect = (port: number): Connect => mode === 'tcp'
+      ? () => net.connect(port, '127.0.0.1')
+      : () => tls.connect({ port, host: '127.0.0.1', servername: cert.servername, ca: cert.caPem, minVersion: 'TLSv1.3' });
+    // Handshakes cost far more than plain connects: fewer of them.
+    const conns = mode === 'tcp' ? opts.conns : Math.max(100, Math.floor(opts.conns / 4));
+    try {
+      const tput = await interleaved(running, opts.rounds, (r, warm) => throughput(connect(r.port), warm ? Math.min(8, opts.mib) : opts.mib, parallel));
+      const rate = await interleaved(running, opts.rounds, (r, warm) => connRate(connect(r.port), warm ? 100 : conns));
+      out.push({ mode, throughput: tput, connRate: rate, mib: opts.mib, parallel, conns });
+    } finally {
+      await stopAll(running);
+      await echo.stop();
+    }
+  }
+  return out;
+}
+
+export function l4Ratios(results: L4Result[]): Record<string, number> {
+  return Object.assign({}, ...results.flatMap((r) => [porticoRatios(r.throughput, `${r.mode}.throughput`), porticoRatios(r.connRate, `${r.mode}.connections`)]));
+}
+
+export function printL4(results: L4Result[]): string {
+  return results.map((r) => {
+    const what = r.mode === 'tcp' ? 'TCP passthrough (TCPRoute)' : 'TLS passthrough by SNI (TLSRoute), TLS 1.3 end to end';
+    return `\n### ${what}: throughput, ${r.mib} MiB echoed over ${r.parallel} connections\n\n` +
+      figureTable(r.throughput, { rateLabel: 'MiB/s', unit: 'MiB', latency: 'none' }) +
+      `\n\n### ${what}: new connections/s (connect, 1-byte echo, close; ${r.conns} connections, 50 at a time)\n\n` +
+      figureTable(r.connRate, { rateLabel: 'conn/s', unit: 'conn', latency: 'none' });
+  }).join('\n');
+}

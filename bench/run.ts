@@ -3,11 +3,13 @@
 // Never run by the test command: timings belong here, not in tests.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { NGINX_STREAM_MODULE } from './proxies/configs.ts';
 import { parseArgs } from 'node:util';
 import { ALL_TARGETS, printHttp, runHttp, type HttpCase } from './http.ts';
 import { httpsRatios, printHttps, runHttps } from './https.ts';
 import { h2Ratios, printH2, runH2 } from './h2.ts';
 import { grpcRatios, printGrpc, runGrpc } from './grpc.ts';
+import { l4Ratios, printL4, runL4 } from './l4.ts';
 import { porticoRatios } from './lib/compare.ts';
 import { printTranslate, runTranslate } from './translate.ts';
 import { printControlPlane, runControlPlane, type ControlPlaneFigure } from './control-plane.ts';
@@ -27,9 +29,11 @@ const only = values.only ? new Set(values.only.split(',')) : undefined;
 const wants = (s: string) => !only || only.has(s);
 
 function ensureTools(): void {
-  const missing = [['wrk', 'wrk'], ['nginx', 'nginx-light'], ['haproxy', 'haproxy'], ['h2load', 'nghttp2-client'], ['taskset', 'util-linux']]
+  const missing = [['wrk', 'wrk'], ['nginx', 'nginx-light'], ['haproxy', 'haproxy'], ['h2load', 'nghttp2-client'], ['taskset', 'util-linux'], ['openssl', 'openssl']]
     .filter(([bin]) => { try { execFileSync('sh', ['-c', `command -v ${bin}`]); return false; } catch { return true; } })
     .map(([, pkg]) => pkg);
+  // nginx-light has no `stream` (TCP/TLS passthrough): Debian ships it as a dynamic module.
+  if (!existsSync(NGINX_STREAM_MODULE)) missing.push('libnginx-mod-stream');
   if (missing.length === 0) return;
   console.error(`installing ${missing.join(' ')} from Debian's packages…`);
   execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.join(' ')} >/dev/null`], { stdio: 'inherit' });
@@ -86,6 +90,17 @@ async function main(): Promise<void> {
     report.push(printGrpc(r));
     console.log(report.at(-1));
     Object.assign(ratios, grpcRatios(r));
+  }
+
+  if (wants('l4')) {
+    const r = await runL4({
+      modes: values.quick ? ['tcp'] : ['tcp', 'tls-passthrough'],
+      targets: values.quick ? ['portico', 'nginx', 'haproxy'] : ['direct', 'portico', 'nginx', 'haproxy'],
+      rounds, mib: values.quick ? 64 : 512, conns: values.quick ? 500 : 4000,
+    });
+    report.push(printL4(r));
+    console.log(report.at(-1));
+    Object.assign(ratios, l4Ratios(r));
   }
 
   if (wants('control-plane')) {

@@ -65,14 +65,15 @@ export function porticoRatios(figures: Figure[], prefix: string, baseline: Targe
 }
 
 /** The load table: one row per target, rates and CPU next to the baseline's. */
-export function figureTable(figures: Figure[], opts: { baseline?: Target; rateLabel?: string; latency?: 'percentiles' | 'mean-max' } = {}): string {
+export function figureTable(figures: Figure[], opts: { baseline?: Target; rateLabel?: string; unit?: string; latency?: 'percentiles' | 'mean-max' | 'none' } = {}): string {
   const base = figures.find((f) => f.target === (opts.baseline ?? 'nginx'));
   const b = opts.baseline ?? 'nginx';
-  const [l50, l99] = opts.latency === 'mean-max' ? ['mean ms', 'max ms'] : ['p50 ms', 'p99 ms'];
+  const latency = opts.latency ?? 'percentiles';
+  const lat = latency === 'none' ? [] : latency === 'mean-max' ? ['mean ms', 'max ms'] : ['p50 ms', 'p99 ms'];
   return table(
-    ['target', opts.rateLabel ?? 'req/s', `× ${b}`, l50, l99, 'CPU µs/req', `CPU × ${b}`, 'errors'],
+    ['target', opts.rateLabel ?? 'req/s', `× ${b}`, ...lat, `CPU µs/${opts.unit ?? 'req'}`, `CPU × ${b}`, 'errors'],
     figures.map((f) => [
-      f.target, fmt(f.rps), base ? fmt(f.rps / base.rps, 2) : '–', fmt(f.p50Ms, 2), fmt(f.p99Ms, 2),
+      f.target, fmt(f.rps), base ? fmt(f.rps / base.rps, 2) : '–', ...(latency === 'none' ? [] : [fmt(f.p50Ms, 2), fmt(f.p99Ms, 2)]),
       fmt(f.cpuUsPerReq), base ? fmt(f.cpuUsPerReq / base.cpuUsPerReq, 2) : '–', f.errors,
     ]),
   );

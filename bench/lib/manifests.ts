@@ -64,18 +64,23 @@ export function scaleManifests(s: ScaleSpec): Map<string, string> {
   return files;
 }
 
+/** The SNI name TLS passthrough routes on (the bench certificate's name). */
+export const PASSTHROUGH_HOST = 'bench.local';
+
 /** Frontend protocols of the one-route setups (see bench/proxies/configs.ts). */
-export type BenchFrontend = 'http' | 'https' | 'h2c' | 'grpc' | 'tcp';
+export type BenchFrontend = 'http' | 'https' | 'h2c' | 'grpc' | 'tcp' | 'tls-passthrough';
 
 /**
  * One Gateway listening on `port` and one route that sends everything to the backend on
- * `backendPort`: HTTPRoute (http, https, h2c), GRPCRoute to an h2c Service port (grpc), or
- * TCPRoute (tcp). `https` terminates TLS with the given certificate (a kubernetes.io/tls Secret).
+ * `backendPort`: HTTPRoute (http, https, h2c), GRPCRoute to an h2c Service port (grpc),
+ * TCPRoute (tcp) or TLSRoute (tls-passthrough, SNI `bench.local`). `https` terminates TLS with the
+ * given certificate (a kubernetes.io/tls Secret).
  */
 export function singleRoute(o: { port: number; backendPort: number; frontend: BenchFrontend; tls?: { certPem: string; keyPem: string } }): object[] {
   const ns = 'bench';
-  const protocol = o.frontend === 'https' ? 'HTTPS' : o.frontend === 'tcp' ? 'TCP' : 'HTTP';
+  const protocol = ({ https: 'HTTPS', tcp: 'TCP', 'tls-passthrough': 'TLS' } as Record<string, string>)[o.frontend] ?? 'HTTP';
   const listener: Record<string, unknown> = { name: 'l', port: o.port, protocol, allowedRoutes: { namespaces: { from: 'All' } } };
+  if (o.frontend === 'tls-passthrough') Object.assign(listener, { hostname: PASSTHROUGH_HOST, tls: { mode: 'Passthrough' } });
   const objs: object[] = [gatewayClass()];
   if (o.frontend === 'https') {
     if (!o.tls) throw new Error('https needs a certificate');
@@ -87,11 +92,14 @@ export function singleRoute(o: { port: number; backendPort: number; frontend: Be
   const [service, slice] = backend(ns, o.backendPort) as any[];
   if (o.frontend === 'grpc') service.spec.ports[0].appProtocol = 'kubernetes.io/h2c';
   objs.push(service, slice);
-  const kind = o.frontend === 'grpc' ? 'GRPCRoute' : o.frontend === 'tcp' ? 'TCPRoute' : 'HTTPRoute';
+  const kind = ({ grpc: 'GRPCRoute', tcp: 'TCPRoute', 'tls-passthrough': 'TLSRoute' } as Record<string, string>)[o.frontend] ?? 'HTTPRoute';
   // Route everything: the benchmarks measure the proxy path, not match selectivity.
   objs.push({
     apiVersion: 'gateway.networking.k8s.io/v1', kind, metadata: { name: 'all', namespace: ns },
-    spec: { parentRefs: [{ name: 'gw-0', namespace: 'infra' }], rules: [{ backendRefs: [{ name: 'backend', port: 80 }] }] },
+    spec: {
+      parentRefs: [{ name: 'gw-0', namespace: 'infra' }], rules: [{ backendRefs: [{ name: 'backend', port: 80 }] }],
+      ...(kind === 'TLSRoute' ? { hostnames: [PASSTHROUGH_HOST] } : {}),
+    },
   });
   return objs;
 }

@@ -2,11 +2,11 @@
 // the Node.js proxies, each in front of one backend port, and the throwaway TLS certificate they
 // share. Every scenario goes through startTarget() so that they all configure a proxy the same way.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeCA, makeCert } from '../../test/support/tls-certs.ts';
 import { freePort, start, waitForPort, type Started } from './proc.ts';
-import { singleRoute, toYaml, type BenchFrontend } from './manifests.ts';
+import { PASSTHROUGH_HOST, singleRoute, toYaml, type BenchFrontend } from './manifests.ts';
 import { haproxyCfg, haproxyTcpCfg, nginxConf, nginxStreamConf, NGINX_STREAM_MODULE } from '../proxies/configs.ts';
 
 export const NODE = process.execPath;
@@ -34,7 +34,7 @@ export interface BenchTls {
 
 /** A throwaway ECDSA P-256 certificate for `bench.local`, made with openssl in `dir`. */
 export async function benchCert(dir: string): Promise<BenchTls> {
-  const servername = 'bench.local';
+  const servername = PASSTHROUGH_HOST;
   const ca = await makeCA('Portico Bench CA');
   const leaf = await makeCert(ca, { dns: [servername] });
   const files = { cert: join(dir, 'bench.crt'), key: join(dir, 'bench.key'), combined: join(dir, 'bench.pem') };
@@ -83,6 +83,9 @@ export function nginxHasStream(): boolean {
   return streamModule;
 }
 
+const isL4 = (f: BenchFrontend) => f === 'tcp' || f === 'tls-passthrough';
+const sniOf = (f: BenchFrontend) => (f === 'tls-passthrough' ? PASSTHROUGH_HOST : undefined);
+
 export interface TargetOptions {
   frontend: BenchFrontend;
   backendPort: number;
@@ -95,7 +98,7 @@ export interface TargetOptions {
 /** Which targets can do a frontend (the Node.js baselines only proxy HTTP/1.1; nginx `stream` may be missing). */
 export function supports(t: Target, frontend: BenchFrontend): boolean {
   if (t === 'http-proxy' || t === 'fastify') return frontend === 'http';
-  if (t === 'nginx' && frontend === 'tcp') return nginxHasStream();
+  if (t === 'nginx' && isL4(frontend)) return nginxHasStream();
   return true;
 }
 
@@ -120,8 +123,8 @@ export async function startTarget(t: Target, o: TargetOptions): Promise<Running>
     }
     case 'nginx': {
       const ndir = mkdtempSync(join(o.dir, 'nginx-'));
-      const conf = o.frontend === 'tcp'
-        ? nginxStreamConf({ listenPort: port, backendPort: o.backendPort, dir: ndir }, nginxHasStream())
+      const conf = isL4(o.frontend)
+        ? nginxStreamConf({ listenPort: port, backendPort: o.backendPort, dir: ndir, sni: sniOf(o.frontend) }, nginxHasStream())
         : nginxConf({ listenPort: port, backendPort: o.backendPort, dir: ndir, frontend: o.frontend, tls: o.tls });
       if (!conf) throw new Error('nginx has no stream module');
       writeFileSync(join(ndir, 'nginx.conf'), conf);
@@ -130,7 +133,7 @@ export async function startTarget(t: Target, o: TargetOptions): Promise<Running>
     }
     case 'haproxy': {
       const f = join(o.dir, `haproxy-${port}.cfg`);
-      writeFileSync(f, o.frontend === 'tcp' ? haproxyTcpCfg({ listenPort: port, backendPort: o.backendPort }) : haproxyCfg({ listenPort: port, backendPort: o.backendPort, dir: o.dir, frontend: o.frontend, tls: o.tls }));
+      writeFileSync(f, isL4(o.frontend) ? haproxyTcpCfg({ listenPort: port, backendPort: o.backendPort, dir: o.dir, sni: sniOf(o.frontend) }) : haproxyCfg({ listenPort: port, backendPort: o.backendPort, dir: o.dir, frontend: o.frontend, tls: o.tls }));
       proc = start('haproxy', ['-f', f, '-db'], { cpus });
       break;
     }
@@ -164,11 +167,4 @@ export async function startTargets(targets: Target[], o: TargetOptions): Promise
 
 export async function stopAll(running: Running[]): Promise<void> {
   for (const r of running) await r.proc?.stop();
-}
-
-/** A fresh scratch directory under `parent`. */
-export function scratch(parent: string, name: string): string {
-  const d = join(parent, name);
-  mkdirSync(d, { recursive: true });
-  return d;
 }

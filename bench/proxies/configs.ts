@@ -2,8 +2,8 @@
 // keep-alive, no access log, so that they do the same job as Portico.
 //
 // Frontends: `http` (HTTP/1.1 cleartext), `https` (TLS 1.3, ALPN h2 and http/1.1), `h2c` (HTTP/2
-// prior knowledge, cleartext), `grpc` (h2c in front, h2c to a gRPC backend). `tcp` is layer-4
-// passthrough (HAProxy `mode tcp`, nginx `stream`).
+// prior knowledge, cleartext), `grpc` (h2c in front, h2c to a gRPC backend). Layer 4 (`tcp`, and
+// TLS passthrough by SNI): HAProxy `mode tcp`, nginx `stream` (a dynamic module on Debian).
 
 export type Frontend = 'http' | 'https' | 'h2c' | 'grpc';
 
@@ -70,15 +70,31 @@ export function nginxConf(o: ProxyConfig): string {
 `;
 }
 
-/** nginx `stream` TCP passthrough; null when the stream module is not installed. */
-export function nginxStreamConf(o: { listenPort: number; backendPort: number; dir: string }, haveModule: boolean): string | null {
+export interface L4Config {
+  listenPort: number;
+  backendPort: number;
+  dir: string;
+  /** TLS passthrough: route by the ClientHello's SNI (only this name reaches the backend). */
+  sni?: string;
+}
+
+/** nginx `stream` TCP passthrough (ssl_preread for SNI); null when the stream module is not installed. */
+export function nginxStreamConf(o: L4Config, haveModule: boolean): string | null {
   if (!haveModule) return null;
-  return `load_module ${NGINX_STREAM_MODULE};
-${nginxMain(o.dir)}stream {
+  const route = o.sni
+    ? `map $ssl_preread_server_name $up { ${o.sni} 127.0.0.1:${o.backendPort}; default 127.0.0.1:1; }
   server {
     listen 127.0.0.1:${o.listenPort};
+    ssl_preread on;
+    proxy_pass $up;
+  }`
+    : `server {
+    listen 127.0.0.1:${o.listenPort};
     proxy_pass 127.0.0.1:${o.backendPort};
-  }
+  }`;
+  return `load_module ${NGINX_STREAM_MODULE};
+${nginxMain(o.dir)}stream {
+  ${route}
 }
 `;
 }
@@ -117,11 +133,16 @@ backend be
 `;
 }
 
-export function haproxyTcpCfg(o: { listenPort: number; backendPort: number }): string {
+export function haproxyTcpCfg(o: L4Config): string {
+  const route = o.sni
+    ? `tcp-request inspect-delay 5s
+  tcp-request content accept if { req_ssl_hello_type 1 }
+  use_backend be if { req_ssl_sni -i ${o.sni} }`
+    : 'default_backend be';
   return `${HAPROXY_GLOBAL}  mode tcp
 frontend fe
   bind 127.0.0.1:${o.listenPort}
-  default_backend be
+  ${route}
 backend be
   server s1 127.0.0.1:${o.backendPort}
 `;
