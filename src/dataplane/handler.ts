@@ -3,7 +3,7 @@
 // proxying a request allocates no closures. Everything it reads was compiled by compile.ts.
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { PassThrough, type Duplex, type Readable } from 'node:stream';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { Dispatcher } from 'undici';
@@ -15,7 +15,6 @@ import { redirectLocation } from './filters/redirect.ts';
 import { rewritePath } from './filters/path.ts';
 import { addActualHeaders, originAllowed, preflightHeaders } from './filters/cors.ts';
 import { chooseMirrors, sendMirrors, teeBody, type ChosenMirror } from './filters/mirror.ts';
-import { PassThrough, type Readable } from 'node:stream';
 import { externalAuth } from './filters/extauth.ts';
 import { chooseBackend, cookieValue, nextEndpoint, resolveToken, sessionToken } from './upstream/balance.ts';
 import type { EndpointRuntime } from './upstream/pools.ts';
