@@ -1,7 +1,7 @@
 // The incremental translator (createTranslator) against a fresh translate(): over sequences of
 // random snapshot changes (routes added, removed, modified, reordered or copied unchanged;
-// Gateway listeners, ListenerSets, Services, EndpointSlices, ReferenceGrants, BackendTLSPolicies
-// and namespace labels changed), every result must be the same bytes.
+// Gateway listeners, ListenerSets, Services, EndpointSlices, ReferenceGrants, BackendTLSPolicies,
+// XBackendTrafficPolicies and namespace labels changed), every result must be the same bytes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../src/api/meta.ts';
@@ -142,6 +142,10 @@ function initial(w: World): void {
     apiVersion: G, kind: 'BackendTLSPolicy', metadata: { name: 'tls-0', namespace: 'ns-0', generation: 1 },
     spec: { targetRefs: [{ group: '', kind: 'Service', name: 'svc-0' }], validation: { hostname: 'svc-0.example.com', wellKnownCACertificates: 'System' } },
   });
+  w.put({
+    apiVersion: 'gateway.networking.x-k8s.io/v1alpha1', kind: 'XBackendTrafficPolicy', metadata: { name: 'traffic', namespace: 'ns-0', generation: 1 },
+    spec: { targetRefs: [{ group: '', kind: 'Service', name: 'svc-1' }], retryConstraint: { budget: { percent: 20 } } },
+  });
   for (let i = 0; i < 25; i++) w.put(w.route());
 }
 
@@ -194,8 +198,13 @@ function mutate(w: World): void {
     }
   } else if (p < 0.93) {
     w.edit(w.pick(w.ofKind('Namespace')), (c) => { c.metadata.labels = { team: w.pick(['a', 'b', 'c']) }; }, false);
-  } else if (p < 0.96) {
+  } else if (p < 0.945) {
     w.edit(w.ofKind('BackendTLSPolicy')[0]!, (c) => { c.spec.targetRefs[0].name = w.pick(['svc-0', 'svc-1']); });
+  } else if (p < 0.96) {
+    w.edit(w.ofKind('XBackendTrafficPolicy')[0]!, (c) => {
+      c.spec.targetRefs[0].name = w.pick(['svc-0', 'svc-1']);
+      c.spec.retryConstraint.budget.percent = w.pick([10, 20, 150]);
+    });
   } else {
     w.edit(w.ofKind('Gateway')[0]!, (c) => { c.spec.gatewayClassName = w.pick(['portico', 'other']); });
   }

@@ -217,6 +217,22 @@ export interface IRBackend {
   externalName?: string;
   /** TLS origination from a BackendTLSPolicy. */
   tls?: IRBackendTLS;
+  /**
+   * XBackendTrafficPolicy retryConstraint: retries to this backend must stay within `percent` of
+   * the requests of the last `intervalMs` (always allowing `minRetryRate`); a retry beyond the
+   * budget is not made and the client gets 503.
+   */
+  retryBudget?: IRRetryBudget;
+  /** XBackendTrafficPolicy sessionPersistence; a route rule's own sessionPersistence takes precedence. */
+  sessionPersistence?: IRSessionPersistence;
+  /** The XBackendTrafficPolicy that set retryBudget / sessionPersistence. */
+  trafficPolicy?: Source;
+}
+
+export interface IRRetryBudget {
+  percent: number;
+  intervalMs: number;
+  minRetryRate: { count: number; intervalMs: number };
 }
 
 export interface IRBackendTLS {

@@ -3,7 +3,8 @@
 //
 // Order of work: GatewayClasses → Gateways and their listeners → ListenerSets → listener
 // conflicts over the merged lists → routes (compiled once, then attached per parentRef) →
-// BackendTLSPolicies (which need to know which Gateways use which Services) → IR → status.
+// BackendTLSPolicies and XBackendTrafficPolicies (which need to know which Gateways use which
+// Services) → IR → status.
 import type { KubeObject } from '../api/meta.ts';
 import type { IR } from '../ir/types.ts';
 import type { Snapshot, SnapshotKind } from '../providers/snapshot.ts';
@@ -22,6 +23,7 @@ import { buildIR } from './ir.ts';
 import { compileL4Route } from './l4.ts';
 import { buildListenerSets, listenerSetStatus } from './listenerset.ts';
 import { translateBackendTLSPolicies } from './policies/backendtls.ts';
+import { translateBackendTrafficPolicies } from './policies/backendtraffic.ts';
 import type { GatewayState, ListenerSetState, RouteState } from './state.ts';
 import { cmpStr, createdAt, generation, obj } from './util.ts';
 
@@ -154,8 +156,8 @@ function run(snapshot: Snapshot, options: TranslateOptions, cache: TranslateCach
     }
   }
 
-  const policyStatus = translateBackendTLSPolicies(ctx, reg);
-  for (const [policy, status] of policyStatus) emit(policy, status);
+  for (const [policy, status] of translateBackendTLSPolicies(ctx, reg)) emit(policy, status);
+  for (const [policy, status] of translateBackendTrafficPolicies(ctx, reg)) emit(policy, status);
 
   for (const cls of classes.values()) emit(cls.obj, cls.status);
   for (const gw of gateways) emit(gw.obj, gatewayStatus(ctx, gw));
