@@ -38,9 +38,9 @@ test('portico run --kubernetes: status written by the leader, pool address, traf
   // A controllerName of its own: another Portico on this cluster (a conformance run, a parallel
   // test run) leaves these objects alone.
   const CONTROLLER_NAME = `portico.dev/${uniq('e2e')}`;
-  // A random /29 on loopback, so that parallel runs do not share addresses.
-  const pool = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}.0/29`;
-  const expectedAddress = pool.replace(/0\/29$/, '1');
+  // A random /30 on loopback (two addresses), so that parallel runs do not share addresses.
+  const pool = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}.0/30`;
+  const expectedAddress = pool.replace(/0\/30$/, '1');
   const port = 20000 + Math.floor(Math.random() * 20000);
   let child: ReturnType<typeof spawn> | undefined;
   let output = '';
@@ -59,6 +59,15 @@ test('portico run --kubernetes: status written by the leader, pool address, traf
       apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'gw' },
       spec: { gatewayClassName: className, listeners: [{ name: 'http', port, protocol: 'HTTP' }] },
     } });
+    // Two more Gateways take the pool's second address and find it exhausted; one asks for an
+    // address this host does not have.
+    const gateway = (name: string, extra: Record<string, unknown> = {}) => admin.request('POST', `${GW}/namespaces/${ns}/gateways`, { body: {
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name },
+      spec: { gatewayClassName: className, listeners: [{ name: 'http', port: port + 1, protocol: 'HTTP' }], ...extra },
+    } });
+    await gateway('overflow-1');
+    await gateway('overflow-2');
+    await gateway('unusable', { addresses: [{ type: 'IPAddress', value: '192.0.2.55' }] });
     const redirect = (hostname: string) => ({ rules: [{ filters: [{ type: 'RequestRedirect', requestRedirect: { hostname, statusCode: 302 } }] }] });
     await admin.request('POST', `${GW}/namespaces/${ns}/httproutes`, { body: {
       apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'r' },
@@ -86,6 +95,19 @@ test('portico run --kubernetes: status written by the leader, pool address, traf
     assert.deepEqual(gw.status.addresses, [{ type: 'IPAddress', value: expectedAddress }]);
     assert.equal(gw.spec.addresses, undefined, 'spec is never written');
     for (const c of gw.status.conditions) assert.equal(c.observedGeneration, 1, `${c.type} at generation 1`);
+
+    const programmedOf = async (name: string) => condition(await admin.request('GET', `${GW}/namespaces/${ns}/gateways/${name}`), 'Programmed');
+    await eventually('overflow-1 programmed', async () => (await programmedOf('overflow-1'))?.status === 'True', 30_000).catch((e) => assert.fail(fail(e.message)));
+    const exhausted = await eventually('overflow-2 without address', async () => {
+      const c = await programmedOf('overflow-2');
+      return c?.reason === 'AddressNotAssigned' ? c : undefined;
+    }, 30_000).catch((e) => assert.fail(fail(e.message)));
+    assert.equal(exhausted.status, 'False');
+    const unusable = await eventually('unusable address reported', async () => {
+      const c = await programmedOf('unusable');
+      return c?.reason === 'AddressNotUsable' ? c : undefined;
+    }, 30_000).catch(async (e) => assert.fail(fail(`${e.message}: ${JSON.stringify(await programmedOf('unusable'))}`)));
+    assert.equal(unusable.status, 'False');
 
     const route = await eventually('route accepted', async () => {
       const o = await admin.request('GET', `${GW}/namespaces/${ns}/httproutes/r`);
