@@ -42,6 +42,9 @@ export class PortServer implements PortState {
         // Client certificates are checked per listener below, so the handshake itself never fails on them.
         requestCert: cfg.mtls,
         rejectUnauthorized: false,
+        // HTTP/1.1 over TLS: same deadlines as the cleartext listeners (see below).
+        requestTimeout: 0,
+        headersTimeout: 60_000,
       }, onRequest);
       if (cfg.mtls) server.on('secureConnection', (sock: TLSSocket) => this.checkClientCert(sock));
       server.on('upgrade', onUpgrade);
