@@ -125,7 +125,9 @@ export class StatusWriter {
       }));
     }
     await this.runJobs(jobs, report);
-    await this.runJobs(this.staleEntryJobs(owned, report), report);
+    // No results at all means no translation yet (or one that failed), not "nothing is ours":
+    // removing every Portico entry then would only make status flap.
+    if (statuses.length > 0) await this.runJobs(this.staleEntryJobs(owned, report), report);
     return report;
   }
 
