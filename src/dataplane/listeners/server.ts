@@ -33,7 +33,11 @@ export class PortServer implements PortState {
     const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(this, rt, req, socket, head);
     if (cfg.protocol === 'HTTPS') {
       const pem = cfg.tls?.fallbackPem;
+      // HTTP/1.1 over TLS gets the cleartext listeners' deadlines (see below); the http2 types
+      // do not list these options, which its HTTP/1.1 fallback honours.
+      const h1Deadlines = { requestTimeout: 0, headersTimeout: 60_000 };
       const server = http2.createSecureServer({
+        ...h1Deadlines,
         allowHTTP1: true,
         cert: pem?.cert,
         key: pem?.key,
@@ -42,9 +46,6 @@ export class PortServer implements PortState {
         // Client certificates are checked per listener below, so the handshake itself never fails on them.
         requestCert: cfg.mtls,
         rejectUnauthorized: false,
-        // HTTP/1.1 over TLS: same deadlines as the cleartext listeners (see below).
-        requestTimeout: 0,
-        headersTimeout: 60_000,
       }, onRequest);
       if (cfg.mtls) server.on('secureConnection', (sock: TLSSocket) => this.checkClientCert(sock));
       server.on('upgrade', onUpgrade);
