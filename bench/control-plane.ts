@@ -1,7 +1,7 @@
 // Control plane at scale, in file mode: N HTTPRoutes over namespaces and Gateways; time from
 // start to ready, resident memory at rest, and route propagation (a new HTTPRoute file written →
-// the first 200 answered through the data plane), p50 and p99 over many changes.
-import http from 'node:http';
+// the first 200 answered through the data plane), p50 and p99 over many changes. The Kubernetes
+// mode variant is bench/control-plane-k8s.ts; both print in one table.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,17 +9,32 @@ import { stringify } from 'yaml';
 import { freePort, rssBytes, waitForPort } from './lib/proc.ts';
 import { scaleManifests, route } from './lib/manifests.ts';
 import { fmt, median, percentile, table } from './lib/stats.ts';
-import { spawnPortico, startHttpBackend, waitForReady } from './lib/targets.ts';
+import { probe, spawnPortico, startHttpBackend, waitForReady } from './lib/targets.ts';
 
-export interface ControlPlaneFigure { routes: number; readyMs: number; rssMB: number; propagationP50Ms: number; propagationP99Ms: number; changes: number }
+export interface ControlPlaneFigure {
+  mode: 'files' | 'kubernetes';
+  routes: number;
+  readyMs: number;
+  /** Start → every route Accepted in status (Kubernetes mode: written to the API server). */
+  acceptedMs?: number;
+  rssMB: number;
+  propagationP50Ms: number;
+  propagationP99Ms: number;
+  changes: number;
+}
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-
-function get(port: number, host: string, path: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path, headers: { host }, agent }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
-    req.on('error', () => resolve(0));
-  });
+/** Milliseconds from each change to its route answering as expected (polled), over `changes` changes. */
+export async function propagation(changes: number, change: (i: number) => unknown, live: (i: number) => Promise<boolean>, timeoutMs = 10000): Promise<{ p50: number; p99: number }> {
+  const times: number[] = [];
+  for (let i = 0; i < changes; i++) {
+    const w0 = performance.now();
+    await change(i);
+    while (!(await live(i))) {
+      if (performance.now() - w0 > timeoutMs) throw new Error(`change ${i} not live after ${timeoutMs} ms`);
+    }
+    times.push(performance.now() - w0);
+  }
+  return { p50: median(times), p99: percentile(times, 99) };
 }
 
 export async function runControlPlane(routes: number, changes: number): Promise<ControlPlaneFigure> {
@@ -38,27 +53,20 @@ export async function runControlPlane(routes: number, changes: number): Promise<
     await new Promise((r) => setTimeout(r, 2000));
     const rssMB = rssBytes(portico.child.pid!) / 1048576;
     await waitForPort(basePort);
-    const times: number[] = [];
-    for (let i = 0; i < changes; i++) {
-      const host = `new-${i}.example.com`;
-      const obj = route(1_000_000 + i, 'ns-0', 'gw-0', host);
-      const w0 = performance.now();
-      writeFileSync(join(dir, `new-${i}.yaml`), stringify(obj));
-      while ((await get(basePort, host, `/r${1_000_000 + i}`)) !== 200) {
-        if (performance.now() - w0 > 10000) throw new Error(`route ${i} not live after 10 s`);
-      }
-      times.push(performance.now() - w0);
-    }
-    return { routes, readyMs, rssMB, propagationP50Ms: median(times), propagationP99Ms: percentile(times, 99), changes };
+    const host = (i: number) => `new-${i}.example.com`;
+    const p = await propagation(changes,
+      (i) => writeFileSync(join(dir, `new-${i}.yaml`), stringify(route(1_000_000 + i, 'ns-0', 'gw-0', host(i)))),
+      async (i) => (await probe(basePort, host(i), `/r${1_000_000 + i}`)) === 200);
+    return { mode: 'files', routes, readyMs, rssMB, propagationP50Ms: p.p50, propagationP99Ms: p.p99, changes };
   } finally {
     await portico.stop();
     await be.stop();
   }
 }
 
-export function printControlPlane(figs: ControlPlaneFigure[]): string {
-  return '\n### Control plane, file mode\n\n' + table(
-    ['routes', 'start → ready ms', 'RSS MB at rest', 'propagation p50 ms', 'propagation p99 ms', 'changes'],
-    figs.map((f) => [f.routes, fmt(f.readyMs), fmt(f.rssMB), fmt(f.propagationP50Ms, 2), fmt(f.propagationP99Ms, 2), f.changes]),
-  );
+export function printControlPlane(figs: ControlPlaneFigure[], notes: string[] = []): string {
+  return '\n### Control plane at scale (propagation: a new HTTPRoute → its first answer through the data plane)\n\n' + table(
+    ['mode', 'routes', 'start → ready ms', 'start → all Accepted ms', 'RSS MB at rest', 'propagation p50 ms', 'propagation p99 ms', 'changes'],
+    figs.map((f) => [f.mode, f.routes, fmt(f.readyMs), fmt(f.acceptedMs ?? NaN), fmt(f.rssMB), fmt(f.propagationP50Ms, 2), fmt(f.propagationP99Ms, 2), f.changes]),
+  ) + notes.map((n) => `\n\n${n}`).join('');
 }

@@ -10,9 +10,11 @@ import { httpsRatios, printHttps, runHttps } from './https.ts';
 import { h2Ratios, printH2, runH2 } from './h2.ts';
 import { grpcRatios, printGrpc, runGrpc } from './grpc.ts';
 import { l4Ratios, printL4, runL4 } from './l4.ts';
+import { printListenerSets, runListenerSets } from './listenerset.ts';
 import { porticoRatios } from './lib/compare.ts';
 import { printTranslate, runTranslate } from './translate.ts';
 import { printControlPlane, runControlPlane, type ControlPlaneFigure } from './control-plane.ts';
+import { runControlPlaneKube } from './control-plane-k8s.ts';
 
 const { values } = parseArgs({
   options: {
@@ -104,10 +106,21 @@ async function main(): Promise<void> {
   }
 
   if (wants('control-plane')) {
-    const sizes = values.quick ? [1000] : [1000, 5000, 20000];
     const figs: ControlPlaneFigure[] = [];
-    for (const n of sizes) figs.push(await runControlPlane(n, values.quick ? 20 : 100));
-    report.push(printControlPlane(figs));
+    const notes: string[] = [];
+    for (const n of values.quick ? [1000] : [1000, 5000, 20000]) figs.push(await runControlPlane(n, values.quick ? 20 : 100));
+    for (const n of values.quick ? [500] : [1000, 5000]) {
+      const k = await runControlPlaneKube(n, values.quick ? 10 : 50);
+      if (typeof k === 'string') { notes.push(k); break; }
+      figs.push(k);
+    }
+    report.push(printControlPlane(figs, notes));
+    console.log(report.at(-1));
+  }
+
+  if (wants('listenerset')) {
+    const [listenerSets, routes] = values.quick ? [250, 4000] : [2500, 40000];
+    report.push(printListenerSets([await runListenerSets({ listenerSets, routes })]));
     console.log(report.at(-1));
   }
 

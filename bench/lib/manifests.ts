@@ -53,14 +53,14 @@ export function scaleManifests(s: ScaleSpec): Map<string, string> {
   const files = new Map<string, string>();
   const base: object[] = [gatewayClass()];
   for (let g = 0; g < s.gateways; g++) base.push(gateway(g, s.basePort + g));
-  files.set('base.yaml', base.map((o) => stringify(o)).join('---\n'));
+  files.set('base.yaml', toYaml(base));
   const perNs = new Map<string, object[]>();
   for (let n = 0; n < s.namespaces; n++) perNs.set(`ns-${n}`, backend(`ns-${n}`, s.backendPort));
   for (let i = 0; i < s.routes; i++) {
     const ns = `ns-${i % s.namespaces}`;
     perNs.get(ns)!.push(route(i, ns, `gw-${i % s.gateways}`, routeHost(i)));
   }
-  for (const [ns, objs] of perNs) files.set(`${ns}.yaml`, objs.map((o) => stringify(o)).join('---\n'));
+  for (const [ns, objs] of perNs) files.set(`${ns}.yaml`, toYaml(objs));
   return files;
 }
 
@@ -106,4 +106,53 @@ export function singleRoute(o: { port: number; backendPort: number; frontend: Be
 
 export function toYaml(objs: object[]): string {
   return objs.map((o) => stringify(o)).join('---\n');
+}
+
+export interface ListenerSetScale {
+  listenerSets: number;
+  routes: number;
+  gateways: number;
+  namespaces: number;
+  /** Gateway g listens on basePort + g; its ListenerSets add hostnames on the same port. */
+  basePort: number;
+  backendPort: number;
+}
+
+export const listenerSetHost = (i: number) => `ls-${i}.example.com`;
+
+/**
+ * Gateways that accept ListenerSets from every namespace, ListenerSet i (one HTTP listener for
+ * ls-i.example.com on its Gateway's port) in namespace ns-(i mod namespaces), and HTTPRoute j
+ * attached to ListenerSet j mod listenerSets in that namespace; one file per namespace.
+ */
+export function listenerSetManifests(s: ListenerSetScale): Map<string, string> {
+  const files = new Map<string, string>();
+  const base: object[] = [gatewayClass()];
+  for (let g = 0; g < s.gateways; g++) {
+    const gw = gateway(g, s.basePort + g) as any;
+    gw.spec.allowedListeners = { namespaces: { from: 'All' } };
+    base.push(gw);
+  }
+  files.set('base.yaml', toYaml(base));
+  const perNs = new Map<string, object[]>();
+  for (let n = 0; n < s.namespaces; n++) perNs.set(`ns-${n}`, backend(`ns-${n}`, s.backendPort));
+  const nsOf = (ls: number) => `ns-${ls % s.namespaces}`;
+  for (let i = 0; i < s.listenerSets; i++) {
+    const g = i % s.gateways;
+    perNs.get(nsOf(i))!.push({
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'ListenerSet', metadata: { name: `ls-${i}`, namespace: nsOf(i) },
+      spec: {
+        parentRef: { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: `gw-${g}`, namespace: 'infra' },
+        listeners: [{ name: 'http', port: s.basePort + g, protocol: 'HTTP', hostname: listenerSetHost(i), allowedRoutes: { namespaces: { from: 'Same' } } }],
+      },
+    });
+  }
+  for (let j = 0; j < s.routes; j++) {
+    const ls = j % s.listenerSets;
+    const r = route(j, nsOf(ls), `ls-${ls}`, listenerSetHost(ls)) as any;
+    r.spec.parentRefs = [{ group: 'gateway.networking.k8s.io', kind: 'ListenerSet', name: `ls-${ls}` }];
+    perNs.get(nsOf(ls))!.push(r);
+  }
+  for (const [ns, objs] of perNs) files.set(`${ns}.yaml`, toYaml(objs));
+  return files;
 }

@@ -2,6 +2,7 @@
 // the Node.js proxies, each in front of one backend port, and the throwaway TLS certificate they
 // share. Every scenario goes through startTarget() so that they all configure a proxy the same way.
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeCA, makeCert } from '../../test/support/tls-certs.ts';
@@ -52,6 +53,16 @@ export async function startHttpBackend(cpus?: string): Promise<{ port: number; s
   return { port, stop: be.stop };
 }
 
+const probeAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+/** Status code of GET http://127.0.0.1:port/path with a Host header (0 when the connection fails). */
+export function probe(port: number, host: string, path: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path, headers: { host }, agent: probeAgent }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+    req.on('error', () => resolve(0));
+  });
+}
+
 export async function waitForReady(adminPort: number, timeoutMs = 30000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -64,9 +75,15 @@ export async function waitForReady(adminPort: number, timeoutMs = 30000): Promis
   throw new Error(`portico not ready after ${timeoutMs} ms`);
 }
 
-/** `portico run` in file mode over a directory of manifests, in-process data plane (--workers 0). */
-export function spawnPortico(manifestDir: string, adminPort: number, cpus?: string): Started {
-  return start(NODE, [join(ROOT, 'src/cli/main.ts'), 'run', '-f', manifestDir, '--admin-address', `127.0.0.1:${adminPort}`, '--bind-address', '127.0.0.1', '--no-access-log', '--workers', '0'], { cpus });
+/** Where `portico run` reads its objects: a directory of manifests, or a Kubernetes API server. */
+export type PorticoSource = string | { kubeconfig: string; addressPool: string; controllerName: string };
+
+/** `portico run` with the in-process data plane (--workers 0), from files or from Kubernetes. */
+export function spawnPortico(source: PorticoSource, adminPort: number, cpus?: string): Started {
+  const from = typeof source === 'string'
+    ? ['-f', source, '--bind-address', '127.0.0.1']
+    : ['--kubernetes', '--kubeconfig', source.kubeconfig, '--address-pool', source.addressPool, '--controller-name', source.controllerName];
+  return start(NODE, [join(ROOT, 'src/cli/main.ts'), 'run', ...from, '--admin-address', `127.0.0.1:${adminPort}`, '--no-access-log', '--workers', '0'], { cpus });
 }
 
 let streamModule: boolean | undefined;
