@@ -107,8 +107,17 @@ function prevConditions(v: unknown): Map<string, Condition> | undefined {
   return m;
 }
 
-function cmpType(a: Condition, b: Condition): number {
-  return a.type < b.type ? -1 : a.type > b.type ? 1 : 0;
+/** Stable insertion sort by type: condition lists are short, and Array.sort allocates per call. */
+function sortByType(conds: Condition[]): void {
+  for (let i = 1; i < conds.length; i++) {
+    const c = conds[i]!;
+    let j = i - 1;
+    while (j >= 0 && conds[j]!.type > c.type) {
+      conds[j + 1] = conds[j]!;
+      j--;
+    }
+    conds[j + 1] = c;
+  }
 }
 
 function stampList(conds: Condition[], prev: unknown, gen: number | undefined, now: string): void {
@@ -120,7 +129,7 @@ function stampList(conds: Condition[], prev: unknown, gen: number | undefined, n
     const t = p && p.status === cd.status ? str(p.lastTransitionTime) : undefined;
     cd.lastTransitionTime = t ?? now;
   }
-  conds.sort(cmpType);
+  sortByType(conds);
 }
 
 const NESTED: [string, (e: Record<string, unknown>) => string][] = [
@@ -138,7 +147,8 @@ const NESTED: [string, (e: Record<string, unknown>) => string][] = [
 export function stampStatus(status: Record<string, unknown>, previous: unknown, gen: number | undefined, now: string): void {
   const prev = obj(previous);
   if (Array.isArray(status.conditions)) stampList(status.conditions as Condition[], prev.conditions, gen, now);
-  for (const [field, keyOf] of NESTED) {
+  for (let n = 0; n < NESTED.length; n++) {
+    const [field, keyOf] = NESTED[n]!;
     if (!Array.isArray(status[field])) continue;
     const prevList = arr(prev[field]);
     // Without a previous status there is nothing to match (the common, hot case).
