@@ -10,7 +10,7 @@ import { KubeconfigError, loadConnection, parseKubeconfig } from '../src/provide
 import { AddressPool, AddressPoolError, wantsPoolAddress, withAssignedAddress } from '../src/providers/kubernetes/address-pool.ts';
 import { mergeStatus, removeOwnEntries, statusDiffers } from '../src/providers/kubernetes/status-merge.ts';
 import { microTime } from '../src/providers/kubernetes/leader.ts';
-import { markAddressNotAssigned } from '../src/providers/kubernetes/mode.ts';
+import { keepProgrammed, markAddressNotAssigned } from '../src/providers/kubernetes/mode.ts';
 import type { KubeObject } from '../src/api/meta.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -202,4 +202,19 @@ test('pool exhausted: Programmed=False/AddressNotAssigned, no addresses reported
   assert.equal(status.conditions[1].status, 'True', 'the input is not changed');
   const again = markAddressNotAssigned(out, 'No address left', '2026-03-03T00:00:00Z') as any;
   assert.equal(again.conditions[1].lastTransitionTime, T1, 'unchanged condition keeps its time');
+});
+
+test('Programmed stays True for a generation already programmed while a newer configuration is applied', () => {
+  const pending = (t = T1) => cond('Programmed', 'False', 'Pending', t, 3);
+  const desired = { conditions: [cond('Accepted', 'True', 'Accepted', T1, 3), pending()], listeners: [{ name: 'a', conditions: [pending()] }, { name: 'new', conditions: [pending()] }] };
+  const live = cond('Programmed', 'True', 'Programmed', T0, 3);
+  const cluster: KubeObject = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'g', generation: 3 }, status: { conditions: [live], listeners: [{ name: 'a', conditions: [live] }] } };
+  const out = keepProgrammed(desired, cluster, 3) as any;
+  assert.deepEqual(out.conditions[1], live);
+  assert.deepEqual(out.listeners[0].conditions[0], live);
+  assert.equal(out.listeners[1].conditions[0].reason, 'Pending', 'a listener never programmed stays pending');
+  // A new generation of the Gateway itself waits for the data plane.
+  assert.equal(keepProgrammed(desired, { ...cluster, metadata: { name: 'g', generation: 4 } }, 4), desired);
+  const olderLive = { ...cluster, status: { conditions: [cond('Programmed', 'True', 'Programmed', T0, 2)] } };
+  assert.equal((keepProgrammed(desired, olderLive, 3) as any).conditions[1].reason, 'Pending');
 });

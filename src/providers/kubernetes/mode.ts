@@ -2,7 +2,7 @@
 // status writer, wired together. The run loop stays the same as in file mode; it only has to
 // tell us when its (Programmed-gated) statuses may have changed: after a translation and after
 // the data plane acknowledged a generation.
-import type { Condition } from '../../api/meta.ts';
+import type { Condition, KubeObject } from '../../api/meta.ts';
 import { CONTROLLER_NAME } from '../../api/meta.ts';
 import type { OwnedStatus } from '../../translate/index.ts';
 import { KubernetesProvider } from './index.ts';
@@ -103,17 +103,54 @@ export class KubernetesMode {
     await this.provider.close();
   }
 
-  /** The run loop's statuses, plus AddressNotAssigned for Gateways the pool had no address for. */
+  /**
+   * The run loop's statuses, with two adjustments for the cluster: AddressNotAssigned for
+   * Gateways the pool had no address for, and Programmed kept True for Gateways and ListenerSets
+   * whose generation the data plane already programmed, while it applies a newer configuration
+   * that only others caused (see keepProgrammed).
+   */
   private currentStatuses(): OwnedStatus[] {
     const unassigned = this.provider.unassignedGateways();
-    const statuses = this.options.statuses();
-    if (unassigned.size === 0) return statuses;
     const now = this.options.now?.() ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-    return statuses.map((s) => {
-      if (s.object.kind !== 'Gateway' || !unassigned.has(`${s.object.metadata.namespace}/${s.object.metadata.name}`)) return s;
-      return { ...s, status: markAddressNotAssigned(s.status, `No address left in the address pool ${this.provider.addressPool?.cidr}`, now) };
+    return this.options.statuses().map((s) => {
+      const kind = s.object.kind;
+      if (kind !== 'Gateway' && kind !== 'ListenerSet') return s;
+      const key = `${s.object.metadata.namespace}/${s.object.metadata.name}`;
+      if (kind === 'Gateway' && unassigned.has(key)) {
+        return { ...s, status: markAddressNotAssigned(s.status, `No address left in the address pool ${this.provider.addressPool?.cidr}`, now) };
+      }
+      if (!awaitingDataPlane(s)) return s;
+      const cluster = this.provider.cached(kind, key);
+      return cluster ? { ...s, status: keepProgrammed(s.status, cluster, s.object.metadata.generation) } : s;
     });
   }
+}
+
+/**
+ * The data plane swaps configurations atomically: while a new one is being applied, the previous
+ * one keeps serving. So a Gateway (or ListenerSet) whose own generation was already reported
+ * Programmed=True stays so while a change elsewhere (a route, a Service) is applied, instead of
+ * flapping to Pending on every change in the cluster. Listener entries likewise, by name. A new
+ * generation of the object itself still waits for the data plane (Pending until acked).
+ */
+export function keepProgrammed(status: Record<string, unknown>, cluster: KubeObject, generation: number | undefined): Record<string, unknown> {
+  if (generation === undefined || cluster.metadata.generation !== generation) return status;
+  const clusterStatus = (cluster.status ?? {}) as { conditions?: Condition[]; listeners?: { name?: string; conditions?: Condition[] }[] };
+  const programmedAt = (conds: Condition[] | undefined) => conds?.find((c) => c.type === 'Programmed' && c.status === 'True' && c.observedGeneration === generation);
+  const top = programmedAt(clusterStatus.conditions);
+  if (!top) return status;
+  const out = structuredClone(status);
+  const swap = (conds: unknown, live: Condition): void => {
+    if (!Array.isArray(conds)) return;
+    const i = conds.findIndex((c: Condition) => c.type === 'Programmed' && c.status === 'False' && c.reason === 'Pending');
+    if (i >= 0) conds[i] = { ...live };
+  };
+  swap(out.conditions, top);
+  for (const l of (Array.isArray(out.listeners) ? out.listeners : []) as { name?: string; conditions?: Condition[] }[]) {
+    const live = programmedAt(clusterStatus.listeners?.find((x) => x.name === l.name)?.conditions);
+    if (live) swap(l.conditions, live);
+  }
+  return out;
 }
 
 /**
