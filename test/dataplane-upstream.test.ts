@@ -13,11 +13,12 @@ let a2: EchoBackend;
 let b: EchoBackend;
 let dp: DataPlane;
 let port: number;
+let deadPort: number;
 const prefix = (value: string) => match({ type: 'PathPrefix', value });
 
 before(async () => {
   [a, a2, b] = await Promise.all([startEcho('a'), startEcho('a2'), startEcho('b')]);
-  port = await freePort();
+  [port, deadPort] = await Promise.all([freePort(), freePort()]);
   dp = await createDataPlane({ workers: 0 });
   await dp.apply(ir(1, [
     listener('http', port, {
@@ -32,10 +33,12 @@ before(async () => {
         route('header', prefix('/header'), [to('pair')], { sessionPersistence: { type: 'Header', name: 'X-Session' } }),
         route('rr', prefix('/rr'), [to('pair')]),
         route('empty', prefix('/empty'), [to('empty')]),
+        route('half-dead', prefix('/half-dead'), [to('half-dead')]),
         route('any', prefix('/'), [to('b')]),
       ],
     }),
-  ], [backend('a', a), backend('b', b), backend('pair', [a, a2]), { ...backend('empty', a), endpoints: [] }]));
+  ], [backend('a', a), backend('b', b), backend('pair', [a, a2]), { ...backend('empty', a), endpoints: [] },
+    { ...backend('half-dead', a), endpoints: [{ address: '127.0.0.1', port: a.port }, { address: '127.0.0.1', port: deadPort }] }]));
 });
 
 after(async () => {
@@ -87,6 +90,12 @@ test('endpoints are used round-robin; no ready endpoints is 503', async () => {
   for (let i = 0; i < 4; i++) names.add((await request(port, '/rr', { host: 'x' })).json().name);
   assert.deepEqual([...names].sort(), ['a', 'a2']);
   assert.equal((await request(port, '/empty', { host: 'x' })).status, 503);
+});
+
+test('passive health: an endpoint refusing connections is skipped after its first failure', async () => {
+  const statuses: number[] = [];
+  for (let i = 0; i < 12; i++) statuses.push((await request(port, '/half-dead', { host: 'x' })).status);
+  assert.ok(statuses.filter((s) => s !== 200).length <= 1, statuses.join(','));
 });
 
 test('session persistence by cookie pins the backend and endpoint', async () => {

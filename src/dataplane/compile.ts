@@ -190,7 +190,7 @@ function compileBackend(b: IRBackend, generation: number, cx: CompileContext, cl
       address: e.address,
       port: e.port,
       hostPort: `${e.address}:${e.port}`,
-      pool: cx.pools.get(b, e.address, e.port, generation, clientCert),
+      ...cx.pools.get(b, e.address, e.port, generation, clientCert),
     })),
     next: 0,
     sni: b.tls?.sni,

@@ -17,7 +17,7 @@ import { addActualHeaders, originAllowed, preflightHeaders } from './filters/cor
 import { chooseMirrors, sendMirrors, teeBody, type ChosenMirror } from './filters/mirror.ts';
 import { externalAuth } from './filters/extauth.ts';
 import { chooseBackend, cookieValue, nextEndpoint, resolveToken, sessionToken } from './upstream/balance.ts';
-import type { EndpointRuntime } from './upstream/pools.ts';
+import { markDown, markUp, type EndpointRuntime } from './upstream/pools.ts';
 import { observe, type Metrics, type RequestCounter } from './metrics.ts';
 import type { BackendChoice, CompiledFilters, ExtAuthRuntime, ListenerRuntime, PortConfig, RouteRuntime } from './model.ts';
 
@@ -378,6 +378,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     observe(this.choice!.backend!.latency, (performance.now() - this.upstreamStart) / 1000);
+    markUp(this.endpoint!.health);
     const out: HeaderBag = {};
     for (const k in headers) if (!RESPONSE_HOP.has(k)) out[k] = headers[k];
     this.decorate(out);
@@ -420,6 +421,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     const timedOut = this.timedOut;
+    if (isConnectFailure(err)) markDown(this.endpoint!.health, Date.now());
     const r = this.routeRt!;
     // Connection failures are always retryable; a timed-out attempt counts as a 504.
     if (r.retry !== undefined && this.attempt < r.retry.attempts && this.canRetry() && (!timedOut || r.retry.codes.has(504))) {
@@ -617,6 +619,12 @@ function absolutePath(target: string): string {
   } catch {
     return target;
   }
+}
+
+/** The endpoint could not be reached at all (as opposed to failing a request). */
+function isConnectFailure(err: Error): boolean {
+  const code = (err as any).code as string | undefined;
+  return code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ENOTFOUND';
 }
 
 function upstreamErrorStatus(err: Error): number {

@@ -16,11 +16,23 @@ export function chooseBackend(route: RouteRuntime): BackendChoice | undefined {
 
 export function nextEndpoint(b: BackendRuntime): EndpointRuntime | undefined {
   const eps = b.endpoints;
-  if (eps.length === 0) return undefined;
-  if (eps.length === 1) return eps[0];
-  const i = b.next;
-  b.next = i + 1 >= eps.length ? 0 : i + 1;
-  return eps[i];
+  const n = eps.length;
+  if (n === 0) return undefined;
+  if (n === 1) return eps[0];
+  let i = b.next;
+  const first = i;
+  let now = 0;
+  // Skip endpoints passive health marked down; if all are, use the round-robin one anyway.
+  for (let tries = 0; tries < n; tries++) {
+    const ep = eps[i];
+    i = i + 1 >= n ? 0 : i + 1;
+    if (ep.health.downUntil === 0 || ep.health.downUntil <= (now ||= Date.now())) {
+      b.next = i;
+      return ep;
+    }
+  }
+  b.next = first + 1 >= n ? 0 : first + 1;
+  return eps[first];
 }
 
 /**

@@ -12,10 +12,38 @@ export interface EndpointRuntime {
   /** "address:port", also the session-persistence identity of the endpoint. */
   hostPort: string;
   pool: Pool;
+  /** Passive health, shared by every generation that has this endpoint. */
+  health: EndpointHealth;
+}
+
+/**
+ * Passive health check: an endpoint that refuses or times out connections is skipped by
+ * round-robin for a while (doubling with consecutive failures, up to 30 s), unless every
+ * endpoint of its backend is down.
+ */
+export interface EndpointHealth {
+  downUntil: number;
+  failures: number;
+}
+
+const EJECT_BASE_MS = 1_000;
+const EJECT_MAX_MS = 30_000;
+
+export function markDown(h: EndpointHealth, now: number): void {
+  h.failures++;
+  h.downUntil = now + Math.min(EJECT_MAX_MS, EJECT_BASE_MS * 2 ** (h.failures - 1));
+}
+
+export function markUp(h: EndpointHealth): void {
+  if (h.failures !== 0) {
+    h.failures = 0;
+    h.downUntil = 0;
+  }
 }
 
 interface PoolEntry {
   pool: Pool;
+  health: EndpointHealth;
   generation: number;
 }
 
@@ -23,17 +51,17 @@ export class PoolRegistry {
   private readonly pools = new Map<string, PoolEntry>();
 
   /** Returns the pool for an endpoint, creating it if needed, and marks it used by `generation`. */
-  get(backend: IRBackend, address: string, port: number, generation: number, clientCert?: IRCertificate): Pool {
+  get(backend: IRBackend, address: string, port: number, generation: number, clientCert?: IRCertificate): { pool: Pool; health: EndpointHealth } {
     const tls = backend.tls;
     const tlsKey = tls ? `${tls.sni}|${tls.caPem?.length ?? 0}|${tls.wellKnown ?? ''}|${JSON.stringify(tls.subjectAltNames ?? [])}|${clientCert?.certPem.length ?? 0}` : '';
     const key = `${backend.protocol}|${tlsKey}|${address}|${port}`;
     let entry = this.pools.get(key);
     if (entry === undefined) {
-      entry = { pool: createPool(backend, address, port, clientCert), generation };
+      entry = { pool: createPool(backend, address, port, clientCert), health: { downUntil: 0, failures: 0 }, generation };
       this.pools.set(key, entry);
     }
     entry.generation = generation;
-    return entry.pool;
+    return entry;
   }
 
   /** Closes pools not used by `generation` (call after it is live). */
