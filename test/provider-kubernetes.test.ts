@@ -262,12 +262,21 @@ test('leader election: one leader; a follower takes over after the leader is kil
   try {
     await eventually('the child process to lead', () => childOut.includes('LEADING'), 15_000);
     const second = elector('second');
-    // While the first renews, the second never leads (several lease durations).
+    // The second's status writer: a GatewayClass to write status for.
+    const { provider, until } = await startProvider(env);
+    const gcName = uniq('gc');
+    env.cleanup.push(() => remove(env.admin, pathFor(provider, 'GatewayClass', undefined, gcName)));
+    await make(env, provider, 'GatewayClass', { metadata: { name: gcName }, spec: { controllerName: env.controllerName } });
+    const snap = await until('the GatewayClass', (s) => !!get(s, 'GatewayClass', gcName));
+    const writer = new StatusWriter(provider, { controllerName: env.controllerName, isLeader: () => second.isLeader });
+    const accepted: OwnedStatus[] = [{ key: `GatewayClass/${gcName}`, object: get(snap, 'GatewayClass', gcName)!, status: { conditions: [cond('Accepted', 'True', 'Accepted')] } }];
+    // While the first renews, the second never leads (several lease durations) and writes nothing.
     const watchUntil = Date.now() + leaseSeconds * 1000 + 1500;
     while (Date.now() < watchUntil) {
       assert.equal(second.isLeader, false);
       await new Promise((r) => setTimeout(r, 100));
     }
+    assert.deepEqual(await writer.write(accepted), { written: 0, unchanged: 0, skipped: 1, failed: 0 });
     const killedAt = Date.now();
     child.kill('SIGKILL');
     await eventually('the second to take over', () => second.isLeader, (leaseSeconds + 3) * 1000);
@@ -276,6 +285,7 @@ test('leader election: one leader; a follower takes over after the leader is kil
     const stored = await env.admin.request('GET', `/apis/coordination.k8s.io/v1/namespaces/${env.ns}/leases/${lease}`);
     assert.equal(stored.spec.holderIdentity, 'second');
     assert.equal(stored.spec.leaseTransitions, 1);
+    assert.deepEqual(await writer.write(accepted), { written: 1, unchanged: 0, skipped: 0, failed: 0 }, 'the new leader writes');
 
     // A clean stop releases the lease: the next candidate does not wait for it to expire.
     const third = elector('third');
