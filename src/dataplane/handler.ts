@@ -197,8 +197,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (r.session !== undefined) {
       const s = r.session;
       const token = s.type === 'Cookie' ? cookieValue(this.req.headers.cookie, s.name) : (this.req.headers[s.name] as string | undefined);
-      const pinned = token ? resolveToken(r, token, Date.now()) : undefined;
-      if (pinned !== undefined) {
+      const now = Date.now();
+      const pinned = token ? resolveToken(r, token, now) : undefined;
+      // A session whose endpoint is down moves to another one (and gets a new token).
+      if (pinned !== undefined && pinned.endpoint.health.downUntil <= now) {
         choice = pinned.choice;
         this.endpoint = pinned.endpoint;
         this.sessionCreated = pinned.created;
