@@ -114,7 +114,8 @@ test('access log: one JSON line per request naming gateway, listener, route, bac
   const entry = JSON.parse(lines.find((l) => l.includes('"route"')) ?? '{}');
   assert.equal(entry.gateway, 'default/gw');
   assert.equal(entry.listener, 'http');
-  assert.equal(entry.route, 'default/logged/0');
+  assert.equal(entry.route, 'default/logged');
+  assert.equal(entry.rule, '0');
   assert.equal(entry.backend, 'a');
   assert.equal(entry.status, 200);
   assert.equal(typeof entry.durationMs, 'number');

@@ -105,6 +105,8 @@ function compileRoute(r: IRHTTPRoute, gateway: string, listener: string, cx: Com
   return {
     source: r.source,
     label: `${routeName}/${rule}`,
+    routeName,
+    rule,
     grpc: r.kind === 'grpc',
     match: compileMatch(r.match),
     prefix: r.match.path.type === 'PathPrefix' ? r.match.path.value.replace(/\/$/, '') : undefined,

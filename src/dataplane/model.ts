@@ -116,6 +116,9 @@ export interface RouteRuntime {
   source: Source;
   /** "namespace/name/rule", for logs and the debug header. */
   label: string;
+  /** "namespace/name" and the rule (its name, else its index), for the access log. */
+  routeName: string;
+  rule: string;
   grpc: boolean;
   match: CompiledMatch;
   /** The PathPrefix this route matched on (without trailing slash), for ReplacePrefixMatch. */
