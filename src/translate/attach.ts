@@ -181,7 +181,7 @@ function judgeParent(
   if (matched.length === 0) return withRefs(RC.noMatchingListenerHostname('No route hostname matches a listener hostname.'));
   if (cr.notAccepted) return withRefs({ ...cr.notAccepted });
   const gwKey = `${gateway.namespace}/${gateway.name}`;
-  for (const id of cr.backendIds) reg.use(id, gwKey);
+  reg.useAll(cr.backendIds, gwKey);
   for (const { l, hosts } of matched) {
     const attachment: Attachment = { route: cr.state, hostnames: hosts };
     l.attachedRoutes++;

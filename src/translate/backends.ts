@@ -42,8 +42,12 @@ export class BackendRegistry {
    */
   record: BackendCall[] | undefined;
   readonly backends = new Map<string, IRBackend>();
-  /** Backend id → keys ("ns/name") of the Gateways whose routes use it (policy ancestors). */
-  readonly usedBy = new Map<string, Set<string>>();
+  /**
+   * Pending "these backends are used by that Gateway" records, turned into usedBy only when a
+   * policy asks (most snapshots have no policy; thousands of routes then cost nothing here).
+   */
+  private readonly pendingUses: (readonly string[] | string)[] = [];
+  private usedByMap: Map<string, Set<string>> | undefined;
   /** "ns/service" → backend ids, to apply BackendTLSPolicy. */
   readonly byService = new Map<string, Set<string>>();
   /** Backend id → Service port name (BackendTLSPolicy sectionName). */
@@ -60,10 +64,27 @@ export class BackendRegistry {
     this.portNames.set(backend.id, portName);
   }
 
-  use(id: string, gatewayKey: string): void {
-    let s = this.usedBy.get(id);
-    if (!s) this.usedBy.set(id, (s = new Set()));
-    s.add(gatewayKey);
+  /** Records that the routes of a Gateway ("ns/name") use these backends. */
+  useAll(ids: readonly string[], gatewayKey: string): void {
+    if (ids.length === 0) return;
+    this.pendingUses.push(ids, gatewayKey);
+    this.usedByMap = undefined;
+  }
+
+  /** Backend id → keys ("ns/name") of the Gateways whose routes use it (policy ancestors). */
+  get usedBy(): ReadonlyMap<string, ReadonlySet<string>> {
+    if (this.usedByMap) return this.usedByMap;
+    const m = new Map<string, Set<string>>();
+    for (let i = 0; i < this.pendingUses.length; i += 2) {
+      const gatewayKey = this.pendingUses[i + 1] as string;
+      for (const id of this.pendingUses[i] as readonly string[]) {
+        let s = m.get(id);
+        if (!s) m.set(id, (s = new Set()));
+        s.add(gatewayKey);
+      }
+    }
+    this.usedByMap = m;
+    return m;
   }
 }
 

@@ -178,7 +178,7 @@ export class TranslateCache {
     const nsFp = this.namespaceFp(ctx, state.namespace);
     const a = m.attach;
     if (a && a.nsFp === nsFp && this.sameParents(parents, a)) {
-      for (const g of a.rec.uses) for (const id of cr.backendIds) reg.use(id, g);
+      for (const g of a.rec.uses) reg.useAll(cr.backendIds, g);
       for (const e of a.rec.effects) {
         const l = this.parentView(parents, a.rec.lookups[e.parent]!).listeners[e.listener]!;
         l.attachedRoutes++;
@@ -243,11 +243,13 @@ export class TranslateCache {
    */
   private replayCalls(ctx: Context, reg: BackendRegistry, calls: BackendCall[]): boolean {
     const all = this.backendObjects === undefined;
+    const services = this.changedServices.size > 0 ? this.changedServices : undefined;
+    const grants = this.changedGrants.size > 0 ? this.changedGrants : undefined;
     for (const c of calls) {
       const d = c.deps;
       const r = c.result;
-      const unchanged = !all && (d.service === undefined || !this.changedServices.has(d.service))
-        && (d.grantsIn === undefined || !this.changedGrants.has(d.grantsIn));
+      const unchanged = !all && (services === undefined || d.service === undefined || !services.has(d.service))
+        && (grants === undefined || d.grantsIn === undefined || !grants.has(d.grantsIn));
       if (unchanged) {
         if (!r.ok) continue;
         if (c.backend) {
