@@ -152,7 +152,7 @@ export function loadPending(): Map<string, string> {
 // expect.yaml: assertions about the statuses, independent of the regenerated out.yaml.
 
 export interface Expectation {
-  /** "Kind/namespace/name", or "Kind/name" for GatewayClass. */
+  /** "Kind/namespace/name", "Kind/name" for GatewayClass, or "IR" for the IR (path from its root). */
   object: string;
   /** e.g. "status.listeners[https].conditions[ResolvedRefs]"; see selectIn() for keys. */
   path: string;
@@ -192,8 +192,8 @@ function validateExpectation(e: unknown, where: string): void {
   if (!e || typeof e !== 'object' || Array.isArray(e)) throw new Error(`${where}: expected a mapping`);
   const x = e as Record<string, unknown>;
   for (const k of Object.keys(x)) if (!EXPECTATION_KEYS.has(k)) throw new Error(`${where}: unknown key "${k}"`);
-  if (typeof x.object !== 'string' || !/^[A-Za-z]+\/([a-z0-9.-]+\/)?[a-z0-9.-]+$/.test(x.object)) {
-    throw new Error(`${where}: object must be "Kind/namespace/name" or "Kind/name"`);
+  if (typeof x.object !== 'string' || !(x.object === 'IR' || /^[A-Za-z]+\/([a-z0-9.-]+\/)?[a-z0-9.-]+$/.test(x.object))) {
+    throw new Error(`${where}: object must be "Kind/namespace/name", "Kind/name" or "IR"`);
   }
   if (typeof x.path !== 'string') throw new Error(`${where}: path is required`);
   splitPath(x.path);
@@ -236,14 +236,22 @@ function splitPath(path: string): { field: string; keys: string[] }[] {
 
 /**
  * Selects the element of a list by key: "#3" is an index; otherwise the element whose type
- * (conditions), name (listeners), kind (supportedKinds) or parentRef/ancestorRef key equals it.
+ * (conditions), name (listeners), kind (supportedKinds) or parentRef/ancestorRef key equals it;
+ * in the IR, a listener or backend by id, a virtual host by hostname, a gateway by
+ * "namespace/name". A map is indexed by its key.
  */
 function selectIn(list: unknown, key: string, ns: string): unknown {
+  // A map (IR backends by id) is indexed by its key.
+  if (list && typeof list === 'object' && !Array.isArray(list)) return (list as Record<string, unknown>)[key];
   if (!Array.isArray(list)) return undefined;
   if (key.startsWith('#')) return list[Number(key.slice(1))];
   return list.find((el: Record<string, unknown>) => {
     if (!el || typeof el !== 'object') return false;
     if (el.type === key || el.name === key || el.kind === key) return true;
+    // IR nodes: listeners and backends by id, virtual hosts by hostname, gateways by source.
+    if (el.id === key || el.hostname === key) return true;
+    const src = el.source as Record<string, unknown> | undefined;
+    if (src && !('sectionName' in src) && `${String(src.namespace)}/${String(src.name)}` === key) return true;
     for (const f of ['parentRef', 'ancestorRef']) {
       const ref = el[f];
       if (ref && typeof ref === 'object' && refKey(ref as Record<string, unknown>, ns) === key) return true;
@@ -286,49 +294,50 @@ export function checkExpectations(result: TranslateResult, expectations: Expecta
   const failures: string[] = [];
   for (const e of expectations) {
     const where = `${e.object} ${e.path}`;
+    if (e.object === 'IR') {
+      failures.push(...checkValue(e, where, evalPath(result.ir, e.path, 'default')));
+      continue;
+    }
     const owned = byKey.get(e.object);
     if (!owned) {
       if (!e.absent) failures.push(`${where}: no status for ${e.object}`);
       continue;
     }
     const root = { status: owned.status };
-    const value = evalPath(root, e.path, owned.object.metadata.namespace ?? 'default');
-    const got = JSON.stringify(value);
-    if (e.absent) {
-      if (value !== undefined) failures.push(`${where}: expected absent, got ${got}`);
-      continue;
-    }
-    if (value === undefined) {
-      if (e.orAbsent) continue;
-      failures.push(`${where}: missing`);
-      continue;
-    }
-    if (e.status !== undefined || e.reason !== undefined || e.observedGeneration !== undefined) {
-      const c = value as Record<string, unknown>;
-      const bad = (e.status !== undefined && c.status !== e.status)
-        || (e.reason !== undefined && c.reason !== e.reason)
-        || (e.observedGeneration !== undefined && c.observedGeneration !== e.observedGeneration);
-      if (bad) {
-        const want = [e.status, e.reason, e.observedGeneration].filter((x) => x !== undefined).join('/');
-        failures.push(`${where}: expected ${want}, got ${c.status}/${c.reason}/${c.observedGeneration} (${JSON.stringify(c.message)})`);
-      }
-    }
-    if (e.messageIncludes !== undefined && !String((value as Record<string, unknown>).message).includes(e.messageIncludes)) {
-      failures.push(`${where}: expected message to include ${JSON.stringify(e.messageIncludes)}, got ${JSON.stringify((value as Record<string, unknown>).message)}`);
-    }
-    if (e.equals !== undefined && !isDeepEqual(value, e.equals)) {
-      failures.push(`${where}: expected ${JSON.stringify(e.equals)}, got ${got}`);
-    }
-    for (const item of e.includes ?? []) {
-      if (!Array.isArray(value) || !value.some((v) => isDeepEqual(v, item))) {
-        failures.push(`${where}: expected to include ${JSON.stringify(item)}, got ${got}`);
-      }
-    }
-    if (e.length !== undefined && (!Array.isArray(value) || value.length !== e.length)) {
-      failures.push(`${where}: expected length ${e.length}, got ${got}`);
-    }
+    failures.push(...checkValue(e, where, evalPath(root, e.path, owned.object.metadata.namespace ?? 'default')));
   }
   return [...failures, ...checkObservedGenerations(result), ...checkPartiallyInvalidMessages(result)];
+}
+
+/** The checks of one expectation against the value its path leads to. */
+function checkValue(e: Expectation, where: string, value: unknown): string[] {
+  const got = JSON.stringify(value);
+  if (e.absent) return value === undefined ? [] : [`${where}: expected absent, got ${got}`];
+  if (value === undefined) return e.orAbsent ? [] : [`${where}: missing`];
+  const failures: string[] = [];
+  const c = value as Record<string, unknown>;
+  if (e.status !== undefined || e.reason !== undefined || e.observedGeneration !== undefined) {
+    const bad = (e.status !== undefined && c.status !== e.status)
+      || (e.reason !== undefined && c.reason !== e.reason)
+      || (e.observedGeneration !== undefined && c.observedGeneration !== e.observedGeneration);
+    if (bad) {
+      const want = [e.status, e.reason, e.observedGeneration].filter((x) => x !== undefined).join('/');
+      failures.push(`${where}: expected ${want}, got ${c.status}/${c.reason}/${c.observedGeneration} (${JSON.stringify(c.message)})`);
+    }
+  }
+  if (e.messageIncludes !== undefined && !String(c.message).includes(e.messageIncludes)) {
+    failures.push(`${where}: expected message to include ${JSON.stringify(e.messageIncludes)}, got ${JSON.stringify(c.message)}`);
+  }
+  if (e.equals !== undefined && !isDeepEqual(value, e.equals)) failures.push(`${where}: expected ${JSON.stringify(e.equals)}, got ${got}`);
+  for (const item of e.includes ?? []) {
+    if (!Array.isArray(value) || !value.some((v) => isDeepEqual(v, item))) {
+      failures.push(`${where}: expected to include ${JSON.stringify(item)}, got ${got}`);
+    }
+  }
+  if (e.length !== undefined && (!Array.isArray(value) || value.length !== e.length)) {
+    failures.push(`${where}: expected length ${e.length}, got ${got}`);
+  }
+  return failures;
 }
 
 /**
