@@ -103,6 +103,8 @@ test('portico run --kubernetes: status written by the leader, pool address, traf
       return c?.reason === 'AddressNotAssigned' ? c : undefined;
     }, 30_000).catch((e) => assert.fail(fail(e.message)));
     assert.equal(exhausted.status, 'False');
+    // ... and it serves nothing: no fallback to 0.0.0.0 on its port.
+    await assert.rejects(httpGet('127.0.0.1', port + 1, '/'), /ECONNREFUSED/);
     const unusable = await eventually('unusable address reported', async () => {
       const c = await programmedOf('unusable');
       return c?.reason === 'AddressNotUsable' ? c : undefined;

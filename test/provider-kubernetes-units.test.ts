@@ -85,6 +85,8 @@ test('kubeconfig: mistakes are explained, exec plugins refused', () => {
 test('address pool: stable, lowest free, deterministic order, release', () => {
   const pool = new AddressPool('127.1.0.0/24');
   assert.equal(pool.size, 254n);
+  assert.equal(pool.unbindableAddress, '192.0.2.0');
+  assert.equal(new AddressPool('fd00::/64').unbindableAddress, '100::');
   const gw = (name: string, ts: string, namespace = 'ns') => ({ key: `${namespace}/${name}`, name, namespace, creationTimestamp: ts });
   let a = pool.assign([gw('b', '2026-01-01T00:00:02Z'), gw('a', '2026-01-01T00:00:02Z'), gw('old', '2026-01-01T00:00:01Z')]);
   assert.deepEqual([...a].sort(), [['ns/a', '127.1.0.2'], ['ns/b', '127.1.0.3'], ['ns/old', '127.1.0.1']]);
@@ -194,8 +196,13 @@ test('lease times are MicroTime (six fractional digits)', () => {
 });
 
 test('pool exhausted: Programmed=False/AddressNotAssigned, no addresses reported', () => {
-  const status = { conditions: [cond('Accepted', 'True', 'Accepted', T0), cond('Programmed', 'True', 'Programmed', T0)], addresses: [{ type: 'IPAddress', value: '0.0.0.0' }] };
+  const status = {
+    conditions: [cond('Accepted', 'True', 'Accepted', T0), cond('Programmed', 'True', 'Programmed', T0)],
+    addresses: [{ type: 'IPAddress', value: '0.0.0.0' }],
+    listeners: [{ name: 'http', conditions: [cond('Programmed', 'False', 'Invalid', T0)] }],
+  };
   const out = markAddressNotAssigned(status, 'No address left', T1) as any;
+  assert.deepEqual(out.listeners[0].conditions[0], { type: 'Programmed', status: 'False', reason: 'Pending', message: 'No address left', lastTransitionTime: T1 });
   assert.deepEqual(out.conditions[1], { type: 'Programmed', status: 'False', reason: 'AddressNotAssigned', message: 'No address left', lastTransitionTime: T1 });
   assert.equal(out.conditions[0].lastTransitionTime, T0);
   assert.equal(out.addresses, undefined);

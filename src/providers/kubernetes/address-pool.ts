@@ -46,6 +46,14 @@ export class AddressPool {
     this.last = family === 4 && size > 2n ? base + size - 2n : base + size - 1n;
   }
 
+  /**
+   * An address of the pool's family that no host holds (the TEST-NET-1 network address, or the
+   * IPv6 discard prefix), for Gateways the pool has none left for: binding it fails.
+   */
+  get unbindableAddress(): string {
+    return this.family === 4 ? '192.0.2.0' : '100::';
+  }
+
   /** Number of addresses the pool can hand out. */
   get size(): bigint {
     return this.last - this.first + 1n;

@@ -242,7 +242,9 @@ export class KubernetesProvider {
     const replace = new Map<KubeObject, KubeObject>();
     for (const g of wanting) {
       const ip = addresses.get(`${g.metadata.namespace}/${g.metadata.name}`);
-      if (ip) replace.set(g, withAssignedAddress(g, ip));
+      // No address left: a sentinel nobody holds, so that the Gateway's listeners fail to bind
+      // instead of falling back to --bind-address and serving where status says they do not.
+      replace.set(g, withAssignedAddress(g, ip ?? this.pool.unbindableAddress));
     }
     return {
       objects: objects.map((o) => replace.get(o) ?? o),

@@ -178,5 +178,12 @@ export function markAddressNotAssigned(status: Record<string, unknown>, message:
   }
   out.conditions = conditions;
   delete out.addresses;
+  // Its listeners are not programmed either, for the same reason (not for a bind error).
+  for (const l of (Array.isArray(out.listeners) ? out.listeners : []) as { conditions?: Condition[] }[]) {
+    const c = l.conditions?.find((x) => x.type === 'Programmed');
+    if (!c) continue;
+    if (c.status !== 'False' || c.reason !== 'Pending' || c.message !== message) c.lastTransitionTime = now;
+    Object.assign(c, { status: 'False', reason: 'Pending', message });
+  }
   return out;
 }
