@@ -30,6 +30,7 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Resolve with the body as text instead of parsed JSON (e.g. /readyz). */
   text?: boolean;
+  signal?: AbortSignal;
 }
 
 export interface WatchOptions {
@@ -70,7 +71,7 @@ export class KubeClient {
     const body = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
     const res = await this.send(method, path, options.query, {
       ...(body ? { 'content-type': options.contentType ?? 'application/json', 'content-length': String(body.length) } : {}),
-    }, body, options.timeoutMs ?? 30_000);
+    }, body, options.timeoutMs ?? 30_000, options.signal);
     const text = await readAll(res, options.timeoutMs ?? 30_000);
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw apiError(status, text, method, path);

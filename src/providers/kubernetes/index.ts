@@ -127,6 +127,7 @@ export class KubernetesProvider {
       transient = await this.discoverAndStart(transient);
     }
     await Promise.all([...this.informers.values()].map((i) => i.waitSynced()));
+    if (this.closed) return false;
     this.rediscoverTimer = setInterval(() => void this.rediscover(), this.options.rediscoverMs ?? 30_000);
     this.rediscoverTimer.unref?.();
     return this.publish(true);

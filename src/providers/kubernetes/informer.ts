@@ -108,7 +108,7 @@ export class Informer {
     do {
       const page = await this.client.request<{ metadata?: { resourceVersion?: string; continue?: string }; items?: Record<string, any>[] }>(
         'GET', resourcePath(this.resource),
-        { query: { limit: this.options.pageSize ?? 500, continue: continueToken }, timeoutMs: 60_000 },
+        { query: { limit: this.options.pageSize ?? 500, continue: continueToken }, timeoutMs: 60_000, signal: this.abort.signal },
       );
       rv = page.metadata?.resourceVersion ?? rv;
       for (const item of page.items ?? []) {
