@@ -1,5 +1,9 @@
-// `npm run bench [-- --quick] [-- --only http,translate]`: runs the benchmarks, prints one table
-// per scenario, and (with --quick) fails when a ratio fell more than 20 % below the recorded one.
+// `npm run bench [-- --quick] [-- --only http,https,h2,grpc,l4,translate,control-plane,listenerset]
+// [-- --rounds N --seconds S] [-- --record]`: runs the benchmarks, prints one table per scenario
+// (every figure the median of interleaved rounds, targets side by side in the same run), and
+// exits non-zero when a scenario fails or a ratio fell more than 20 % below the one recorded in
+// bench/results/recorded.json. --quick (< 3 minutes) runs smaller cases; --record writes the
+// ratios of this run (do that after a full run on a quiet machine).
 // Never run by the test command: timings belong here, not in tests.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -12,6 +16,7 @@ import { grpcRatios, printGrpc, runGrpc } from './grpc.ts';
 import { l4Ratios, printL4, runL4 } from './l4.ts';
 import { printListenerSets, runListenerSets } from './listenerset.ts';
 import { porticoRatios } from './lib/compare.ts';
+import type { Target } from './lib/targets.ts';
 import { printTranslate, runTranslate } from './translate.ts';
 import { printControlPlane, runControlPlane, type ControlPlaneFigure } from './control-plane.ts';
 import { runControlPlaneKube } from './control-plane-k8s.ts';
@@ -44,93 +49,130 @@ function ensureTools(): void {
 /** Ratios a regression check compares; higher is better for each. */
 type Ratios = Record<string, number>;
 
+/** The scenario a ratio name comes from: its first segment, except for the modes of h2 and l4. */
+function scenarioOf(ratio: string): string {
+  const head = ratio.split('.')[0];
+  return ({ h2c: 'h2', tcp: 'l4', 'tls-passthrough': 'l4' } as Record<string, string>)[head] ?? head;
+}
+
+/** One scenario of the run: prints its tables (returned) and adds its ratios. */
+interface Scenario { name: string; run: (ratios: Ratios) => Promise<string> }
+
+function scenarios(quick: boolean, rounds: number, seconds: number): Scenario[] {
+  // TLS, HTTP/2 and gRPC: HAProxy only in the full run (quick keeps the nginx baseline the ratios use).
+  const tlsTargets: Target[] = quick ? ['portico', 'nginx'] : ['portico', 'nginx', 'haproxy'];
+  return [
+    { name: 'translate', run: async () => printTranslate(runTranslate(quick ? 3 : 5)) },
+    {
+      name: 'http',
+      run: async (ratios) => {
+        const cases: HttpCase[] = quick
+          ? [{ connections: 50, path: '/small', pinned: true }]
+          : [true, false].flatMap((pinned) => [50, 200].flatMap((connections) => (['/small', '/4k'] as const).map((path) => ({ connections, path, pinned }))));
+        const res = await runHttp({ cases, targets: quick ? ['direct', 'portico', 'nginx', 'http-proxy'] : ALL_TARGETS, rounds, seconds });
+        const first = res[0].figures;
+        Object.assign(ratios, porticoRatios(first, 'http'));
+        const hp = porticoRatios(first, 'http', 'http-proxy')['http.rps_vs_http-proxy'];
+        if (hp !== undefined) ratios['http.rps_vs_http_proxy'] = hp;
+        return printHttp(res);
+      },
+    },
+    {
+      name: 'https',
+      run: async (ratios) => {
+        const r = await runHttps({ targets: tlsTargets, rounds, seconds });
+        Object.assign(ratios, httpsRatios(r));
+        return printHttps(r);
+      },
+    },
+    {
+      name: 'h2',
+      run: async (ratios) => {
+        const r = await runH2({ modes: ['h2', 'h2c'], targets: tlsTargets, rounds, seconds });
+        Object.assign(ratios, h2Ratios(r));
+        return printH2(r);
+      },
+    },
+    {
+      name: 'grpc',
+      run: async (ratios) => {
+        const r = await runGrpc({ targets: quick ? tlsTargets : ['direct', ...tlsTargets], rounds, seconds });
+        Object.assign(ratios, grpcRatios(r));
+        return printGrpc(r);
+      },
+    },
+    {
+      name: 'l4',
+      run: async (ratios) => {
+        const r = await runL4({
+          modes: quick ? ['tcp'] : ['tcp', 'tls-passthrough'],
+          targets: quick ? ['portico', 'nginx', 'haproxy'] : ['direct', 'portico', 'nginx', 'haproxy'],
+          rounds, mib: quick ? 64 : 512, conns: quick ? 500 : 4000,
+        });
+        Object.assign(ratios, l4Ratios(r));
+        return printL4(r);
+      },
+    },
+    {
+      name: 'control-plane',
+      run: async () => {
+        const figs: ControlPlaneFigure[] = [];
+        const notes: string[] = [];
+        for (const n of quick ? [1000] : [1000, 5000, 20000]) figs.push(await runControlPlane(n, quick ? 20 : 100));
+        for (const n of quick ? [100] : [1000, 5000]) {
+          const k = await runControlPlaneKube(n, quick ? 5 : 50);
+          if (typeof k === 'string') { notes.push(k); break; }
+          figs.push(k);
+        }
+        return printControlPlane(figs, notes);
+      },
+    },
+    {
+      name: 'listenerset',
+      run: async () => {
+        const [listenerSets, routes] = quick ? [250, 4000] : [2500, 40000];
+        return printListenerSets([await runListenerSets({ listenerSets, routes })]);
+      },
+    },
+  ];
+}
+
 async function main(): Promise<void> {
   ensureTools();
+  const t0 = performance.now();
   const rounds = Number(values.rounds ?? 3);
-  const seconds = Number(values.seconds ?? (values.quick ? 3 : 10));
+  const seconds = Number(values.seconds ?? (values.quick ? 2 : 10));
   const ratios: Ratios = {};
   const report: string[] = [`# Portico benchmarks (${new Date().toISOString()}, ${values.quick ? 'quick' : 'full'})`];
-
-  if (wants('translate')) {
-    const t = runTranslate(values.quick ? 3 : 5);
-    report.push(printTranslate(t));
-    console.log(report.at(-1));
-  }
-
-  if (wants('http')) {
-    const cases: HttpCase[] = values.quick
-      ? [{ connections: 50, path: '/small', pinned: true }]
-      : [true, false].flatMap((pinned) => [50, 200].flatMap((connections) => (['/small', '/4k'] as const).map((path) => ({ connections, path, pinned }))));
-    const targets = values.quick ? (['direct', 'portico', 'nginx', 'http-proxy'] as const).slice() : ALL_TARGETS;
-    const res = await runHttp({ cases, targets, rounds, seconds });
-    report.push(printHttp(res));
-    console.log(report.at(-1));
-    const first = res[0].figures;
-    Object.assign(ratios, porticoRatios(first, 'http'));
-    const hp = porticoRatios(first, 'http', 'http-proxy')['http.rps_vs_http-proxy'];
-    if (hp !== undefined) ratios['http.rps_vs_http_proxy'] = hp;
-  }
-
-  // TLS and HTTP/2: HAProxy only in the full run (quick keeps the nginx baseline the ratios use).
-  const tlsTargets = values.quick ? (['portico', 'nginx'] as const).slice() : (['portico', 'nginx', 'haproxy'] as const).slice();
-  if (wants('https')) {
-    const r = await runHttps({ targets: tlsTargets, rounds, seconds });
-    report.push(printHttps(r));
-    console.log(report.at(-1));
-    Object.assign(ratios, httpsRatios(r));
-  }
-
-  if (wants('h2')) {
-    const r = await runH2({ modes: ['h2', 'h2c'], targets: tlsTargets, rounds, seconds });
-    report.push(printH2(r));
-    console.log(report.at(-1));
-    Object.assign(ratios, h2Ratios(r));
-  }
-
-  if (wants('grpc')) {
-    const r = await runGrpc({ targets: values.quick ? tlsTargets : ['direct', ...tlsTargets], rounds, seconds });
-    report.push(printGrpc(r));
-    console.log(report.at(-1));
-    Object.assign(ratios, grpcRatios(r));
-  }
-
-  if (wants('l4')) {
-    const r = await runL4({
-      modes: values.quick ? ['tcp'] : ['tcp', 'tls-passthrough'],
-      targets: values.quick ? ['portico', 'nginx', 'haproxy'] : ['direct', 'portico', 'nginx', 'haproxy'],
-      rounds, mib: values.quick ? 64 : 512, conns: values.quick ? 500 : 4000,
-    });
-    report.push(printL4(r));
-    console.log(report.at(-1));
-    Object.assign(ratios, l4Ratios(r));
-  }
-
-  if (wants('control-plane')) {
-    const figs: ControlPlaneFigure[] = [];
-    const notes: string[] = [];
-    for (const n of values.quick ? [1000] : [1000, 5000, 20000]) figs.push(await runControlPlane(n, values.quick ? 20 : 100));
-    for (const n of values.quick ? [500] : [1000, 5000]) {
-      const k = await runControlPlaneKube(n, values.quick ? 10 : 50);
-      if (typeof k === 'string') { notes.push(k); break; }
-      figs.push(k);
+  let failed = false;
+  for (const s of scenarios(values.quick, rounds, seconds)) {
+    if (!wants(s.name)) continue;
+    const s0 = performance.now();
+    try {
+      report.push(await s.run(ratios));
+      console.log(report.at(-1));
+    } catch (e) {
+      // One broken scenario must not hide the others; the run still fails.
+      console.error(`\nSCENARIO FAILED: ${s.name}: ${(e as Error).stack ?? e}`);
+      failed = true;
     }
-    report.push(printControlPlane(figs, notes));
-    console.log(report.at(-1));
+    console.log(`\n(${s.name}: ${((performance.now() - s0) / 1000).toFixed(0)} s)`);
   }
-
-  if (wants('listenerset')) {
-    const [listenerSets, routes] = values.quick ? [250, 4000] : [2500, 40000];
-    report.push(printListenerSets([await runListenerSets({ listenerSets, routes })]));
-    console.log(report.at(-1));
-  }
+  console.log(`\ntotal: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 
   console.log('\nratios (higher is better):', JSON.stringify(ratios, null, 2));
-  let failed = false;
   if (existsSync(RECORD)) {
-    const recorded: Ratios = JSON.parse(readFileSync(RECORD, 'utf8')).ratios ?? {};
-    for (const [k, v] of Object.entries(ratios)) {
-      const old = recorded[k];
-      if (old !== undefined && v < old * 0.8) {
+    const file = JSON.parse(readFileSync(RECORD, 'utf8')) as { quick?: boolean; ratios?: Ratios };
+    for (const [k, old] of Object.entries(file.ratios ?? {})) {
+      const v = ratios[k];
+      // Only scenarios that ran are compared (--only). A ratio missing from a run of the same kind
+      // (quick or full) as the recorded one is a failure: its target did not start or measure.
+      if (!wants(scenarioOf(k))) continue;
+      if (v === undefined || !Number.isFinite(v)) {
+        if (Boolean(file.quick) !== values.quick) continue;
+        console.error(`REGRESSION: ${k} missing from this run (recorded ${old.toFixed(3)})`);
+        failed = true;
+      } else if (v < old * 0.8) {
         console.error(`REGRESSION: ${k} = ${v.toFixed(3)}, recorded ${old.toFixed(3)} (more than 20 % worse)`);
         failed = true;
       }

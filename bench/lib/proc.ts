@@ -1,6 +1,6 @@
 // Process helpers for benchmarks: start a process, wait for a port, read its CPU time.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 
 const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
@@ -10,14 +10,19 @@ export interface Started {
   stop(): Promise<void>;
 }
 
-/** Spawns a command, optionally pinned to CPUs with taskset, in its own process group. */
-export function start(cmd: string, args: string[], opts: { cpus?: string; env?: NodeJS.ProcessEnv; quiet?: boolean } = {}): Started {
+/**
+ * Spawns a command, optionally pinned to CPUs with taskset, in its own process group. Output is
+ * dropped, shown (quiet: false), or appended to `logFile` (to explain a failure afterwards).
+ */
+export function start(cmd: string, args: string[], opts: { cpus?: string; env?: NodeJS.ProcessEnv; quiet?: boolean; logFile?: string } = {}): Started {
   const [file, argv] = opts.cpus ? ['taskset', ['-c', opts.cpus, cmd, ...args]] : [cmd, args];
+  const log = opts.logFile ? openSync(opts.logFile, 'a') : undefined;
   const child = spawn(file, argv, {
     detached: true,
     env: { ...process.env, ...opts.env },
-    stdio: opts.quiet === false ? 'inherit' : 'ignore',
+    stdio: log !== undefined ? ['ignore', log, log] : opts.quiet === false ? 'inherit' : 'ignore',
   });
+  if (log !== undefined) closeSync(log);
   return {
     child,
     stop: () =>

@@ -3,7 +3,7 @@
 // share. Every scenario goes through startTarget() so that they all configure a proxy the same way.
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeCA, makeCert } from '../../test/support/tls-certs.ts';
 import { freePort, start, waitForPort, type Started } from './proc.ts';
@@ -78,12 +78,12 @@ export async function waitForReady(adminPort: number, timeoutMs = 30000): Promis
 /** Where `portico run` reads its objects: a directory of manifests, or a Kubernetes API server. */
 export type PorticoSource = string | { kubeconfig: string; addressPool: string; controllerName: string };
 
-/** `portico run` with the in-process data plane (--workers 0), from files or from Kubernetes. */
-export function spawnPortico(source: PorticoSource, adminPort: number, cpus?: string): Started {
+/** `portico run` with the in-process data plane (--workers 0), from files or from Kubernetes; output to `logFile` if given. */
+export function spawnPortico(source: PorticoSource, adminPort: number, cpus?: string, logFile?: string): Started {
   const from = typeof source === 'string'
     ? ['-f', source, '--bind-address', '127.0.0.1']
     : ['--kubernetes', '--kubeconfig', source.kubeconfig, '--address-pool', source.addressPool, '--controller-name', source.controllerName];
-  return start(NODE, [join(ROOT, 'src/cli/main.ts'), 'run', ...from, '--admin-address', `127.0.0.1:${adminPort}`, '--no-access-log', '--workers', '0'], { cpus });
+  return start(NODE, [join(ROOT, 'src/cli/main.ts'), 'run', ...from, '--admin-address', `127.0.0.1:${adminPort}`, '--no-access-log', '--workers', '0'], { cpus, logFile });
 }
 
 let streamModule: boolean | undefined;
@@ -129,12 +129,14 @@ export async function startTarget(t: Target, o: TargetOptions): Promise<Running>
       const mdir = mkdtempSync(join(o.dir, 'portico-'));
       writeFileSync(join(mdir, 'all.yaml'), toYaml(singleRoute({ port, backendPort: o.backendPort, frontend: o.frontend, tls: o.tls })));
       const admin = await freePort();
-      proc = spawnPortico(mdir, admin, cpus);
+      const log = join(mdir, 'portico.log');
+      proc = spawnPortico(mdir, admin, cpus, log);
       try {
         await waitForReady(admin);
       } catch (e) {
+        const status = await fetch(`http://127.0.0.1:${admin}/status?output=yaml`).then((r) => r.text()).catch(() => '(admin API unreachable)');
         await proc.stop();
-        throw e;
+        throw new Error(`${(e as Error).message}; output in ${log}:\n${readFileSync(log, 'utf8').slice(-2000)}\nstatus:\n${status.slice(0, 3000)}`, { cause: e });
       }
       break;
     }
