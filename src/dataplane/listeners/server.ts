@@ -12,6 +12,8 @@ import type { PortConfig } from '../model.ts';
 
 const H2_PREFACE = 'PRI * HTTP/2.0';
 const SILENT_CONNECTION_MS = 60_000;
+/** One client connection may not hold more than this many streams open at once. */
+const H2_SETTINGS: http2.Settings = { enableConnectProtocol: false, maxConcurrentStreams: 1000 };
 
 export class PortServer implements PortState {
   current: PortConfig;
@@ -42,7 +44,7 @@ export class PortServer implements PortState {
         cert: pem?.cert,
         key: pem?.key,
         SNICallback: (name, cb) => cb(null, this.contextFor(name)),
-        settings: { enableConnectProtocol: false },
+        settings: H2_SETTINGS,
         // Client certificates are checked per listener below, so the handshake itself never fails on them.
         requestCert: cfg.mtls,
         rejectUnauthorized: false,
@@ -61,7 +63,7 @@ export class PortServer implements PortState {
         shouldUpgradeCallback: (req) => String(req.headers.upgrade).toLowerCase() !== 'h2c',
       }, onRequest);
       h1.on('upgrade', onUpgrade);
-      const h2 = http2.createServer({}, onRequest);
+      const h2 = http2.createServer({ settings: H2_SETTINGS }, onRequest);
       h2.on('session', (s) => this.track(s));
       this.h1 = h1;
       this.front = net.createServer((sock) => sniff(sock, h1, h2));
