@@ -86,6 +86,8 @@ test('address pool: stable, lowest free, deterministic order, release', () => {
   const pool = new AddressPool('127.1.0.0/24');
   assert.equal(pool.size, 254n);
   assert.equal(pool.unbindableAddress, '192.0.2.0');
+  assert.ok(pool.contains('127.1.0.1') && pool.contains('127.1.0.254'));
+  assert.ok(!pool.contains('127.1.0.0') && !pool.contains('127.1.0.255') && !pool.contains('127.1.1.1') && !pool.contains('::1') && !pool.contains('x'));
   assert.equal(new AddressPool('fd00::/64').unbindableAddress, '100::');
   const gw = (name: string, ts: string, namespace = 'ns') => ({ key: `${namespace}/${name}`, name, namespace, creationTimestamp: ts });
   let a = pool.assign([gw('b', '2026-01-01T00:00:02Z'), gw('a', '2026-01-01T00:00:02Z'), gw('old', '2026-01-01T00:00:01Z')]);

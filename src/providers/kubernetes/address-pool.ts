@@ -54,6 +54,14 @@ export class AddressPool {
     return this.family === 4 ? '192.0.2.0' : '100::';
   }
 
+  /** Whether an IP address is one the pool hands out (e.g. to count it as local to this host). */
+  contains(ip: string): boolean {
+    const family = isIP(ip);
+    if (family !== this.family) return false;
+    const n = toBigInt(ip, family);
+    return n >= this.first && n <= this.last;
+  }
+
   /** Number of addresses the pool can hand out. */
   get size(): bigint {
     return this.last - this.first + 1n;
