@@ -35,8 +35,13 @@ interface AttachMemo {
   /** Fingerprints of rec.lookups, in order. */
   fps: string[];
   nsFp: string;
-  /** status.parents entries before stamping (never handed out: copied first). */
-  entries: Record<string, unknown>[];
+  /**
+   * status.parents entries before stamping (never handed out: copied first). Dropped once the
+   * route's status is handed out: a copy of that status, stamped again, gives the same bytes.
+   */
+  entries: Record<string, unknown>[] | undefined;
+  /** Number of status.parents entries (0: Portico reports nothing for the route). */
+  count: number;
 }
 
 export interface RouteMemo {
@@ -160,7 +165,12 @@ export class TranslateCache {
     reg.record = [];
     try {
       memo.cr = compile(state);
-      memo.calls = reg.record;
+      memo.calls = reg.record.slice();
+      const cr = memo.cr;
+      // Kept for as long as the route is unchanged: without the spare capacity growth left.
+      cr.http = cr.http.slice();
+      cr.l4 = cr.l4.slice();
+      cr.backendIds = cr.backendIds.slice();
       memo.order = state.order;
     } finally {
       reg.record = undefined;
@@ -170,7 +180,7 @@ export class TranslateCache {
 
   /**
    * Attaches a route compiled by compile() in this run, or replays its previous attachment.
-   * The status.parents entries are memo.attach.entries (copy them with copyEntry to stamp).
+   * The status.parents entries are parentEntries(memo) (copy them with copyEntry to stamp).
    */
   attach(ctx: Context, parents: Parents, reg: BackendRegistry, state: RouteState): RouteMemo {
     const m = this.memoOf(state);
@@ -192,7 +202,8 @@ export class TranslateCache {
     m.replayed = false;
     const rec: AttachRecord = { lookups: [], effects: [], uses: [] };
     const entries = attachRoute(ctx, parents, reg, cr, rec);
-    m.attach = { rec, fps: rec.lookups.map((k) => this.parentView(parents, k).fp), nsFp, entries };
+    const kept: AttachRecord = { lookups: rec.lookups.slice(), effects: rec.effects.slice(), uses: rec.uses.slice() };
+    m.attach = { rec: kept, fps: kept.lookups.map((k) => this.parentView(parents, k).fp), nsFp, entries, count: entries.length };
     return m;
   }
 
@@ -309,6 +320,15 @@ function listenerFp(l: ListenerState): unknown[] {
     l.name, l.port, listenerAccepted(l), l.supportedKinds, a.from, a.from === 'Selector' ? a.selector ?? null : null,
     l.owner.metadata.namespace ?? 'default', l.hostname ?? null,
   ];
+}
+
+/**
+ * A route's status.parents entries as attachment made them, or as last handed out (stamping
+ * overwrites every lastTransitionTime and observedGeneration and sorts the conditions, so both
+ * stamp to the same bytes).
+ */
+export function parentEntries(m: RouteMemo): Record<string, unknown>[] {
+  return m.attach?.entries ?? (m.owned?.status.parents as Record<string, unknown>[] | undefined) ?? [];
 }
 
 /** A status.parents entry with its own condition objects (stamping writes into them). */

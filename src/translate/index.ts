@@ -18,7 +18,7 @@ import { buildGateways, gatewayStatus } from './gateway.ts';
 import { translateGatewayClasses } from './gatewayclass.ts';
 import { compileGRPCRoute } from './grpcroute.ts';
 import { compileHTTPRoute } from './httproute.ts';
-import { TranslateCache, cmpRoutes, copyEntry } from './incremental.ts';
+import { TranslateCache, cmpRoutes, copyEntry, parentEntries } from './incremental.ts';
 import { buildIR } from './ir.ts';
 import { compileL4Route } from './l4.ts';
 import { buildListenerSets, listenerSetStatus } from './listenerset.ts';
@@ -137,8 +137,7 @@ function run(snapshot: Snapshot, options: TranslateOptions, cache: TranslateCach
       }
       state.compiled = cache.compile(ctx, reg, state, compile);
       const m = cache.attach(ctx, parents, reg, state);
-      const template = m.attach!.entries;
-      if (template.length === 0) continue;
+      if (m.attach!.count === 0) continue;
       const gen = generation(state.obj.metadata);
       const owned = m.owned;
       // The status stamped last time still holds when the attachment was replayed and the caller
@@ -147,8 +146,9 @@ function run(snapshot: Snapshot, options: TranslateOptions, cache: TranslateCach
         if (owned.object !== state.obj) m.owned = { key, object: state.obj, status: owned.status };
         statuses.push(m.owned!);
       } else {
-        m.owned = emit(state.obj, { parents: template.map(copyEntry) }, key);
+        m.owned = emit(state.obj, { parents: parentEntries(m).map(copyEntry) }, key);
         m.ownedGen = gen;
+        m.attach!.entries = undefined;
       }
     } catch (e) {
       // Defence in depth: a malformed object must never take translation down.
