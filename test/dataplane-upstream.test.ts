@@ -50,6 +50,9 @@ test('request timeout and backend request timeout answer 504; fast requests pass
   assert.equal((await request(port, '/req-timeout?delay=1000', { host: 'x' })).status, 504);
   assert.equal((await request(port, '/be-timeout?delay=1000', { host: 'x' })).status, 504);
   assert.equal((await request(port, '/req-timeout?delay=10', { host: 'x' })).status, 200);
+  // backendRequest covers the whole response: a body that stalls past it is cut
+  await assert.rejects(request(port, '/be-timeout?stall=1000', { host: 'x' }));
+  assert.equal((await request(port, '/be-timeout?stall=50', { host: 'x' })).body, 'start;end');
 });
 
 test('retry on listed codes up to attempts, then the last answer', async () => {

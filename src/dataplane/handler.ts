@@ -372,7 +372,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
-    if (this.attemptTimer !== undefined) { clearTimeout(this.attemptTimer); this.attemptTimer = undefined; }
+    // The backendRequest timer keeps running: it covers the whole response, not just its headers.
     if (this.done) return;
     const r = this.routeRt!;
     if (r.retry !== undefined && this.attempt < r.retry.attempts && r.retry.codes.has(statusCode) && this.canRetry()) {
@@ -403,6 +403,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(_c: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
+    if (this.attemptTimer !== undefined) { clearTimeout(this.attemptTimer); this.attemptTimer = undefined; }
     if (this.done) return;
     if (this.discard) return this.retryLater();
     if (trailers && this.req.httpVersionMajor === 2) {

@@ -1,7 +1,7 @@
 // A small echo backend for data plane tests, run as its own process (like the conformance
 // echo-basic): answers every request with JSON naming the backend and echoing method, path,
 // host, headers and protocol. Extras: /status/NNN, ?delay=ms, /retry?uuid=&succeedAfter=N
-// [&responseCode=503] (fails by TCP reset without responseCode), ?size=N (N bytes of 'z'), /ws WebSocket echo,
+// [&responseCode=503] (fails by TCP reset without responseCode), ?size=N (N bytes of 'z'), ?stall=ms (headers, then the body's end after ms), /ws WebSocket echo,
 // X-Echo-Set-Header "Name:Value,...", X-Echo-Trailer "name:value" (HTTP/2: sent as a trailer), and GET /__log listing the requests seen.
 //
 // Run directly: node test/support/echo-backend.ts NAME → prints {"port":..,"h2cPort":..}.
@@ -96,6 +96,14 @@ function serve(name: string): void {
             res.end();
             return;
           }
+        }
+        const stall = Number(url.searchParams.get('stall') ?? 0);
+        if (stall > 0) {
+          // headers and a first chunk now, the rest after `stall` ms
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.write('start;');
+          setTimeout(() => res.end('end'), stall);
+          return;
         }
         const size = Number(url.searchParams.get('size') ?? 0);
         if (size > 0) {
