@@ -100,8 +100,9 @@ function serve(name: string): void {
         const stall = Number(url.searchParams.get('stall') ?? 0);
         if (stall > 0) {
           // headers and a first chunk now, the rest after `stall` ms
-          res.writeHead(200, { 'content-type': 'text/plain' });
-          res.write('start;');
+          const out = res as http.ServerResponse;
+          out.writeHead(200, { 'content-type': 'text/plain' });
+          out.write('start;');
           setTimeout(() => res.end('end'), stall);
           return;
         }
