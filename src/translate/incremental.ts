@@ -46,6 +46,10 @@ interface AttachMemo {
 
 export interface RouteMemo {
   state: RouteState;
+  /** The route's key in its snapshot map ("namespace/name"). */
+  mapKey: string;
+  /** Run in which `owned` was handed out (put in the result). */
+  emitted: number;
   /** Run in which the state was last used. */
   run: number;
   cr?: CompiledRoute;
@@ -71,10 +75,13 @@ const BACKEND_KINDS: SnapshotKind[] = ['Service', 'EndpointSlice', 'ReferenceGra
 export class TranslateCache {
   /** Route memos by kind, then by snapshot key. */
   private routes = new Map<string, Map<string, RouteMemo>>();
-  private memos = new WeakMap<RouteState, RouteMemo>();
+  /** Route memos by route object, so that an unchanged object is found without hashing its key. */
+  private byObject = new WeakMap<KubeObject, RouteMemo>();
   private run = 0;
   /** Routes in precedence order, as of the previous run. */
-  private order: RouteState[] = [];
+  private order: RouteMemo[] = [];
+  /** Routes in status key order, as of the previous run. */
+  private keyOrder: RouteMemo[] = [];
   private controllerName: string | undefined;
   /** Backend-relevant objects of the previous run's snapshot; undefined: treat all as changed. */
   private backendObjects: Map<SnapshotKind, ReadonlyMap<string, KubeObject>> | undefined;
@@ -84,6 +91,11 @@ export class TranslateCache {
   private nsFps = new Map<string, string>();
   /** Listener IR pieces by listener id (ir.ts reads and refills it). */
   listeners = new Map<string, ListenerMemo>();
+
+  /** Number of the current run. */
+  get runNumber(): number {
+    return this.run;
+  }
 
   /** Starts a run. A different controller name changes every status entry: start afresh. */
   begin(ctx: Context): void {
@@ -100,8 +112,9 @@ export class TranslateCache {
   /** Forgets everything (also after a run that did not finish). */
   reset(): void {
     this.routes = new Map();
-    this.memos = new WeakMap();
+    this.byObject = new WeakMap();
     this.order = [];
+    this.keyOrder = [];
     this.listeners = new Map();
     this.backendObjects = undefined;
     this.controllerName = undefined;
@@ -109,49 +122,62 @@ export class TranslateCache {
 
   /**
    * Every route of the snapshot in precedence order (oldest first, then namespace/name, then
-   * kind), with `order` set. Unchanged routes keep their RouteState and their relative order, so
+   * kind), with `order` set. Unchanged routes keep their memo, RouteState and relative order, so
    * only new and changed ones are sorted, then merged in.
    */
-  routeStates(snapshot: Snapshot, kinds: readonly SnapshotKind[], fresh: (kind: SnapshotKind, o: KubeObject) => RouteState): RouteState[] {
+  routeMemos(snapshot: Snapshot, kinds: readonly SnapshotKind[], fresh: (kind: SnapshotKind, o: KubeObject) => RouteState): RouteMemo[] {
     const run = this.run;
-    const added: RouteState[] = [];
+    const added: RouteMemo[] = [];
     for (const kind of kinds) {
       const objects = snapshot.objects.get(kind);
       let memos = this.routes.get(kind);
       if (!memos) this.routes.set(kind, (memos = new Map()));
       for (const [k, o] of objects ?? []) {
+        // The same instance under the same key: unchanged (the common case, no key hashing).
+        const known = this.byObject.get(o);
+        if (known && known.run === run - 1 && known.mapKey === k && known.state.kind === kind) {
+          known.run = run;
+          continue;
+        }
         if (typeof obj(o.metadata).name !== 'string') continue;
         const memo = memos.get(k);
-        if (memo && (memo.state.obj === o || sameJson(memo.state.obj, o))) {
+        if (memo && memo.run === run - 1 && (memo.state.obj === o || sameJson(memo.state.obj, o))) {
           memo.state.obj = o;
           memo.run = run;
-        } else {
-          const state = fresh(kind, o);
-          added.push(state);
-          const m: RouteMemo = { state, run, calls: [], order: -1, replayed: false };
-          this.memos.set(state, m);
-          memos.set(k, m);
+          this.byObject.set(o, memo);
+          continue;
         }
+        const m: RouteMemo = { state: fresh(kind, o), mapKey: k, emitted: 0, run, calls: [], order: -1, replayed: false };
+        added.push(m);
+        memos.set(k, m);
+        this.byObject.set(o, m);
       }
-      for (const [k, m] of memos) if (m.run !== run) memos.delete(k);
     }
-    added.sort(cmpRoutes);
-    const out: RouteState[] = [];
-    let j = 0;
-    for (const s of this.order) {
-      if (this.memos.get(s)?.run !== run) continue; // gone or replaced
-      while (j < added.length && cmpRoutes(added[j]!, s) < 0) out.push(added[j++]!);
-      out.push(s);
+    // Gone or replaced routes leave the key map (unless a new memo took their key).
+    for (const m of this.order) {
+      if (m.run === run) continue;
+      const memos = this.routes.get(m.state.kind);
+      if (memos?.get(m.mapKey) === m) memos.delete(m.mapKey);
     }
-    while (j < added.length) out.push(added[j++]!);
-    for (let i = 0; i < out.length; i++) out[i]!.order = i;
-    this.order = out;
+    this.order = mergeKept(this.order, added, run, (a, b) => cmpRoutes(a.state, b.state));
+    for (let i = 0; i < this.order.length; i++) this.order[i]!.state.order = i;
+    this.keyOrder = mergeKept(this.keyOrder, added, run, (a, b) => cmpStr(a.state.key, b.state.key));
+    return this.order;
+  }
+
+  /**
+   * The statuses of the routes handed out in this run, sorted by key (the previous run's key
+   * order, with new routes merged in: no full sort).
+   */
+  routeStatuses(): OwnedStatus[] {
+    const out: OwnedStatus[] = [];
+    for (const m of this.keyOrder) if (m.emitted === this.run && m.owned) out.push(m.owned);
     return out;
   }
 
   /** Compiles a route, or reuses its compilation. */
-  compile(ctx: Context, reg: BackendRegistry, state: RouteState, compile: (state: RouteState) => CompiledRoute): CompiledRoute {
-    const memo = this.memoOf(state);
+  compile(ctx: Context, reg: BackendRegistry, memo: RouteMemo, compile: (state: RouteState) => CompiledRoute): CompiledRoute {
+    const state = memo.state;
     if (memo.cr && this.replayCalls(ctx, reg, memo.calls)) {
       if (memo.order !== state.order) {
         for (const e of memo.cr.http) e.key[ROUTE_ORDER_INDEX] = state.order;
@@ -182,8 +208,8 @@ export class TranslateCache {
    * Attaches a route compiled by compile() in this run, or replays its previous attachment.
    * The status.parents entries are parentEntries(memo) (copy them with copyEntry to stamp).
    */
-  attach(ctx: Context, parents: Parents, reg: BackendRegistry, state: RouteState): RouteMemo {
-    const m = this.memoOf(state);
+  attach(ctx: Context, parents: Parents, reg: BackendRegistry, m: RouteMemo): RouteMemo {
+    const state = m.state;
     const cr = m.cr!;
     const nsFp = this.namespaceFp(ctx, state.namespace);
     const a = m.attach;
@@ -205,10 +231,6 @@ export class TranslateCache {
     const kept: AttachRecord = { lookups: rec.lookups.slice(), effects: rec.effects.slice(), uses: rec.uses.slice() };
     m.attach = { rec: kept, fps: kept.lookups.map((k) => this.parentView(parents, k).fp), nsFp, entries, count: entries.length };
     return m;
-  }
-
-  private memoOf(state: RouteState): RouteMemo {
-    return this.memos.get(state)!;
   }
 
   private sameParents(parents: Parents, a: AttachMemo): boolean {
@@ -306,6 +328,23 @@ export class TranslateCache {
       for (const [k, p] of a) if (!b.has(k)) mark(kind, k, p);
     }
   }
+}
+
+/**
+ * The memos of `before` still present in this run (same order) merged with `added` (sorted here
+ * by `cmp`): `before` was sorted by `cmp` and a present memo's sort key did not change.
+ */
+function mergeKept(before: RouteMemo[], added: RouteMemo[], run: number, cmp: (a: RouteMemo, b: RouteMemo) => number): RouteMemo[] {
+  const fresh = [...added].sort(cmp);
+  const out: RouteMemo[] = [];
+  let j = 0;
+  for (const m of before) {
+    if (m.run !== run) continue;
+    while (j < fresh.length && cmp(fresh[j]!, m) < 0) out.push(fresh[j++]!);
+    out.push(m);
+  }
+  while (j < fresh.length) out.push(fresh[j++]!);
+  return out;
 }
 
 /** Precedence tie-break between routes: oldest first, then namespace/name, then kind. */

@@ -123,36 +123,44 @@ function run(snapshot: Snapshot, options: TranslateOptions, cache: TranslateCach
   const compile = (state: RouteState): CompiledRoute => (state.kind === 'HTTPRoute' ? compileHTTPRoute(ctx, reg, state)
     : state.kind === 'GRPCRoute' ? compileGRPCRoute(ctx, reg, state)
       : compileL4Route(ctx, reg, state));
-  const states = cache ? (cache.begin(ctx), cache.routeStates(snapshot, ROUTE_KINDS, newRouteState)) : routeStates(ctx);
-  for (const state of states) {
-    const key = state.key;
-    state.compiled = undefined;
-    try {
-      if (!cache) {
+  if (cache) {
+    cache.begin(ctx);
+    for (const m of cache.routeMemos(snapshot, ROUTE_KINDS, newRouteState)) {
+      const state = m.state;
+      state.compiled = undefined;
+      try {
+        state.compiled = cache.compile(ctx, reg, m, compile);
+        cache.attach(ctx, parents, reg, m);
+        if (m.attach!.count === 0) continue;
+        const gen = generation(state.obj.metadata);
+        const owned = m.owned;
+        // The status stamped last time still holds when the attachment was replayed and the
+        // caller hands that very status back as the previous one (stamping again changes nothing).
+        if (m.replayed && owned && m.ownedGen === gen && options.previous?.get(state.key) === owned.status) {
+          if (owned.object !== state.obj) m.owned = { key: state.key, object: state.obj, status: owned.status };
+        } else {
+          const status = { parents: parentEntries(m).map(copyEntry) };
+          stampStatus(status, options.previous?.get(state.key), gen, options.now);
+          m.owned = { key: state.key, object: state.obj, status };
+          m.ownedGen = gen;
+          m.attach!.entries = undefined;
+        }
+        m.emitted = cache.runNumber;
+      } catch (e) {
+        // Defence in depth: a malformed object must never take translation down.
+        ctx.diag(state.key, `ignored: ${(e as Error).message}`);
+      }
+    }
+  } else {
+    for (const state of routeStates(ctx)) {
+      try {
         const cr = compile(state);
         state.compiled = cr;
         const entries = attachRoute(ctx, parents, reg, cr);
-        if (entries.length > 0) emit(state.obj, { parents: entries }, key);
-        continue;
+        if (entries.length > 0) emit(state.obj, { parents: entries }, state.key);
+      } catch (e) {
+        ctx.diag(state.key, `ignored: ${(e as Error).message}`);
       }
-      state.compiled = cache.compile(ctx, reg, state, compile);
-      const m = cache.attach(ctx, parents, reg, state);
-      if (m.attach!.count === 0) continue;
-      const gen = generation(state.obj.metadata);
-      const owned = m.owned;
-      // The status stamped last time still holds when the attachment was replayed and the caller
-      // hands that very status back as the previous one (stamping again would change nothing).
-      if (m.replayed && owned && m.ownedGen === gen && options.previous?.get(key) === owned.status) {
-        if (owned.object !== state.obj) m.owned = { key, object: state.obj, status: owned.status };
-        statuses.push(m.owned!);
-      } else {
-        m.owned = emit(state.obj, { parents: parentEntries(m).map(copyEntry) }, key);
-        m.ownedGen = gen;
-        m.attach!.entries = undefined;
-      }
-    } catch (e) {
-      // Defence in depth: a malformed object must never take translation down.
-      ctx.diag(key, `ignored: ${(e as Error).message}`);
     }
   }
 
@@ -167,8 +175,21 @@ function run(snapshot: Snapshot, options: TranslateOptions, cache: TranslateCach
   for (const id of [...reg.backends.keys()].sort(cmpStr)) backends[id] = reg.backends.get(id)!;
   const ir = buildIR(snapshot.generation, gateways, backends, cache);
   statuses.sort((a, b) => cmpStr(a.key, b.key));
+  // With a cache, route statuses come already sorted (cache.routeStatuses()): merge them in.
+  const all = cache ? mergeSorted(cache.routeStatuses(), statuses) : statuses;
   ctx.diagnostics.sort((a, b) => cmpStr(a.object, b.object) || cmpStr(a.message, b.message));
-  return { statuses, ir, diagnostics: ctx.diagnostics };
+  return { statuses: all, ir, diagnostics: ctx.diagnostics };
+}
+
+/** Two lists sorted by key, merged. */
+function mergeSorted(a: OwnedStatus[], b: OwnedStatus[]): OwnedStatus[] {
+  const out: OwnedStatus[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) out.push(cmpStr(b[j]!.key, a[i]!.key) < 0 ? b[j++]! : a[i++]!);
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out;
 }
 
 function newRouteState(kind: SnapshotKind, o: KubeObject): RouteState {
