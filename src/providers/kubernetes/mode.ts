@@ -34,10 +34,12 @@ export class KubernetesMode {
   private closed = false;
   private lastWrite: Promise<WriteReport> | undefined;
   private pendingSince: number | undefined;
+  private readonly log: (line: string) => void;
 
   constructor(options: KubernetesModeOptions) {
     this.options = options;
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    this.log = log;
     this.provider = new KubernetesProvider({ ...options, log });
     this.leader = new LeaderElector(this.provider.client, {
       namespace: this.provider.client.connection.namespace,
@@ -76,7 +78,14 @@ export class KubernetesMode {
 
   private flush(): void {
     if (this.closed || this.provider.snapshot().generation === 0) return; // informers not synced yet
-    const statuses = this.currentStatuses();
+    let statuses: OwnedStatus[];
+    try {
+      statuses = this.currentStatuses();
+    } catch (err) {
+      // Defensive: a timer callback that throws would end the process, and its traffic with it.
+      this.log(`portico: computing status failed: ${(err as Error).message}`);
+      return;
+    }
     if (statuses.some(awaitingDataPlane)) {
       this.pendingSince ??= Date.now();
       if (Date.now() - this.pendingSince < (this.options.maxPendingMs ?? 2_000)) {
@@ -86,6 +95,7 @@ export class KubernetesMode {
     }
     this.pendingSince = undefined;
     this.lastWrite = this.writer.write(statuses);
+    this.lastWrite.catch(() => {}); // never rejects (the writer logs), but never crash on it either
   }
 
   /** Resolves when pending status writes are done (tests). */

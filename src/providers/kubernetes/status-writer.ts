@@ -97,7 +97,13 @@ export class StatusWriter {
       try {
         while (this.pending) {
           this.pending = false;
-          this.lastReport = await this.writeAll(this.latest ?? []);
+          try {
+            this.lastReport = await this.writeAll(this.latest ?? []);
+          } catch (err) {
+            // Defensive: a bug here must not take the process (and its traffic) down.
+            this.log(`portico: writing status failed: ${(err as Error).message}`);
+            this.lastReport = { written: 0, unchanged: 0, skipped: 0, failed: 1 };
+          }
         }
       } finally {
         this.loop = undefined;
