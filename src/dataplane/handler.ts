@@ -409,7 +409,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (trailers && this.req.httpVersionMajor === 2) {
       let any = false;
       for (const _k in trailers) { any = true; break; }
-      if (any) this.res.addTrailers(trailers as any);
+      if (any) {
+        try {
+          this.res.addTrailers(trailers as any);
+        } catch {
+          // trailers the client side refuses are dropped; the body is complete
+        }
+      }
     }
     this.res.end();
     this.finish(this.res.statusCode);
