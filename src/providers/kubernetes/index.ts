@@ -47,6 +47,7 @@ export class KubernetesProvider {
   private current: Snapshot = buildSnapshot([], 0);
   private fingerprint = '';
   private unassigned = new Set<string>();
+  private readonly copies = new WeakMap<KubeObject, { ip: string; copy: KubeObject }>();
   private listener: ((s: Snapshot) => void) | undefined;
   private started: Promise<boolean> | undefined;
   private debounceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -221,6 +222,18 @@ export class KubernetesProvider {
     return out;
   }
 
+  /**
+   * The same copy for the same Gateway version and address, so that translation, which
+   * remembers work by object identity, sees an unchanged Gateway as unchanged.
+   */
+  private copyWithAddress(gateway: KubeObject, ip: string): KubeObject {
+    const known = this.copies.get(gateway);
+    if (known && known.ip === ip) return known.copy;
+    const copy = withAssignedAddress(gateway, ip);
+    this.copies.set(gateway, { ip, copy });
+    return copy;
+  }
+
   /** Gives each of our Gateways without spec.addresses its pool address (on a copy). */
   private assignAddresses(objects: KubeObject[]): { objects: KubeObject[]; assigned: string[] } {
     if (!this.pool) return { objects, assigned: [] };
@@ -245,7 +258,7 @@ export class KubernetesProvider {
       const ip = addresses.get(`${g.metadata.namespace}/${g.metadata.name}`);
       // No address left: a sentinel nobody holds, so that the Gateway's listeners fail to bind
       // instead of falling back to --bind-address and serving where status says they do not.
-      replace.set(g, withAssignedAddress(g, ip ?? this.pool.unbindableAddress));
+      replace.set(g, this.copyWithAddress(g, ip ?? this.pool.unbindableAddress));
     }
     return {
       objects: objects.map((o) => replace.get(o) ?? o),
