@@ -32,9 +32,12 @@ import { cmpStr, obj, sameJson, strMap } from './util.ts';
 
 interface AttachMemo {
   rec: AttachRecord;
-  /** Fingerprints of rec.lookups, in order. */
-  fps: string[];
-  nsFp: string;
+  /** The parents of rec.lookups, in order, and their versions when attachment was judged. */
+  slots: Slot[];
+  versions: number[];
+  /** The route namespace's labels, and their version then. */
+  nsSlot: Slot;
+  nsVersion: number;
   /**
    * status.parents entries before stamping (never handed out: copied first). Dropped once the
    * route's status is handed out: a copy of that status, stamped again, gives the same bytes.
@@ -64,8 +67,18 @@ export interface RouteMemo {
   ownedGen?: number;
 }
 
-interface ParentView {
+/**
+ * What attachment reads of one parent (a Gateway or ListenerSet lookup) or of a namespace's
+ * labels, refreshed once per run. `version` changes whenever the fingerprint does, so a memo
+ * compares one number per parent, without any lookup by name.
+ */
+interface Slot {
+  /** The parent lookup ("Gateway ns/name", "ListenerSet ns/name") or the namespace. */
+  key: string;
   fp: string;
+  version: number;
+  run: number;
+  /** Parents: the listeners a parentRef to it selects among. */
   listeners: ListenerState[];
 }
 
@@ -87,8 +100,10 @@ export class TranslateCache {
   private backendObjects: Map<SnapshotKind, ReadonlyMap<string, KubeObject>> | undefined;
   private changedServices = new Set<string>();
   private changedGrants = new Set<string>();
-  private parentViews = new Map<string, ParentView>();
-  private nsFps = new Map<string, string>();
+  private parentSlots = new Map<string, Slot>();
+  private nsSlots = new Map<string, Slot>();
+  private ctx: Context | undefined;
+  private parents: Parents | undefined;
   /** Listener IR pieces by listener id (ir.ts reads and refills it). */
   listeners = new Map<string, ListenerMemo>();
 
@@ -104,8 +119,9 @@ export class TranslateCache {
       this.controllerName = ctx.controllerName;
     }
     this.run++;
-    this.parentViews = new Map();
-    this.nsFps = new Map();
+    this.ctx = ctx;
+    // Slots not used in the previous run belong to no live memo that could still match.
+    for (const slots of [this.parentSlots, this.nsSlots]) for (const [k, slot] of slots) if (slot.run < this.run - 1) slots.delete(k);
     this.diffBackendObjects(ctx.snapshot);
   }
 
@@ -115,6 +131,8 @@ export class TranslateCache {
     this.byObject = new WeakMap();
     this.order = [];
     this.keyOrder = [];
+    this.parentSlots = new Map();
+    this.nsSlots = new Map();
     this.listeners = new Map();
     this.backendObjects = undefined;
     this.controllerName = undefined;
@@ -211,12 +229,12 @@ export class TranslateCache {
   attach(ctx: Context, parents: Parents, reg: BackendRegistry, m: RouteMemo): RouteMemo {
     const state = m.state;
     const cr = m.cr!;
-    const nsFp = this.namespaceFp(ctx, state.namespace);
+    this.parents = parents;
     const a = m.attach;
-    if (a && a.nsFp === nsFp && this.sameParents(parents, a)) {
+    if (a && this.fresh(a.nsSlot, true).version === a.nsVersion && this.sameParents(a)) {
       for (const g of a.rec.uses) reg.useAll(cr.backendIds, g);
       for (const e of a.rec.effects) {
-        const l = this.parentView(parents, a.rec.lookups[e.parent]!).listeners[e.listener]!;
+        const l = a.slots[e.parent]!.listeners[e.listener]!;
         l.attachedRoutes++;
         l.attachments.push(e.attachment);
       }
@@ -229,44 +247,56 @@ export class TranslateCache {
     const rec: AttachRecord = { lookups: [], effects: [], uses: [] };
     const entries = attachRoute(ctx, parents, reg, cr, rec);
     const kept: AttachRecord = { lookups: rec.lookups.slice(), effects: rec.effects.slice(), uses: rec.uses.slice() };
-    m.attach = { rec: kept, fps: kept.lookups.map((k) => this.parentView(parents, k).fp), nsFp, entries, count: entries.length };
+    const slots = kept.lookups.map((k) => this.slot(this.parentSlots, k, false));
+    const nsSlot = this.slot(this.nsSlots, state.namespace, true);
+    m.attach = {
+      rec: kept, slots, versions: slots.map((sl) => sl.version), nsSlot, nsVersion: nsSlot.version, entries, count: entries.length,
+    };
     return m;
   }
 
-  private sameParents(parents: Parents, a: AttachMemo): boolean {
-    const lookups = a.rec.lookups;
-    for (let i = 0; i < lookups.length; i++) if (this.parentView(parents, lookups[i]!).fp !== a.fps[i]) return false;
+  private sameParents(a: AttachMemo): boolean {
+    for (let i = 0; i < a.slots.length; i++) if (this.fresh(a.slots[i]!, false).version !== a.versions[i]) return false;
     return true;
   }
 
-  /** What judging a parentRef reads of a parent, as a string, and its listeners (once per run). */
-  private parentView(parents: Parents, lookup: string): ParentView {
-    let v = this.parentViews.get(lookup);
-    if (v) return v;
+  /** The slot of a parent lookup ("Gateway ns/name") or a namespace, refreshed for this run. */
+  private slot(slots: Map<string, Slot>, key: string, namespace: boolean): Slot {
+    let sl = slots.get(key);
+    if (!sl) {
+      sl = { key, fp: '', version: 0, run: 0, listeners: [] };
+      slots.set(key, sl);
+    }
+    return this.fresh(sl, namespace);
+  }
+
+  private fresh(sl: Slot, namespace: boolean): Slot {
+    if (sl.run === this.run) return sl;
+    const { fp, listeners } = namespace ? { fp: JSON.stringify(this.ctx!.namespaceLabels(sl.key)), listeners: [] } : this.view(sl.key);
+    if (fp !== sl.fp) {
+      sl.fp = fp;
+      sl.version++;
+    }
+    sl.listeners = listeners;
+    sl.run = this.run;
+    return sl;
+  }
+
+  /** What judging a parentRef reads of a parent, as a string, and its listeners. */
+  private view(lookup: string): { fp: string; listeners: ListenerState[] } {
+    const parents = this.parents!;
     const space = lookup.indexOf(' ');
     const nsName = lookup.slice(space + 1);
     if (lookup.slice(0, space) === 'Gateway') {
       const gw = parents.gateways.get(nsName);
-      v = gw ? { fp: JSON.stringify([gatewayAccepted(gw), gw.listeners.map(listenerFp)]), listeners: gw.listeners } : { fp: '-', listeners: [] };
-    } else {
-      const set = parents.listenerSets.get(nsName);
-      const listeners = set && !set.problem ? set.listeners : [];
-      v = set ? {
-        fp: JSON.stringify([gatewayAccepted(set.gateway), set.gateway.namespace, set.gateway.name, set.problem !== undefined, listeners.map(listenerFp)]),
-        listeners,
-      } : { fp: '-', listeners: [] };
+      return gw ? { fp: JSON.stringify([gatewayAccepted(gw), gw.listeners.map(listenerFp)]), listeners: gw.listeners } : { fp: '-', listeners: [] };
     }
-    this.parentViews.set(lookup, v);
-    return v;
-  }
-
-  private namespaceFp(ctx: Context, ns: string): string {
-    let v = this.nsFps.get(ns);
-    if (v === undefined) {
-      v = JSON.stringify(ctx.namespaceLabels(ns));
-      this.nsFps.set(ns, v);
-    }
-    return v;
+    const set = parents.listenerSets.get(nsName);
+    const listeners = set && !set.problem ? set.listeners : [];
+    return set ? {
+      fp: JSON.stringify([gatewayAccepted(set.gateway), set.gateway.namespace, set.gateway.name, set.problem !== undefined, listeners.map(listenerFp)]),
+      listeners,
+    } : { fp: '-', listeners: [] };
   }
 
   /**
