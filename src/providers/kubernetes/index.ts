@@ -48,6 +48,8 @@ export class KubernetesProvider {
   private fingerprint = '';
   private unassigned = new Set<string>();
   private readonly copies = new WeakMap<KubeObject, { ip: string; copy: KubeObject }>();
+  /** What the last snapshot held, by "Kind/key", with the version it was published at. */
+  private published = new Map<string, { version: string; object: KubeObject }>();
   private listener: ((s: Snapshot) => void) | undefined;
   private started: Promise<boolean> | undefined;
   private debounceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -193,12 +195,21 @@ export class KubernetesProvider {
   private publish(force: boolean): boolean {
     const objects: KubeObject[] = [];
     const parts: string[] = [];
+    const published = new Map<string, { version: string; object: KubeObject }>();
     for (const [kind, informer] of this.informers) {
-      for (const [key, obj] of informer.cache) {
+      for (const [key, cached] of informer.cache) {
+        const id = `${kind}/${key}`;
+        const version = versionOf(kind, cached);
+        // An object whose version did not change (only its status did, e.g. our own write) is
+        // handed over as the instance published before: translation caches by identity.
+        const before = this.published.get(id);
+        const obj = before && before.version === version ? before.object : cached;
+        published.set(id, { version, object: obj });
         objects.push(obj);
-        parts.push(`${kind}/${key}@${versionOf(kind, obj)}`);
+        parts.push(`${id}@${version}`);
       }
     }
+    this.published = published;
     const withAddresses = this.assignAddresses(objects);
     const diagnostics = this.diagnostics();
     parts.sort();
