@@ -198,6 +198,11 @@ test('status writer: own conditions and parents only, observedGeneration, no-op 
     const rvBefore = gw.metadata.resourceVersion;
     await eventually('our writes in the cache', () => cachedStatus('Gateway', 'gw')?.conditions?.length === 3 && cachedStatus('HTTPRoute', 'r')?.parents?.length === 2);
     const seen = snap;
+    // A later snapshot hands over the same instance for an object whose status alone changed
+    // (translation caches by identity).
+    await env.admin.request('POST', `/api/v1/namespaces/${env.ns}/configmaps`, { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'nudge' } } });
+    const nudged = await until('a later snapshot', (s) => !!get(s, 'ConfigMap', `${env.ns}/nudge`));
+    assert.equal(get(nudged, 'Gateway', `${env.ns}/gw`), get(snap, 'Gateway', `${env.ns}/gw`));
     assert.deepEqual(await writer.write(statusesFor(seen)), { written: 0, unchanged: 3, skipped: 0, failed: 0 });
     assert.equal((await env.admin.request('GET', gwPath)).metadata.resourceVersion, rvBefore);
 
