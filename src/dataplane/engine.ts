@@ -8,7 +8,7 @@ import { Metrics } from './metrics.ts';
 import { PoolRegistry } from './upstream/pools.ts';
 import { PortServer, portKind } from './listeners/server.ts';
 import type { Runtime } from './handler.ts';
-import { L4Ports } from './listeners/l4.ts';
+import { L4Ports, l4StreamPorts, type DelegateFor } from './listeners/l4.ts';
 
 const POOL_GRACE_MS = 30_000;
 /** Metric series unused by this many consecutive applies are dropped. */
@@ -24,6 +24,12 @@ export class Engine {
   private tlsCache = new Map<string, SecureContext>();
   private seq = 0;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Shared HTTPS+TLS ports: the l4 TLS server hands HTTPS connections to whichever server holds the key now. */
+  private readonly delegateFor: DelegateFor = (key) => (_listener, socket) => {
+    const server = this.servers.get(key);
+    if (server !== undefined) server.accept(socket);
+    else socket.destroy();
+  };
 
   constructor(options: DataPlaneOptions) {
     this.bindAddress = options.bindAddress ?? '0.0.0.0';
@@ -49,6 +55,23 @@ export class Engine {
       throw err;
     }
     this.tlsCache = tlsUsed;
+    const l4Ports = l4StreamPorts(ir, this.bindAddress);
+    const ownSockets: string[] = [];
+    for (const [key, cfg] of gen.ports) {
+      if (cfg.protocol === 'HTTPS' && l4Ports.get(key) === 'TLS') cfg.sharedWithTls = true;
+      else ownSockets.push(key);
+    }
+    // A port the l4 module held that an HTTP(S) server now binds itself: free it first.
+    let freed = this.l4.release(ownSockets);
+    // And the reverse: a port an HTTP(S) server held that the l4 module now binds.
+    for (const key of l4Ports.keys()) {
+      const server = this.servers.get(key);
+      if (server === undefined || gen.ports.has(key)) continue;
+      this.servers.delete(key);
+      void server.close();
+      freed = true;
+    }
+    if (freed) await new Promise((r) => setImmediate(r));
     const bindErrors: Record<string, string> = {};
     const opening: Promise<void>[] = [];
     const keep: [PortServer, (typeof gen.ports extends Map<string, infer V> ? V : never)][] = [];
@@ -71,8 +94,9 @@ export class Engine {
         (err: Error) => { bindErrors[key] = err.message; },
       ));
     }
-    opening.push(this.l4.apply(ir, this.bindAddress, bindErrors));
     await Promise.all(opening);
+    // After the HTTP(S) servers: shared ports delegate to the server registered for their key.
+    await this.l4.apply(ir, this.bindAddress, bindErrors, this.delegateFor);
     // The swap: one synchronous pass, so no request sees half of a generation.
     for (const [server, cfg] of keep) server.update(cfg);
     const closing: Promise<void>[] = [];
@@ -99,7 +123,10 @@ export class Engine {
   /** Bound addresses by "address:port" key (tests use it to find ephemeral ports). */
   boundPorts(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [key, s] of this.servers) out[key] = s.address().port;
+    for (const [key, s] of this.servers) {
+      const port = s.address()?.port ?? this.l4.boundPort(key);
+      if (port !== undefined) out[key] = port;
+    }
     return out;
   }
 

@@ -28,6 +28,8 @@ export interface PortConfig {
   tls?: PortTLS;
   /** HTTPS: some listener validates client certificates (the server must ask for them). */
   mtls: boolean;
+  /** HTTPS port that also has TLS listeners: the l4 TLS server binds it and delegates by SNI. */
+  sharedWithTls?: boolean;
 }
 
 export interface PortTLS {

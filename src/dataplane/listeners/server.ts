@@ -26,10 +26,17 @@ export class PortServer implements PortState {
   private front!: net.Server;
   private h1?: http.Server;
 
+  /**
+   * The port also carries TLS listeners: the l4 TLS server binds it, reads the SNI and hands
+   * HTTPS connections to accept(); this server never listens itself.
+   */
+  readonly shared: boolean;
+
   constructor(cfg: PortConfig, rt: Runtime) {
     this.current = cfg;
     this.protocol = cfg.protocol;
     this.kind = portKind(cfg);
+    this.shared = cfg.sharedWithTls === true;
     this.rt = rt;
     const onRequest = (req: any, res: any) => handleRequest(this, rt, req, res);
     const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(this, rt, req, socket, head);
@@ -88,6 +95,7 @@ export class PortServer implements PortState {
   }
 
   listen(): Promise<void> {
+    if (this.shared) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       this.front.once('error', onError);
@@ -99,8 +107,14 @@ export class PortServer implements PortState {
     });
   }
 
-  address(): net.AddressInfo {
-    return this.front.address() as net.AddressInfo;
+  /** Null when the port is shared with TLS listeners (the l4 server holds the socket). */
+  address(): net.AddressInfo | null {
+    return this.front.address() as net.AddressInfo | null;
+  }
+
+  /** A connection accepted elsewhere (shared port), with any bytes already read pushed back into it. */
+  accept(socket: net.Socket): void {
+    this.front.emit('connection', socket);
   }
 
   /** Stops accepting; idle connections close now, busy ones when their requests end (or after `graceMs`). */
@@ -145,7 +159,7 @@ export class PortServer implements PortState {
 }
 
 export function portKind(cfg: PortConfig): string {
-  return cfg.mtls ? `${cfg.protocol}+mtls` : cfg.protocol;
+  return `${cfg.protocol}${cfg.mtls ? '+mtls' : ''}${cfg.sharedWithTls === true ? '+shared' : ''}`;
 }
 
 /** Routes a cleartext connection to the HTTP/1 or the h2c server by its first bytes. */
