@@ -15,7 +15,7 @@ import { parse, stringify } from 'yaml';
 import { acquire, kubeconfigPath } from '../conformance/cluster.ts';
 import { KubeClient, type KubeObject } from '../conformance/lib/kube.ts';
 import { freePort, rssBytes } from './lib/proc.ts';
-import { spawnPortico, waitForReady } from './lib/targets.ts';
+import { explainPortico, freePortRange, spawnPortico, waitForReady } from './lib/targets.ts';
 import { propagation, type ControlPlaneFigure } from './control-plane.ts';
 
 const GROUP = 'gateway.networking.k8s.io';
@@ -63,8 +63,10 @@ export async function runControlPlaneKube(routes: number, changes: number, timeo
   // Two loopback addresses of a random /30, so that parallel runs never share an address.
   const addressPool = `127.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}.0/30`;
   const address = addressPool.replace(/0\/30$/, '1');
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = await freePortRange(1);
   let portico: ReturnType<typeof spawnPortico> | undefined;
+  let admin = 0;
+  let log = '';
   try {
     await client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     await client.create({ apiVersion: V1, kind: 'GatewayClass', metadata: { name: className }, spec: { controllerName } });
@@ -76,11 +78,12 @@ export async function runControlPlaneKube(routes: number, changes: number, timeo
     const kc = parse(readFileSync(cluster.kubeconfig, 'utf8'));
     for (const c of kc.contexts) c.context.namespace = ns;
     const kubeconfig = join(dir, 'kubeconfig');
+    log = join(dir, 'portico.log');
     writeFileSync(kubeconfig, stringify(kc), { mode: 0o600 });
 
-    const admin = await freePort();
+    admin = await freePort();
     const t0 = performance.now();
-    portico = spawnPortico({ kubeconfig, addressPool, controllerName }, admin);
+    portico = spawnPortico({ kubeconfig, addressPool, controllerName }, admin, undefined, log);
     await waitForReady(admin, timeoutMs);
     const readyMs = performance.now() - t0;
     const accepted = async () => {
@@ -96,6 +99,8 @@ export async function runControlPlaneKube(routes: number, changes: number, timeo
     const rssMB = rssBytes(portico.child.pid!) / 1048576;
     const p = await propagation(changes, (i) => client.create(redirectRoute(1_000_000 + i, ns)), async (i) => (await get(address, port, 1_000_000 + i)) === 302);
     return { mode: 'kubernetes', routes, readyMs, acceptedMs, rssMB, propagationP50Ms: p.p50, propagationP99Ms: p.p99, changes };
+  } catch (e) {
+    throw portico ? await explainPortico(e, admin, log) : e;
   } finally {
     await portico?.stop();
     await client.delete(`/apis/${V1}/gatewayclasses/${className}`).catch(() => {});

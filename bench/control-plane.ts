@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { freePort, rssBytes, waitForPort } from './lib/proc.ts';
 import { scaleManifests, route } from './lib/manifests.ts';
 import { fmt, median, percentile, table } from './lib/stats.ts';
-import { probe, spawnPortico, startHttpBackend, waitForReady } from './lib/targets.ts';
+import { explainPortico, freePortRange, probe, spawnPortico, startHttpBackend, waitForReady } from './lib/targets.ts';
 
 export interface ControlPlaneFigure {
   mode: 'files' | 'kubernetes';
@@ -41,12 +41,13 @@ export async function runControlPlane(routes: number, changes: number): Promise<
   const dir = mkdtempSync(join(tmpdir(), `portico-cp-${routes}-`));
   const be = await startHttpBackend();
   const backendPort = be.port;
-  const basePort = 20000 + Math.floor(Math.random() * 20000);
   const gateways = Math.min(50, Math.max(1, Math.floor(routes / 100)));
+  const basePort = await freePortRange(gateways);
   for (const [name, text] of scaleManifests({ routes, namespaces: Math.max(1, Math.floor(routes / 10)), gateways, basePort, backendPort })) writeFileSync(join(dir, name), text);
   const admin = await freePort();
   const t0 = performance.now();
-  const portico = spawnPortico(dir, admin);
+  const log = join(dir, 'portico.log');
+  const portico = spawnPortico(dir, admin, undefined, log);
   try {
     await waitForReady(admin, 120000);
     const readyMs = performance.now() - t0;
@@ -58,6 +59,8 @@ export async function runControlPlane(routes: number, changes: number): Promise<
       (i) => writeFileSync(join(dir, `new-${i}.yaml`), stringify(route(1_000_000 + i, 'ns-0', 'gw-0', host(i)))),
       async (i) => (await probe(basePort, host(i), `/r${1_000_000 + i}`)) === 200);
     return { mode: 'files', routes, readyMs, rssMB, propagationP50Ms: p.p50, propagationP99Ms: p.p99, changes };
+  } catch (e) {
+    throw await explainPortico(e, admin, log);
   } finally {
     await portico.stop();
     await be.stop();

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { freePort, rssBytes, waitForPort } from './lib/proc.ts';
 import { listenerSetHost, listenerSetManifests } from './lib/manifests.ts';
 import { fmt, table } from './lib/stats.ts';
-import { probe, spawnPortico, startHttpBackend, waitForReady } from './lib/targets.ts';
+import { explainPortico, freePortRange, probe, spawnPortico, startHttpBackend, waitForReady } from './lib/targets.ts';
 
 export interface ListenerSetFigure {
   listenerSets: number;
@@ -32,13 +32,14 @@ export async function runListenerSets(opts: { listenerSets: number; routes: numb
   const timeoutMs = opts.timeoutMs ?? 600_000;
   const dir = mkdtempSync(join(tmpdir(), `portico-ls-${opts.listenerSets}-`));
   const be = await startHttpBackend();
-  const basePort = 20000 + Math.floor(Math.random() * 20000);
   const gateways = Math.max(1, Math.min(10, Math.floor(opts.listenerSets / 100)));
+  const basePort = await freePortRange(gateways);
   const spec = { listenerSets: opts.listenerSets, routes: opts.routes, gateways, namespaces: Math.max(1, Math.floor(opts.listenerSets / 10)), basePort, backendPort: be.port };
   for (const [name, text] of listenerSetManifests(spec)) writeFileSync(join(dir, name), text);
   const admin = await freePort();
   const t0 = performance.now();
-  const portico = spawnPortico(dir, admin);
+  const log = join(dir, 'portico.log');
+  const portico = spawnPortico(dir, admin, undefined, log);
   try {
     await waitForReady(admin, timeoutMs);
     const readyMs = performance.now() - t0;
@@ -60,6 +61,8 @@ export async function runListenerSets(opts: { listenerSets: number; routes: numb
     await new Promise((r) => setTimeout(r, 2000));
     const rssMB = rssBytes(portico.child.pid!) / 1048576;
     return { listenerSets: opts.listenerSets, routes: opts.routes, gateways, readyMs, acceptedMs, accepted, firstRequestMs, rssMB };
+  } catch (e) {
+    throw await explainPortico(e, admin, log);
   } finally {
     await portico.stop();
     await be.stop();

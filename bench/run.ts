@@ -69,7 +69,7 @@ function scenarios(quick: boolean, rounds: number, seconds: number): Scenario[] 
         const cases: HttpCase[] = quick
           ? [{ connections: 50, path: '/small', pinned: true }]
           : [true, false].flatMap((pinned) => [50, 200].flatMap((connections) => (['/small', '/4k'] as const).map((path) => ({ connections, path, pinned }))));
-        const res = await runHttp({ cases, targets: quick ? ['direct', 'portico', 'nginx', 'http-proxy'] : ALL_TARGETS, rounds, seconds });
+        const res = await runHttp({ cases, targets: quick ? ['portico', 'nginx', 'http-proxy'] : ALL_TARGETS, rounds, seconds });
         const first = res[0].figures;
         Object.assign(ratios, porticoRatios(first, 'http'));
         const hp = porticoRatios(first, 'http', 'http-proxy')['http.rps_vs_http-proxy'];
@@ -118,7 +118,7 @@ function scenarios(quick: boolean, rounds: number, seconds: number): Scenario[] 
       run: async () => {
         const figs: ControlPlaneFigure[] = [];
         const notes: string[] = [];
-        for (const n of quick ? [1000] : [1000, 5000, 20000]) figs.push(await runControlPlane(n, quick ? 20 : 100));
+        for (const n of quick ? [1000] : [1000, 5000, 20000]) figs.push(await runControlPlane(n, quick ? 10 : 100));
         for (const n of quick ? [100] : [1000, 5000]) {
           const k = await runControlPlaneKube(n, quick ? 5 : 50);
           if (typeof k === 'string') { notes.push(k); break; }
@@ -130,7 +130,7 @@ function scenarios(quick: boolean, rounds: number, seconds: number): Scenario[] 
     {
       name: 'listenerset',
       run: async () => {
-        const [listenerSets, routes] = quick ? [250, 4000] : [2500, 40000];
+        const [listenerSets, routes] = quick ? [100, 1600] : [2500, 40000];
         return printListenerSets([await runListenerSets({ listenerSets, routes })]);
       },
     },

@@ -3,6 +3,7 @@
 // share. Every scenario goes through startTarget() so that they all configure a proxy the same way.
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeCA, makeCert } from '../../test/support/tls-certs.ts';
@@ -86,6 +87,36 @@ export function spawnPortico(source: PorticoSource, adminPort: number, cpus?: st
   return start(NODE, [join(ROOT, 'src/cli/main.ts'), 'run', ...from, '--admin-address', `127.0.0.1:${adminPort}`, '--no-access-log', '--workers', '0'], { cpus, logFile });
 }
 
+/** An error for a Portico that misbehaved: the original message, its output so far and its status (the first 3,000 characters). */
+export async function explainPortico(e: unknown, adminPort: number, logFile: string): Promise<Error> {
+  const status = await fetch(`http://127.0.0.1:${adminPort}/status?output=yaml`).then((r) => r.text()).catch(() => '(admin API unreachable)');
+  let output = '';
+  try { output = readFileSync(logFile, 'utf8').slice(-2000); } catch { /* no output */ }
+  return new Error(`${(e as Error).message}; portico output (${logFile}):\n${output}\nstatus:\n${status.slice(0, 3000)}`, { cause: e });
+}
+
+/**
+ * A first port of `count` consecutive ports for Gateways of scale scenarios: below the ephemeral
+ * range (so no outgoing connection holds one) and checked free, since teammates' tests and other
+ * runs share the machine.
+ */
+export async function freePortRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * (12000 - count));
+    const ok = await Promise.all(Array.from({ length: count }, (_, i) => canBind(base + i)));
+    if (ok.every(Boolean)) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports found`);
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
 let streamModule: boolean | undefined;
 /** Whether nginx can load the stream module (nginx-light lacks it; Debian's libnginx-mod-stream adds it). */
 export function nginxHasStream(): boolean {
@@ -134,9 +165,9 @@ export async function startTarget(t: Target, o: TargetOptions): Promise<Running>
       try {
         await waitForReady(admin);
       } catch (e) {
-        const status = await fetch(`http://127.0.0.1:${admin}/status?output=yaml`).then((r) => r.text()).catch(() => '(admin API unreachable)');
+        const err = await explainPortico(e, admin, log);
         await proc.stop();
-        throw new Error(`${(e as Error).message}; output in ${log}:\n${readFileSync(log, 'utf8').slice(-2000)}\nstatus:\n${status.slice(0, 3000)}`, { cause: e });
+        throw err;
       }
       break;
     }
