@@ -16,6 +16,7 @@ import type { Snapshot } from '../src/providers/snapshot.ts';
 import { KubeClient } from '../src/providers/kubernetes/client.ts';
 import type { ClusterConnection } from '../src/providers/kubernetes/kubeconfig.ts';
 import { KubernetesProvider } from '../src/providers/kubernetes/index.ts';
+import { StatusWriter } from '../src/providers/kubernetes/status-writer.ts';
 import { eventually } from './provider-kubernetes-cluster.ts';
 
 const conformanceLib = join(import.meta.dirname, '..', 'conformance', 'lib');
@@ -174,13 +175,20 @@ test('kubernetes provider: missing CRDs, CRDs installed and removed later, API s
     await eventually('creating a GatewayClass', () => admin.request('POST', gcPath, { body: { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'one' }, spec: { controllerName: 'example.com/x' } } }), 20_000);
     await until('GatewayClass one', (s) => s.objects.get('GatewayClass')!.has('one'));
 
-    // The API server dies and comes back (same etcd): the watches resume, nothing is lost.
+    // The API server dies and comes back (same etcd): the watches resume, nothing is lost, and a
+    // status write that failed meanwhile is retried on its own.
     await own.stopApiserver();
+    const writer = new StatusWriter(provider, { controllerName: 'example.com/x', log: (l) => logs.push(l) });
+    const one = latest.objects.get('GatewayClass')!.get('one')!;
+    const accepted = { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'ok', lastTransitionTime: '2026-01-01T00:00:00Z' };
+    assert.equal((await writer.write([{ key: 'GatewayClass/one', object: one, status: { conditions: [accepted] } }])).failed, 1);
     await new Promise((r) => setTimeout(r, 1000));
     await own.startApiserver();
     await admin.request('POST', gcPath, { body: { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'two' }, spec: { controllerName: 'example.com/x' } } });
     await admin.request('POST', '/api/v1/namespaces/default/configmaps', { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'after-restart' } } });
     await until('objects created after the restart', (s) => s.objects.get('GatewayClass')!.has('two') && s.objects.get('ConfigMap')!.has('default/after-restart'), 60_000);
+    await eventually('the failed status write retried', async () => (await admin.request('GET', `${gcPath}/one`)).status?.conditions?.some((c: any) => c.type === 'Accepted' && c.status === 'True'), 60_000);
+    writer.stop();
 
     // History compacted, and a watch resumed from a resourceVersion before it: 410 Gone → relist.
     const informer = (provider as any).informers.get('ConfigMap');

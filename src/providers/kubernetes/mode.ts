@@ -108,6 +108,7 @@ export class KubernetesMode {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
+    this.writer.stop();
     await this.writer.idle();
     await this.leader.stop();
     await this.provider.close();

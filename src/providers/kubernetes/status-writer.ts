@@ -60,6 +60,9 @@ export class StatusWriter {
   private pending = false;
   private loop: Promise<void> | undefined;
   private lastReport: WriteReport = { written: 0, unchanged: 0, skipped: 0, failed: 0 };
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private retryDelayMs = 1_000;
+  private stopped = false;
   /**
    * The object each write returned, by "Kind/key": until the informer catches up, the cache
    * still shows the version we wrote against, and comparing against it would write again.
@@ -108,8 +111,34 @@ export class StatusWriter {
       } finally {
         this.loop = undefined;
       }
+      this.scheduleRetry();
     })();
     return this.loop.then(() => this.lastReport);
+  }
+
+  /**
+   * Failed writes (API server unreachable, 5xx) are retried with backoff (1 s → 30 s) even if
+   * nothing else changes, so that status does not stay stale after an outage.
+   */
+  private scheduleRetry(): void {
+    if (this.lastReport.failed === 0) {
+      this.retryDelayMs = 1_000;
+      return;
+    }
+    if (this.retryTimer || this.stopped) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.kick();
+    }, this.retryDelayMs);
+    this.retryTimer.unref?.();
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, 30_000);
+  }
+
+  /** Stops retrying (the writer can still be used; pending writes finish). */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
   }
 
   private async writeAll(statuses: readonly OwnedStatus[]): Promise<WriteReport> {
