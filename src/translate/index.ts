@@ -139,7 +139,10 @@ function run(snapshot: Snapshot, options: TranslateOptions, cache: TranslateCach
         if (m.replayed && owned && m.ownedGen === gen && options.previous?.get(state.key) === owned.status) {
           if (owned.object !== state.obj) m.owned = { key: state.key, object: state.obj, status: owned.status };
         } else {
-          const status = { parents: parentEntries(m).map(copyEntry) };
+          // Fresh entries from attachment are stamped in place (and then forgotten); otherwise a
+          // copy of the status handed out last time is stamped again.
+          const fresh = m.attach!.entries;
+          const status = { parents: fresh ?? parentEntries(m).map(copyEntry) };
           stampStatus(status, options.previous?.get(state.key), gen, options.now);
           m.owned = { key: state.key, object: state.obj, status };
           m.ownedGen = gen;
