@@ -72,6 +72,12 @@ test('kubernetes provider: create, update and delete of every kind reach the sna
   try {
     const { provider, until, latest } = await startProvider(env);
     assert.deepEqual(latest().diagnostics, [], 'every kind is served (CRDs installed)');
+    // Discovery picks the group's preferred version where it serves the kind (v1 for TLSRoute,
+    // also served as v1alpha2/v1alpha3; v1 for ReferenceGrant, stored as v1beta1).
+    assert.equal(provider.resource('TLSRoute')?.apiVersion, 'gateway.networking.k8s.io/v1');
+    assert.equal(provider.resource('ReferenceGrant')?.apiVersion, 'gateway.networking.k8s.io/v1');
+    assert.equal(provider.resource('XBackendTrafficPolicy')?.apiVersion, 'gateway.networking.x-k8s.io/v1alpha1');
+    assert.equal(provider.resource('EndpointSlice')?.apiVersion, 'discovery.k8s.io/v1');
     assert.ok(get(latest(), 'Namespace', env.ns), 'the listed namespace is there');
     const ns = env.ns;
     const gc = uniq('gc');
