@@ -160,7 +160,7 @@ test('gRPC-style exchange: h2c through to an h2c backend with trailers; gateway 
     assert.equal(trailers['grpc-status'], '0');
     const r = await h2request(s, '/pkg.Svc/Broken', { host: 'other.test', method: 'POST', headers: { 'content-type': 'application/grpc' } });
     assert.equal(r.status, 200);
-    assert.equal(r.headers['grpc-status'], '13', 'a rule without backends is INTERNAL, in gRPC terms');
+    assert.equal(r.headers['grpc-status'], '14', 'a rule without valid backends is UNAVAILABLE (GRPCRoute backendRefs doc)');
   } finally {
     s.close();
   }

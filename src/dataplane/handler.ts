@@ -39,7 +39,13 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 const RESPONSE_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'trailer', 'te', 'proxy-authenticate']);
 /** Retry and ExternalAuth forwardBody buffer request bodies up to this size; larger ones are streamed, once. */
 const BODY_BUFFER_LIMIT = 1 << 20;
-const GRPC_STATUS: Record<number, string> = { 404: '12', 500: '13', 502: '14', 503: '14', 504: '4', 421: '14' };
+/**
+ * Gateway answers to gRPC calls: HTTP 200 with this grpc-status (the gRPC HTTP-to-status mapping;
+ * 500 is an invalid or missing backend, which GRPCRoute says is UNAVAILABLE; 504 is our timeout).
+ */
+const GRPC_STATUS: Record<number, string> = {
+  400: '13', 401: '16', 403: '7', 404: '12', 421: '14', 429: '14', 431: '8', 500: '14', 502: '14', 503: '14', 504: '4',
+};
 
 const kExchange = Symbol('exchange');
 
@@ -425,6 +431,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.attemptTimer !== undefined) { clearTimeout(this.attemptTimer); this.attemptTimer = undefined; }
     if (this.done) return;
     if (this.res.headersSent) {
+      if (this.endGrpcStream(this.timedOut ? 504 : 502)) return;
       this.finish(this.res.statusCode);
       this.res.destroy();
       return;
@@ -517,6 +524,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.done) return;
     const res = this.res;
     if (res.headersSent) {
+      if (this.endGrpcStream(status)) return;
       this.finish(res.statusCode);
       res.destroy();
       return;
@@ -527,8 +535,20 @@ export class Exchange implements Dispatcher.DispatchHandler {
       out['grpc-status'] = GRPC_STATUS[status] ?? '2';
       out['grpc-message'] = `portico: ${status}`;
       this.decorate(out);
-      res.writeHead(200, out as any);
-      res.end();
+      const stream = (res as unknown as Http2ServerResponse).stream as Http2ServerResponse['stream'] | undefined;
+      if (this.req.httpVersionMajor === 2 && stream !== undefined && !stream.headersSent) {
+        // Trailers-Only: one HEADERS frame that ends the stream. gRPC clients read a status in
+        // headers followed by an empty DATA frame as a call that ended without status.
+        delete out['content-length'];
+        try {
+          stream.respond({ ':status': 200, ...out } as any, { endStream: true });
+        } catch {
+          stream.close();
+        }
+      } else {
+        res.writeHead(200, out as any);
+        res.end();
+      }
       this.finish(status);
       return;
     }
@@ -539,6 +559,24 @@ export class Exchange implements Dispatcher.DispatchHandler {
     res.writeHead(status, out as any);
     res.end(text);
     this.finish(status);
+  }
+
+  /**
+   * A gRPC call whose response had started when the gateway gave up on it (timeout, backend
+   * reset): over HTTP/2 it ends with trailers carrying the status, as a gRPC server would, instead
+   * of a stream reset the client can only report as INTERNAL or CANCELLED.
+   */
+  endGrpcStream(status: number): boolean {
+    const res = this.res;
+    if (this.req.httpVersionMajor !== 2 || res.writableEnded || !(this.routeRt?.grpc === true || isGrpc(this.req))) return false;
+    try {
+      res.addTrailers({ 'grpc-status': GRPC_STATUS[status] ?? '2', 'grpc-message': `portico: ${status}` });
+      res.end();
+    } catch {
+      return false;
+    }
+    this.finish(status);
+    return true;
   }
 
   finish(status: number): void {

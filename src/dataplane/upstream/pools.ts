@@ -4,6 +4,7 @@
 // (undici lets their in-flight requests finish).
 import { Pool } from 'undici';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { createHash } from 'node:crypto';
 import type { IRBackend, IRCertificate } from '../../ir/types.ts';
 
 export interface EndpointRuntime {
@@ -53,7 +54,8 @@ export class PoolRegistry {
   /** Returns the pool for an endpoint, creating it if needed, and marks it used by `generation`. */
   get(backend: IRBackend, address: string, port: number, generation: number, clientCert?: IRCertificate): { pool: Pool; health: EndpointHealth } {
     const tls = backend.tls;
-    const tlsKey = tls ? `${tls.sni}|${tls.caPem?.length ?? 0}|${tls.wellKnown ?? ''}|${JSON.stringify(tls.subjectAltNames ?? [])}|${clientCert?.certPem.length ?? 0}` : '';
+    // Content, not length: a rotated CA bundle or client certificate needs a new pool.
+    const tlsKey = tls ? `${tls.sni}|${digest(tls.caPem)}|${tls.wellKnown ?? ''}|${JSON.stringify(tls.subjectAltNames ?? [])}|${digest(clientCert?.certPem)}|${digest(clientCert?.keyPem)}` : '';
     const key = `${backend.protocol}|${tlsKey}|${address}|${port}`;
     let entry = this.pools.get(key);
     if (entry === undefined) {
@@ -95,7 +97,8 @@ function createPool(backend: IRBackend, address: string, port: number, clientCer
   }
   const sans = tls.subjectAltNames;
   return new Pool(`https://${host}:${port}`, {
-    allowH2: backend.protocol === 'h2',
+    // h2c means HTTP/2 (gRPC backends); with TLS that is h2 by ALPN.
+    allowH2: backend.protocol === 'h2' || backend.protocol === 'h2c',
     keepAliveTimeout: 30_000,
     headersTimeout: 0,
     bodyTimeout: 0,
@@ -123,4 +126,9 @@ function verifyIdentity(
     if (s.type === 'URI' && alt.split(', ').includes(`URI:${s.uri}`)) return undefined;
   }
   return new Error(`backend certificate matches none of the subjectAltNames of the BackendTLSPolicy`);
+}
+
+/** Short stable digest of PEM text for pool keys (computed per generation, never per request). */
+function digest(pem: string | undefined): string {
+  return pem === undefined ? '' : createHash('sha256').update(pem).digest('base64url').slice(0, 22);
 }
