@@ -115,15 +115,15 @@ spec:
 `;
   writeFileSync(join(dir, 'r.yaml'), invalid);
   const r = await portico(['validate', '-f', dir]);
-  // What the validator says about this object decides the expected outcome (the validator is a
-  // teammate's module; until it exists it accepts everything).
+  // The file provider refuses the object (it is not served) and says why in snapshot.rejected,
+  // with exactly what the validator says about it.
   const { snapshot } = await loadSnapshot([dir]);
-  const errors = validateObject(snapshot.objects.get('HTTPRoute')!.get('team-a/broken')!);
-  if (errors.length === 0) {
-    assert.equal(r.code, 0);
-    t.diagnostic('the validator accepts everything (placeholder): only the exit code of a clean run is checked');
-    return;
-  }
+  assert.equal(snapshot.objects.get('HTTPRoute')!.get('team-a/broken'), undefined);
+  const refused = snapshot.rejected?.find((x) => x.object.metadata.name === 'broken');
+  assert.ok(refused, 'the route is in snapshot.rejected');
+  const errors = validateObject(refused.object);
+  assert.ok(errors.length > 0);
+  assert.deepEqual(refused.errors, errors);
   assert.equal(r.code, 1);
   for (const e of errors) assert.ok(r.stdout.includes(`HTTPRoute team-a/broken: ${e.path ? `${e.path}: ` : ''}${e.message}`), r.stdout);
   assert.match(r.stderr, /1 objects? checked, 1 rejected/);

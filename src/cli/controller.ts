@@ -6,6 +6,7 @@ import type { ApplyResult, DataPlane } from '../dataplane/index.ts';
 import type { IR } from '../ir/types.ts';
 import type { Snapshot } from '../providers/snapshot.ts';
 import { gateProgrammed } from '../status/programmed.ts';
+import { addRejectedStatuses } from '../status/rejected.ts';
 import { createTranslator } from '../translate/index.ts';
 import type { OwnedStatus, TranslateResult } from '../translate/index.ts';
 import { nowRfc3339 } from './common.ts';
@@ -30,6 +31,8 @@ export class Controller {
   private readonly translator = createTranslator();
   private readonly controllerName: string | undefined;
   private latest: TranslateResult | undefined;
+  /** The latest translation's statuses, with those of objects the provider rejected (file mode). */
+  private owned: readonly OwnedStatus[] = [];
   private lastSnapshot: Snapshot | undefined;
   private snapshotGeneration = 0;
   private providerDiagnostics = 0;
@@ -67,11 +70,14 @@ export class Controller {
     this.lastSnapshot = snapshot;
     this.snapshotGeneration = snapshot.generation;
     this.providerDiagnostics = snapshot.diagnostics.length;
-    const previous = new Map<string, unknown>((this.latest?.statuses ?? []).map((s) => [s.key, s.status]));
+    const previous = new Map<string, unknown>(this.owned.map((s) => [s.key, s.status]));
     const started = performance.now();
     let result: TranslateResult;
+    let owned: readonly OwnedStatus[];
     try {
-      result = this.translator.translate(snapshot, { now: nowRfc3339(), previous, controllerName: this.controllerName });
+      const now = nowRfc3339();
+      result = this.translator.translate(snapshot, { now, previous, controllerName: this.controllerName });
+      owned = addRejectedStatuses(result.statuses, snapshot, { now, previous, controllerName: this.controllerName, ir: result.ir });
     } catch (err) {
       this.counters.translateErrors++;
       this.log(`portico: translating snapshot ${snapshot.generation} failed, keeping the previous configuration: ${describe(err)}`);
@@ -83,6 +89,7 @@ export class Controller {
     this.counters.translateSecondsLast = seconds;
     for (const d of result.diagnostics) this.log(`portico: ${d.object}: ${d.message}`);
     this.latest = result;
+    this.owned = owned;
     this.translatedAt = nowRfc3339();
     this.notify();
     void this.applyLatest();
@@ -145,7 +152,7 @@ export class Controller {
     // Conditions the gating changes are stamped with the time of the event that caused the
     // change, so that asking twice gives the same status (no needless status writes).
     const behind = !this.live || this.live.generation < this.latest.ir.generation;
-    return gateProgrammed(this.latest.statuses, this.latest.ir, this.live, {
+    return gateProgrammed(this.owned, this.latest.ir, this.live, {
       now: behind ? this.translatedAt : this.appliedAt,
       bindAddress: this.bindAddress,
       changed: behind ? this.changedObjects() : undefined,

@@ -4,6 +4,7 @@
 // the live, gated view on its admin API at /status).
 import { parseArgs } from 'node:util';
 import { loadSnapshot } from '../providers/files/index.ts';
+import { addRejectedStatuses } from '../status/rejected.ts';
 import { translate } from '../translate/index.ts';
 import { format, nowRfc3339, parseOutput, requirePaths, statusList } from './common.ts';
 
@@ -11,7 +12,9 @@ export const STATUS_USAGE = `Usage: portico status -f PATH… [-o yaml|json]
 
 Reads the manifests and prints, as a "kind: List" (apiVersion v1), every object Portico owns
 status for (GatewayClasses with Portico's controllerName, their Gateways and ListenerSets, the
-routes and policies attached to them), each with the status Portico computes for it.
+routes and policies attached to them), each with the status Portico computes for it. An object
+the API server would refuse (see "portico validate") is not served; its status says why
+(Accepted=False, with every field path and problem).
 
 Options:
   -f, --filename PATH   manifest file or directory (repeatable)
@@ -35,7 +38,10 @@ export async function statusCommand(argv: string[]): Promise<number> {
   const output = parseOutput(values.output);
   const { snapshot } = await loadSnapshot(requirePaths(values.filename));
   for (const d of snapshot.diagnostics) process.stderr.write(`portico: ${d.where}: ${d.message}\n`);
-  const result = translate(snapshot, { now: nowRfc3339() });
-  process.stdout.write(format(statusList(result.statuses), output));
+  const now = nowRfc3339();
+  const result = translate(snapshot, { now });
+  // Objects the API server would have refused are not translated; their status says why.
+  const statuses = addRejectedStatuses(result.statuses, snapshot, { now, ir: result.ir });
+  process.stdout.write(format(statusList(statuses), output));
   return 0;
 }

@@ -22,6 +22,25 @@ export interface Snapshot {
   readonly objects: ReadonlyMap<SnapshotKind, ReadonlyMap<ObjectKey, KubeObject>>;
   /** Problems the provider found (unparseable files, objects it could not read). */
   readonly diagnostics: readonly ProviderDiagnostic[];
+  /**
+   * Objects the provider refused as the API server would (schema and CEL rules of the CRDs),
+   * so they are not in `objects`. File mode only: in Kubernetes mode the API server refuses
+   * them before Portico sees them. Absent or empty when nothing was refused.
+   */
+  readonly rejected?: readonly RejectedObject[];
+}
+
+/** An object refused by validation, with what is wrong with it. */
+export interface RejectedObject {
+  /** The refused object (metadata filled in as for admitted objects). */
+  object: KubeObject;
+  /** Field path (e.g. `spec.rules[0].matches[0].path.value`) and what is wrong there. */
+  errors: { path: string; message: string }[];
+  /**
+   * When an earlier valid version of the same object is in `objects` (and keeps serving, as the
+   * API server keeps the stored object when an update is refused): its metadata.generation.
+   */
+  servingGeneration?: number;
 }
 
 export interface ProviderDiagnostic {

@@ -5,7 +5,9 @@
 // It fills in what the API server would: the namespace `default`, metadata.generation (bumped
 // when anything but metadata and status changes), a stable uid and a creationTimestamp (the
 // file's mtime when the object was first seen). A file that does not parse keeps its last good
-// objects and says so in snapshot.diagnostics. Nothing here throws on bad input.
+// objects and says so in snapshot.diagnostics. Objects the API server would refuse are not
+// admitted (admission.ts): the last valid version of each keeps serving, and snapshot.rejected
+// says why. Nothing here throws on bad input.
 import { createHash } from 'node:crypto';
 import { watch as fsWatch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
@@ -13,7 +15,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { KubeObject } from '../../api/meta.ts';
 import { buildSnapshot, CLUSTER_SCOPED, isSnapshotKind } from '../snapshot.ts';
-import type { ProviderDiagnostic, Snapshot } from '../snapshot.ts';
+import type { ProviderDiagnostic, RejectedObject, Snapshot } from '../snapshot.ts';
+import { Admission } from './admission.ts';
 import { parseManifest } from './parse.ts';
 import type { ParsedFile, ParsedObject } from './parse.ts';
 
@@ -59,7 +62,9 @@ export class FileProvider {
   private readonly locations = new Map<string, string>();
   /** The filled copy of each parsed object, reused while its file and memory are unchanged. */
   private readonly filled = new WeakMap<ParsedObject, { object: KubeObject; key: string; contentHash: string }>();
+  private readonly admission = new Admission();
   private previousObjects: KubeObject[] = [];
+  private previousRejected: RejectedObject[] = [];
   private previousDiagnostics = '';
   private readonly watchers = new Map<string, FSWatcher>();
   private current: Snapshot = buildSnapshot([], 0);
@@ -203,16 +208,18 @@ export class FileProvider {
     }
     for (const file of this.files.keys()) if (!seen.has(file)) this.files.delete(file);
 
-    const objects = this.fillMetadata(parsedObjects, mtimes, diagnostics);
+    const { objects, rejected } = this.fillMetadata(parsedObjects, mtimes, diagnostics);
     this.reportNew(diagnostics);
     // Unchanged files give the very same object instances, so comparing identities is enough.
     const diagnosticsText = JSON.stringify(diagnostics);
-    const same = diagnosticsText === this.previousDiagnostics && objects.length === this.previousObjects.length
-      && objects.every((o, i) => o === this.previousObjects[i]);
+    const same = diagnosticsText === this.previousDiagnostics && sameInstances(objects, this.previousObjects)
+      && sameInstances(rejected.map((r) => r.object), this.previousRejected.map((r) => r.object));
     if (same && this.current.generation > 0) return false;
     this.previousObjects = objects;
+    this.previousRejected = rejected;
     this.previousDiagnostics = diagnosticsText;
-    this.current = buildSnapshot(objects, this.current.generation + 1, diagnostics);
+    const snapshot = buildSnapshot(objects, this.current.generation + 1, diagnostics);
+    this.current = rejected.length > 0 ? { ...snapshot, rejected } : snapshot;
     return true;
   }
 
@@ -278,11 +285,15 @@ export class FileProvider {
     return state;
   }
 
-  /** Copies the parsed objects and fills in the metadata the API server would have set. */
-  private fillMetadata(parsed: ParsedObject[], mtimes: Map<ParsedObject, number>, diagnostics: ProviderDiagnostic[]): KubeObject[] {
-    const objects: KubeObject[] = [];
+  /**
+   * Copies the parsed objects, fills in the metadata the API server would have set and admits
+   * them (or refuses them) as the API server would.
+   */
+  private fillMetadata(parsed: ParsedObject[], mtimes: Map<ParsedObject, number>, diagnostics: ProviderDiagnostic[]): { objects: KubeObject[]; rejected: RejectedObject[] } {
+    const out = { objects: [] as KubeObject[], rejected: [] as RejectedObject[], diagnostics };
     const present = new Set<string>();
     this.locations.clear();
+    this.admission.begin();
     for (const p of parsed) {
       const cached = this.filled.get(p);
       if (cached) {
@@ -294,7 +305,7 @@ export class FileProvider {
           if (earlier) diagnostics.push({ where: p.where, message: `${cached.key} is also defined at ${earlier}; this later definition wins` });
           this.locations.set(cached.key, p.where);
           present.add(cached.key);
-          objects.push(cached.object);
+          this.admission.admit(cached.key, cached.object, cached.contentHash, p.where, out);
           continue;
         }
       }
@@ -329,11 +340,12 @@ export class FileProvider {
       // The API server labels every Namespace with its name; allowedRoutes selectors rely on it.
       if (kind === 'Namespace') meta.labels = { ...meta.labels, 'kubernetes.io/metadata.name': meta.name };
       this.filled.set(p, { object: obj, key, contentHash });
-      objects.push(obj);
+      this.admission.admit(key, obj, contentHash, p.where, out);
     }
     // An object that disappeared and comes back later is a new object, as in a cluster.
     for (const key of this.memory.keys()) if (!present.has(key)) this.memory.delete(key);
-    return objects;
+    this.admission.end();
+    return { objects: out.objects, rejected: out.rejected };
   }
 
   private reportNew(diagnostics: ProviderDiagnostic[]): void {
@@ -348,6 +360,10 @@ export async function loadSnapshot(paths: string[], log?: (line: string) => void
   const provider = new FileProvider({ paths, log: log ?? (() => {}) });
   await provider.reload();
   return { snapshot: provider.snapshot(), provider };
+}
+
+function sameInstances(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Hash of everything the generation tracks: all but metadata and status. */
