@@ -49,7 +49,7 @@ export async function runControlPlane(routes: number, changes: number): Promise<
   const log = join(dir, 'portico.log');
   const portico = spawnPortico(dir, admin, undefined, log);
   try {
-    await waitForReady(admin, 120000);
+    await waitForReady(admin, 600_000);
     const readyMs = performance.now() - t0;
     await new Promise((r) => setTimeout(r, 2000));
     const rssMB = rssBytes(portico.child.pid!) / 1048576;
