@@ -28,6 +28,12 @@ export class Admission {
   /** The latest valid version admitted under each key. */
   private readonly lastValid = new Map<string, KubeObject>();
   private present = new Set<string>();
+  private validated = 0;
+
+  /** How many object versions were validated so far (unchanged objects are not validated again). */
+  get validations(): number {
+    return this.validated;
+  }
 
   /** Starts one read of every manifest. */
   begin(): void {
@@ -77,6 +83,7 @@ export class Admission {
     if (previous && previous.fingerprint === fingerprint) {
       errors = previous.errors;
     } else {
+      this.validated++;
       try {
         errors = validateObject(obj);
       } catch (err) {

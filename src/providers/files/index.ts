@@ -85,6 +85,11 @@ export class FileProvider {
     return this.current;
   }
 
+  /** How many object versions were validated so far (each new or changed object once). */
+  validations(): number {
+    return this.admission.validations;
+  }
+
   /** "file:line" where an object was read, by "Kind/namespace/name" (or "Kind/name"). */
   locationOf(key: string): string | undefined {
     return this.locations.get(key);
