@@ -73,14 +73,15 @@ function compileRule(ctx: Context, reg: BackendRegistry, cr: CompiledRoute, rule
     matches.push({ path, headers, queryParams: [] });
   }
   const pending: Parameters<ReturnType<typeof filterEnv>['onRef']>[0][] = [];
-  const env = { ...filterEnv(ctx, reg, cr, false), onRef: (r: (typeof pending)[0]) => { pending.push(r); } };
+  const base = filterEnv(ctx, reg, cr, false);
+  const env = { ...base, onRef: (r: (typeof pending)[0]) => { pending.push(r); } };
   const filters = convertFilters(rule.filters, env, true);
   if (isProblem(filters)) return filters;
   const backends = weightedBackends(ctx, reg, env, rule.backendRefs, 'grpc', true, true);
   if (isProblem(backends)) return backends;
   const sp = sessionPersistence(rule.sessionPersistence);
   if (isProblem(sp)) return sp;
-  const record = filterEnv(ctx, reg, cr, false).onRef;
+  const record = base.onRef;
   for (const r of pending) record(r);
 
   const name = str(rule.name);

@@ -146,7 +146,8 @@ function compileRule(ctx: Context, reg: BackendRegistry, cr: CompiledRoute, rule
   const prefixOnly = matches.length === 1 && matches[0]!.path.type === 'PathPrefix';
   // Refs are only recorded once the rule is known to be kept.
   const pendingRefs: Parameters<ReturnType<typeof filterEnv>['onRef']>[0][] = [];
-  const env = { ...filterEnv(ctx, reg, cr, prefixOnly), onRef: (r: (typeof pendingRefs)[0]) => { pendingRefs.push(r); } };
+  const base = filterEnv(ctx, reg, cr, prefixOnly);
+  const env = { ...base, onRef: (r: (typeof pendingRefs)[0]) => { pendingRefs.push(r); } };
   const filters = convertFilters(rule.filters, env, false);
   if (isProblem(filters)) return filters;
   const hasRedirect = filters.some((f) => f.type === 'RequestRedirect');
@@ -160,7 +161,7 @@ function compileRule(ctx: Context, reg: BackendRegistry, cr: CompiledRoute, rule
   if (isProblem(rt)) return rt;
   const sp = sessionPersistence(rule.sessionPersistence);
   if (isProblem(sp)) return sp;
-  const record = filterEnv(ctx, reg, cr, prefixOnly).onRef;
+  const record = base.onRef;
   for (const r of pendingRefs) record(r);
 
   const name = str(rule.name);

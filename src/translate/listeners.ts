@@ -15,7 +15,7 @@ import { ListenerReason } from '../api/conditions.ts';
 
 /** Frontend client-certificate validation that applies to a port (Gateway spec.tls.frontend). */
 export interface FrontendValidation {
-  refs: Record<string, unknown>[];
+  refs: readonly Record<string, unknown>[];
   mode: string;
 }
 

@@ -15,9 +15,14 @@ export function arr(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [];
 }
 
-/** Array of objects: non-object entries become {} so indexes keep matching the spec. */
-export function objArr(v: unknown): Json[] {
-  return arr(v).map(obj);
+/**
+ * Array of objects: non-object entries become {} so indexes keep matching the spec. Read only:
+ * when every entry is an object, this is the input array itself (no copy per read).
+ */
+export function objArr(v: unknown): readonly Json[] {
+  if (!Array.isArray(v)) return [];
+  for (let i = 0; i < v.length; i++) if (!isObj(v[i])) return v.map(obj);
+  return v as Json[];
 }
 
 export function str(v: unknown): string | undefined {
