@@ -57,8 +57,9 @@ export function runTranslate(rounds: number, routes = 5000, namespaces = 500, ga
     const translator = createTranslator();
     let previous = new Map(translator.translate(buildSnapshot(objs, 1), opts).statuses.map((s) => [s.key, s.status]));
     // One route changes at a time: a new path on route k (a new object, as a provider makes).
+    // A dozen changes per translator, as the run loop's long-lived translator sees them.
     let current = objs;
-    for (let k = 0; k < 5; k++) {
+    for (let k = 0; k < 12; k++) {
       const changed = current.map((o) => (o.kind === 'HTTPRoute' && o.metadata.name === `route-${k * 7}` ? structuredClone(o) : o));
       const rk: any = changed.find((o) => o.kind === 'HTTPRoute' && o.metadata.name === `route-${k * 7}`);
       rk.spec.rules[0].matches[0].path.value = `/changed-${r}-${k}`;
