@@ -205,14 +205,14 @@ function addCertificates(port: PortConfig, l: IRListener, cx: CompileContext): v
   const certs = l.tls?.certificates ?? [];
   if (certs.length === 0) return;
   const entry: ListenerCerts = { certs: [] };
-  let firstPem: { cert: string; key: string } | undefined;
+  let firstPem: { cert: string; key: string; ca?: string } | undefined;
   for (const c of certs) {
     const ctx = secureContext(c, l, cx);
     if (ctx === undefined) continue;
     let x509: X509Certificate | undefined;
     try { x509 = new X509Certificate(c.certPem); } catch { x509 = undefined; }
     entry.certs.push({ ctx, x509 });
-    firstPem ??= { cert: c.certPem, key: c.keyPem };
+    firstPem ??= { cert: c.certPem, key: c.keyPem, ca: l.tls?.clientValidation?.caPem };
   }
   if (entry.certs.length === 0) return;
   if (port.tls === undefined) port.tls = { byHost: new HostTable(), fallback: entry.certs[0].ctx, fallbackPem: firstPem! };

@@ -37,8 +37,8 @@ export interface PortTLS {
   byHost: HostTable<ListenerCerts>;
   /** Used without SNI, or when no listener matches it. */
   fallback: SecureContext;
-  /** The same certificate as PEM, for the server's default context (clients without SNI). */
-  fallbackPem: { cert: string; key: string };
+  /** The same certificate as PEM, for the server's default context (clients without SNI), with its listener's client CA bundle. */
+  fallbackPem: { cert: string; key: string; ca?: string };
 }
 
 export interface ListenerCerts {

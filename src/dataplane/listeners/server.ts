@@ -50,6 +50,7 @@ export class PortServer implements PortState {
         allowHTTP1: true,
         cert: pem?.cert,
         key: pem?.key,
+        ca: pem?.ca,
         SNICallback: (name, cb) => cb(null, this.contextFor(name)),
         settings: H2_SETTINGS,
         // Client certificates are checked per listener below, so the handshake itself never fails on them.
@@ -90,7 +91,7 @@ export class PortServer implements PortState {
     this.current = cfg;
     const pem = cfg.tls?.fallbackPem;
     if (this.protocol === 'HTTPS' && pem !== undefined) {
-      try { (this.front as http2.Http2SecureServer).setSecureContext({ cert: pem.cert, key: pem.key }); } catch { /* keep the previous default */ }
+      try { (this.front as http2.Http2SecureServer).setSecureContext({ cert: pem.cert, key: pem.key, ca: pem.ca }); } catch { /* keep the previous default */ }
     }
   }
 

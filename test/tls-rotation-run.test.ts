@@ -1,0 +1,121 @@
+// Certificate rotation end to end: `portico run -f DIR` serving an HTTPS listener under load while
+// the Secret's manifest file is rewritten with a new certificate. New handshakes must get the new
+// certificate within a moment, and not one request may fail meanwhile.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type tls from 'node:tls';
+import { eventually, MAIN, NODE, stop, waitForOutput } from './cli-helpers.ts';
+import { startEcho } from './support/echo-backend.ts';
+import { freePort } from './support/client.ts';
+import { makeCA, makeCert, type CertPair } from './support/tls-certs.ts';
+
+function secretYaml(pem: CertPair): string {
+  const indent = (s: string) => s.trim().split('\n').map((l) => `    ${l}`).join('\n');
+  return `apiVersion: v1
+kind: Secret
+metadata: {name: web-cert, namespace: default}
+type: kubernetes.io/tls
+stringData:
+  tls.crt: |
+${indent(pem.certPem)}
+  tls.key: |
+${indent(pem.keyPem)}
+`;
+}
+
+test('portico run: rewriting the Secret file rotates the certificate under load with zero failed requests', async (t) => {
+  const ca = await makeCA();
+  const [one, two] = await Promise.all([makeCert(ca, { dns: ['web.example.com'] }), makeCert(ca, { dns: ['web.example.com'] })]);
+  const [serial1, serial2] = [one, two].map((c) => new X509Certificate(c.certPem).serialNumber);
+  const echo = await startEcho('web');
+  t.after(() => echo.close());
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'portico-rotation-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'gateway.yaml'), `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: portico}
+spec: {controllerName: portico.dev/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: portico
+  listeners:
+  - name: https
+    port: ${port}
+    protocol: HTTPS
+    hostname: web.example.com
+    tls: {mode: Terminate, certificateRefs: [{name: web-cert}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{backendRefs: [{name: web, port: 80}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec: {ports: [{port: 80, targetPort: ${echo.port}}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: default, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
+ports: [{port: ${echo.port}}]
+`);
+  const secretFile = join(dir, 'secret.yaml');
+  writeFileSync(secretFile, secretYaml(one));
+
+  const child = spawn(NODE, [MAIN, 'run', '-f', dir, '--admin-address', '127.0.0.1:0', '--bind-address', '127.0.0.1', '--workers', '0', '--no-access-log'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.after(() => stop(child));
+  await waitForOutput(child, /admin API on/);
+
+  const get = (): Promise<{ status: number; serial: string }> => new Promise((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port, path: '/', servername: 'web.example.com', headers: { host: 'web.example.com' }, ca: ca.certPem, agent: false }, (res) => {
+      const serial = (res.socket as tls.TLSSocket).getPeerX509Certificate()?.serialNumber ?? '';
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, serial }));
+    });
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+  await eventually(async () => ((await get()).serial === serial1 ? true : undefined), 20_000, 'HTTPS with the first certificate');
+
+  let stopLoad = false;
+  const failures: string[] = [];
+  let requests = 0;
+  const loop = async () => {
+    while (!stopLoad) {
+      try {
+        const r = await get();
+        requests++;
+        if (r.status !== 200) failures.push(`status ${r.status}`);
+      } catch (err) {
+        failures.push(String(err));
+      }
+    }
+  };
+  const loops = [loop(), loop(), loop()];
+  await new Promise((r) => setTimeout(r, 200));
+  // Written aside and renamed into place, as editors and config management do.
+  writeFileSync(join(dir, '.secret.tmp'), secretYaml(two));
+  renameSync(join(dir, '.secret.tmp'), secretFile);
+  await eventually(async () => ((await get()).serial === serial2 ? true : undefined), 20_000, 'the rotated certificate');
+  await new Promise((r) => setTimeout(r, 200));
+  stopLoad = true;
+  await Promise.all(loops);
+  assert.deepEqual(failures, []);
+  assert.ok(requests > 10, `${requests} requests under load`);
+});
