@@ -122,6 +122,7 @@ test('portico run: a refused route or Gateway says why in its own status; the re
     assert.equal(c?.reason, 'Invalid', type);
     assert.match(c!.message, /spec\.listeners.*nothing is served for this object$/);
   }
+  assert.match(await (await fetch(`${admin}/metrics`)).text(), /^portico_controller_rejected_objects 2$/m);
   // Nothing listens for the refused Gateway.
   await assert.rejects(request(port2, '/'));
   assert.equal(condition((await item('Gateway', 'gw'))?.status.conditions, 'Programmed')?.status, 'True');

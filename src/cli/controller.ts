@@ -36,6 +36,7 @@ export class Controller {
   private lastSnapshot: Snapshot | undefined;
   private snapshotGeneration = 0;
   private providerDiagnostics = 0;
+  private rejectedObjects = 0;
   private live: ApplyResult | undefined;
   private liveIR: IR | undefined;
   /** When the latest translation was made / the live configuration acknowledged (condition times). */
@@ -70,6 +71,7 @@ export class Controller {
     this.lastSnapshot = snapshot;
     this.snapshotGeneration = snapshot.generation;
     this.providerDiagnostics = snapshot.diagnostics.length;
+    this.rejectedObjects = snapshot.rejected?.length ?? 0;
     const previous = new Map<string, unknown>(this.owned.map((s) => [s.key, s.status]));
     const started = performance.now();
     let result: TranslateResult;
@@ -193,6 +195,7 @@ export class Controller {
       metric('portico_controller_snapshot_generation', 'gauge', 'Generation of the latest snapshot read by the provider.', this.snapshotGeneration),
       metric('portico_controller_applied_generation', 'gauge', 'Generation of the configuration live in the data plane (0: none yet).', this.live?.generation ?? 0),
       metric('portico_controller_provider_diagnostics', 'gauge', 'Problems the provider reports in the latest snapshot (e.g. files that do not parse).', this.providerDiagnostics),
+      metric('portico_controller_rejected_objects', 'gauge', 'Objects in the manifests the API server would refuse (not served; their status says why).', this.rejectedObjects),
       metric('portico_controller_translations_total', 'counter', 'Snapshots translated.', c.translations),
       metric('portico_controller_translate_errors_total', 'counter', 'Translations that failed (the previous configuration was kept).', c.translateErrors),
       `# HELP portico_controller_translate_duration_seconds Time spent in translate().\n# TYPE portico_controller_translate_duration_seconds summary\nportico_controller_translate_duration_seconds_sum ${c.translateSecondsSum}\nportico_controller_translate_duration_seconds_count ${c.translations}`,

@@ -15,7 +15,8 @@ export const RUN_USAGE = `Usage: portico run (-f PATH… | --kubernetes) [option
 
 Serves traffic for the Gateways in the manifests (files or directories, YAML or JSON) and keeps
 following them: a saved change is live within a moment. A file that does not parse keeps its
-last good version. Status and configuration are on the admin API.
+last good version; an object the API server would refuse is not served (its last valid version
+keeps serving) and its status says why. Status and configuration are on the admin API.
 
 Options:
   -f, --filename PATH         manifest file or directory (repeatable)

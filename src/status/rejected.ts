@@ -64,9 +64,20 @@ export function addRejectedStatuses(
     added.set(key, { key, object: r.object, status });
   }
   if (added.size === 0) return statuses;
-  const out = statuses.filter((s) => !added.has(s.key));
-  out.push(...added.values());
-  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  // Both lists sorted by key, merged (translate's may hold tens of thousands of routes).
+  const extra = [...added.values()].sort((x, y) => cmp(x.key, y.key));
+  const out: OwnedStatus[] = [];
+  let j = 0;
+  for (const s of statuses) {
+    while (j < extra.length && cmp(extra[j]!.key, s.key) < 0) out.push(extra[j++]!);
+    if (!added.has(s.key)) out.push(s);
+  }
+  while (j < extra.length) out.push(extra[j++]!);
+  return out;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The message of every condition of a rejected object. */
