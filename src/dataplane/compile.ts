@@ -166,8 +166,8 @@ export function compileFilters(list: IRFilter[], backendOf: (id: string | undefi
       }
       case 'CORS': f.cors = compileCors(x); break;
       case 'ExternalAuth':
-        if (x.protocol !== 'HTTP') { f.directStatus ??= 500; break; } // gRPC ext_authz not supported: fail closed
         f.extAuth = {
+          grpc: x.protocol === 'GRPC',
           backend: backendOf(x.backendId),
           path: x.path ?? '',
           allowedRequestHeaders: x.allowedRequestHeaders?.map((h) => h.toLowerCase()),

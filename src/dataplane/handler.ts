@@ -116,6 +116,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   upgradeHead?: Buffer;
   /** Headers an ExternalAuth service asked to add to the forwarded request. */
   extraRequestHeaders?: HeaderBag;
+  /** Headers an ExternalAuth service (gRPC) asked to remove from the forwarded request. */
+  removeRequestHeaders?: string[];
 
   constructor(cfg: PortConfig, rt: Runtime, req: Req, res: Res) {
     this.cfg = cfg;
@@ -263,6 +265,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (rf.any) path = this.requestFilters(rf, out, path);
     if (bf.any) path = this.requestFilters(bf, out, path);
     if (this.extraRequestHeaders !== undefined) Object.assign(out, this.extraRequestHeaders);
+    if (this.removeRequestHeaders !== undefined) for (const h of this.removeRequestHeaders) if (h !== 'host') delete out[h];
     this.upstreamPath = this.view.rawQuery === '' ? path : `${path}?${this.view.rawQuery}`;
     this.upstreamHeaders = out;
   }

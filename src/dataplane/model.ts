@@ -84,6 +84,8 @@ export interface MirrorRuntime {
 }
 
 export interface ExtAuthRuntime {
+  /** Envoy ext_authz over gRPC (Authorization/Check) instead of an HTTP call. */
+  grpc: boolean;
   backend?: BackendRuntime;
   path: string;
   allowedRequestHeaders?: string[];
