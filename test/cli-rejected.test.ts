@@ -153,6 +153,20 @@ test('portico run: a refused route or Gateway says why in its own status; the re
   assert.equal((await request(port, '/flaky2')).json().name, 'a');
   assert.equal((await request(port, '/flaky')).status, 404);
 
+  // The Gateway itself gets an invalid listener: its previous version keeps serving every route.
+  const badListener = base(port).replace(`port: ${port}}`, `port: ${port}}\n  - {name: Not_A_Name, protocol: HTTP, port: ${port2}}`);
+  writeFileSync(join(dir, 'base.yaml'), badListener + '---' + backend('svc-a', a.port) + '---' + backend('svc-b', b.port));
+  const gwRefused = await eventually(async () => {
+    const c = condition((await item('Gateway', 'gw'))?.status.conditions, 'Accepted');
+    return c?.status === 'False' ? c : undefined;
+  }, 20_000, 'the Gateway refused in status');
+  assert.equal(gwRefused.reason, 'Invalid');
+  assert.equal(gwRefused.observedGeneration, 2);
+  assert.match(gwRefused.message, /spec\.listeners\[1\]\.name: .*; the previous valid version \(generation 1\) keeps serving$/);
+  assert.equal((await request(port, '/good')).json().name, 'a');
+  assert.equal((await request(port, '/flaky2')).json().name, 'a');
+  await assert.rejects(request(port2, '/'), 'the refused listener is not opened');
+
   assert.equal(await stop(child), 0);
 });
 

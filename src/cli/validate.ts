@@ -31,7 +31,7 @@ export async function validateCommand(argv: string[]): Promise<number> {
   const { snapshot } = await loadSnapshot(requirePaths(values.filename));
   // The provider already refused what the API server would (snapshot.rejected, with one
   // diagnostic per error); those are listed below as "Kind ns/name: path: message".
-  const refused = new Set(snapshot.rejected?.map((r) => r.object) ?? []);
+  const refused = new Map((snapshot.rejected ?? []).map((r) => [r.object, r.errors]));
   const rejectionLines = new Set((snapshot.rejected ?? []).flatMap((r) => r.errors.map((e) => `${r.object.kind} ${displayName(r.object)} rejected: ${e.path ? `${e.path}: ` : ''}${e.message}`)));
   const fileProblems = snapshot.diagnostics.filter((d) => !rejectionLines.has(d.message));
   const lines: string[] = [];
@@ -39,13 +39,13 @@ export async function validateCommand(argv: string[]): Promise<number> {
   let checked = 0;
   let rejected = 0;
   const objects = [...snapshot.objects.values()].flatMap((byKey) => [...byKey.values()]);
-  objects.push(...refused);
+  objects.push(...refused.keys());
   objects.sort((a, b) => `${a.kind}/${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.namespace ?? ''}/${b.metadata.name}`));
   for (const obj of objects) {
     checked++;
     let errors: { path: string; message: string }[];
     try {
-      errors = snapshot.rejected?.find((r) => r.object === obj)?.errors ?? validateObject(obj);
+      errors = refused.get(obj) ?? validateObject(obj);
     } catch (err) {
       errors = [{ path: '', message: `validator failed: ${err instanceof Error ? err.message : String(err)}` }];
     }
