@@ -150,3 +150,21 @@ test('a refused BackendTLSPolicy: Accepted=False/Invalid per Gateway using a tar
   assert.deepEqual(ancestors[0]!.conditions.map((c) => [c.type, c.status, c.reason]), [['Accepted', 'False', 'Invalid']]);
   assert.equal(byKey.get('BackendTLSPolicy/default/unused'), undefined, 'no Gateway of ours uses its Service: nothing to report');
 });
+
+test('a refused update of a serving BackendTLSPolicy keeps reporting to the serving version\'s ancestors', () => {
+  const base = [gatewayClass('portico', 'portico.dev/gateway-controller'), gateway('gw', 'portico'), ...serviceAndSlice(), httpRoute('r', [{ name: 'gw' }], '/')];
+  const serving: KubeObject = {
+    apiVersion: G, kind: 'BackendTLSPolicy', metadata: meta('tls'),
+    spec: { targetRefs: [{ group: '', kind: 'Service', name: 'web' }], validation: { hostname: 'web.example', wellKnownCACertificates: 'System' } },
+  };
+  assert.deepEqual(validateObject(serving), []);
+  // The update retargets a Service no Gateway uses, and is invalid: the status still goes to the serving version's ancestors.
+  const update: KubeObject = { ...serving, metadata: meta('tls', 2), spec: { targetRefs: [{ group: '', kind: 'Service', name: 'nobody' }], validation: {} } };
+  const { byKey } = run([...base, serving], [refused(update, 1)]);
+  const s = byKey.get('BackendTLSPolicy/default/tls')!;
+  assert.equal(s.object, update);
+  const ancestors = s.status.ancestors as { ancestorRef: { name: string }; conditions: Condition[] }[];
+  assert.deepEqual(ancestors.map((a) => a.ancestorRef.name), ['gw']);
+  assert.deepEqual(ancestors[0]!.conditions.map((c) => [c.type, c.status, c.reason, c.observedGeneration]), [['Accepted', 'False', 'Invalid', 2]]);
+  assert.match(ancestors[0]!.conditions[0]!.message, /\(generation 1\) keeps serving$/);
+});

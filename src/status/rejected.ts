@@ -49,13 +49,12 @@ export function addRejectedStatuses(
   if (rejected.length === 0) return statuses;
   const controllerName = options.controllerName ?? CONTROLLER_NAME;
   const owners = findOwners(snapshot, controllerName);
-  const byKey = new Map(statuses.map((s) => [s.key, s]));
   const added = new Map<string, OwnedStatus>();
   for (const r of rejected) {
     const key = keyOf(r.object);
     let status: Record<string, unknown> | undefined;
     try {
-      status = statusOf(r, owners, controllerName, byKey.get(key), options.ir);
+      status = statusOf(r, owners, controllerName, () => findSorted(statuses, key), options.ir);
     } catch {
       status = undefined; // defensive: a malformed object gets no status rather than a crash
     }
@@ -74,6 +73,18 @@ export function addRejectedStatuses(
   }
   while (j < extra.length) out.push(extra[j++]!);
   return out;
+}
+
+/** The status with this key in a list sorted by key (binary search). */
+function findSorted(statuses: readonly OwnedStatus[], key: string): OwnedStatus | undefined {
+  let lo = 0;
+  let hi = statuses.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cmp(statuses[mid]!.key, key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return statuses[lo]?.key === key ? statuses[lo] : undefined;
 }
 
 function cmp(a: string, b: string): number {
@@ -125,7 +136,7 @@ function listenerSetParentIsOurs(set: KubeObject, gateways: Set<string>): boolea
 }
 
 function statusOf(
-  r: RejectedObject, owners: Owners, controllerName: string, serving: OwnedStatus | undefined, ir: IR | undefined,
+  r: RejectedObject, owners: Owners, controllerName: string, serving: () => OwnedStatus | undefined, ir: IR | undefined,
 ): Record<string, unknown> | undefined {
   const o = r.object;
   const message = rejectionMessage(r);
@@ -148,7 +159,7 @@ function statusOf(
     return parents.length > 0 ? { parents } : undefined;
   }
   if (POLICY_KINDS.has(o.kind)) {
-    const ancestors = ancestorRefs(o, serving, ir).map((ancestorRef) => ({
+    const ancestors = ancestorRefs(o, serving(), ir).map((ancestorRef) => ({
       ancestorRef, controllerName, conditions: [cond('Accepted', PolicyReason.Invalid, message)],
     }));
     return ancestors.length > 0 ? { ancestors } : undefined;
