@@ -47,6 +47,8 @@ export class BackendRegistry {
    * policy asks (most snapshots have no policy; thousands of routes then cost nothing here).
    */
   private readonly pendingUses: (readonly string[] | string)[] = [];
+  /** False when the snapshot holds no policy: then nobody asks for usedBy, nothing is recorded. */
+  tracksUses = true;
   private usedByMap: Map<string, Set<string>> | undefined;
   /** "ns/service" → backend ids, to apply BackendTLSPolicy. */
   readonly byService = new Map<string, Set<string>>();
@@ -66,7 +68,7 @@ export class BackendRegistry {
 
   /** Records that the routes of a Gateway ("ns/name") use these backends. */
   useAll(ids: readonly string[], gatewayKey: string): void {
-    if (ids.length === 0) return;
+    if (ids.length === 0 || !this.tracksUses) return;
     this.pendingUses.push(ids, gatewayKey);
     this.usedByMap = undefined;
   }

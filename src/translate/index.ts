@@ -120,6 +120,8 @@ function run(snapshot: Snapshot, options: TranslateOptions, cache: TranslateCach
   const parents: Parents = { gateways: gwByKey, listenerSets: setByKey };
 
   const reg = new BackendRegistry();
+  // Which Gateways use which backends only matters to policies (their status ancestors).
+  reg.tracksUses = ctx.list('BackendTLSPolicy').length > 0 || ctx.list('XBackendTrafficPolicy').length > 0;
   const compile = (state: RouteState): CompiledRoute => (state.kind === 'HTTPRoute' ? compileHTTPRoute(ctx, reg, state)
     : state.kind === 'GRPCRoute' ? compileGRPCRoute(ctx, reg, state)
       : compileL4Route(ctx, reg, state));
