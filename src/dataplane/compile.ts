@@ -6,6 +6,7 @@ import { HostTable } from './router/hosts.ts';
 import { compileMatch } from './router/match.ts';
 import { compileHeaderOps } from './filters/headers.ts';
 import { compileCors } from './filters/cors.ts';
+import { listenerTlsOptions } from './listeners/tls-options.ts';
 import type { PoolRegistry } from './upstream/pools.ts';
 import type { Metrics } from './metrics.ts';
 import type {
@@ -58,6 +59,7 @@ export function compile(ir: IR, cx: CompileContext): Generation {
         port.listeners.add(l.hostname, runtime);
         if (l.protocol === 'HTTPS') addCertificates(port, l, cx);
         if (l.tls?.clientValidation !== undefined) port.mtls = true;
+        if (port.mtls || runtime.minTlsVersion !== undefined) port.checkConnections = true;
       }
     }
   }
@@ -82,6 +84,7 @@ function compileListener(gw: IRGateway, l: IRListener, cx: CompileContext, backe
     port: l.port,
     scheme: l.protocol === 'HTTPS' ? 'https' : 'http',
     clientValidation: l.tls?.clientValidation?.mode,
+    minTlsVersion: l.protocol === 'HTTPS' ? listenerTlsOptions(l.tls?.options).minVersion : undefined,
     vhosts,
     noRoute: cx.metrics.counter(gateway, name, '', '', ''),
     latency: cx.metrics.requestHistogram(gateway, name),

@@ -30,6 +30,8 @@ export interface PortConfig {
   mtls: boolean;
   /** HTTPS port that also has TLS listeners: the l4 TLS server binds it and delegates by SNI. */
   sharedWithTls?: boolean;
+  /** HTTPS: some listener checks connections after the handshake (client certificate, minimum TLS version). */
+  checkConnections?: boolean;
 }
 
 export interface PortTLS {
@@ -53,6 +55,8 @@ export interface ListenerRuntime {
   scheme: 'http' | 'https';
   /** Frontend client certificate validation mode, when configured. */
   clientValidation?: 'AllowValidOnly' | 'AllowInsecureFallback';
+  /** tls.options portico.dev/tls-min-version (HTTPS): connections below it are closed after the handshake. */
+  minTlsVersion?: string;
   vhosts: HostTable<VirtualHostRuntime>;
   /** Requests answered without a route (404, 421). */
   noRoute: RequestCounter;

@@ -29,6 +29,7 @@ import { selectListener, selectRoute } from './hosts.ts';
 import { count, trackConnection } from './metrics.ts';
 import { KEEPALIVE_MS, connectUpstream, reset, splice } from './proxy.ts';
 import type { L4StreamServer } from './tcp.ts';
+import { listenerTlsOptions } from '../listeners/tls-options.ts';
 
 interface CertEntry {
   context: tls.SecureContext;
@@ -42,6 +43,8 @@ interface CompiledListener {
   certs: CertEntry[];
   requestCert: boolean;
   rejectUnauthorized: boolean;
+  /** tls.options portico.dev/alpn: protocols offered by ALPN when terminating. */
+  alpn?: string[];
 }
 
 interface TlsTable {
@@ -93,24 +96,26 @@ function compile(listeners: IRListener[], backends: Backends): TlsTable {
     if (l.protocol !== 'TLS') continue;
     const mode = l.tls?.mode ?? 'Passthrough';
     const cv = l.tls?.clientValidation;
+    const o = listenerTlsOptions(l.tls?.options);
     compiled.set(l, {
       listener: l,
       mode,
-      certs: mode === 'Passthrough' ? [] : contexts(l.tls?.certificates ?? [], cv?.caPem),
+      certs: mode === 'Passthrough' ? [] : contexts(l.tls?.certificates ?? [], cv?.caPem, o),
       requestCert: cv !== undefined,
       rejectUnauthorized: cv?.mode === 'AllowValidOnly',
+      alpn: o.alpn,
     });
   }
   return { listeners: tlsListeners, compiled, backends };
 }
 
 /** Secure contexts for the listener's certificates; a certificate that does not load is skipped. */
-function contexts(certs: IRCertificate[], caPem?: string): CertEntry[] {
+function contexts(certs: IRCertificate[], caPem: string | undefined, o: { minVersion?: tls.SecureVersion; maxVersion?: tls.SecureVersion }): CertEntry[] {
   const out: CertEntry[] = [];
   for (const c of certs) {
     try {
       out.push({
-        context: tls.createSecureContext({ cert: c.certPem, key: c.keyPem, ...(caPem ? { ca: caPem } : {}) }),
+        context: tls.createSecureContext({ cert: c.certPem, key: c.keyPem, ...(caPem ? { ca: caPem } : {}), minVersion: o.minVersion, maxVersion: o.maxVersion }),
         x509: new X509Certificate(c.certPem),
       });
     } catch {
@@ -226,6 +231,7 @@ function terminateAndProxy(socket: net.Socket, head: Buffer, sni: string, compil
     secureContext: cert.context,
     requestCert: compiled.requestCert,
     rejectUnauthorized: compiled.rejectUnauthorized,
+    ...(compiled.alpn ? { ALPNProtocols: compiled.alpn } : {}),
   });
   let established = false;
   secure.on('error', (err: NodeJS.ErrnoException) => {

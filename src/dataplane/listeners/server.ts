@@ -57,7 +57,7 @@ export class PortServer implements PortState {
         requestCert: cfg.mtls,
         rejectUnauthorized: false,
       }, onRequest);
-      if (cfg.mtls) server.on('secureConnection', (sock: TLSSocket) => this.checkClientCert(sock));
+      server.on('secureConnection', (sock: TLSSocket) => { if (this.current.checkConnections === true) this.checkConnection(sock); });
       server.on('upgrade', onUpgrade);
       server.on('session', (s) => this.track(s));
       this.front = server;
@@ -134,11 +134,17 @@ export class PortServer implements PortState {
     });
   }
 
-  /** AllowValidOnly listeners refuse connections without a valid client certificate. */
-  private checkClientCert(sock: TLSSocket): void {
+  /**
+   * After the handshake, by the listener SNI selected: AllowValidOnly refuses connections without
+   * a valid client certificate; a minimum TLS version (tls.options) refuses older ones. The
+   * version is checked here because it is negotiated before SNI picks the listener's context.
+   */
+  private checkConnection(sock: TLSSocket): void {
     const name = (sock as TLSSocket & { servername?: string | false }).servername;
     const l = this.current.listeners.lookup(typeof name === 'string' ? name.toLowerCase() : '');
-    if (l?.clientValidation === 'AllowValidOnly' && !sock.authorized) sock.destroy();
+    if (l === undefined) return;
+    if (l.clientValidation === 'AllowValidOnly' && !sock.authorized) return void sock.destroy();
+    if (l.minTlsVersion !== undefined && (sock.getProtocol() ?? '') < l.minTlsVersion) sock.destroy();
   }
 
   private track(s: http2.ServerHttp2Session): void {
