@@ -319,8 +319,9 @@ async function killGroup(name: string, pid: number): Promise<void> {
 export async function down(): Promise<void> {
   const state = readState();
   if (state) {
-    const order = ['node-agent', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
-    for (const name of order) if (state.pids[name]) await killGroup(name, state.pids[name]);
+    // The agent first (it removes its pods), then the control plane together, etcd last.
+    const stages = [['node-agent'], ['kube-scheduler', 'kube-controller-manager', 'kube-apiserver'], ['etcd']];
+    for (const stage of stages) await Promise.all(stage.filter((n) => state.pids[n]).map((n) => killGroup(n, state.pids[n])));
   }
   if (canRunAgent()) {
     // The agent removes its pods' namespaces on SIGTERM; this catches a killed agent.

@@ -10,7 +10,7 @@
 // Options: --profiles=GATEWAY-HTTP,...  --run-test=ShortName  --skip-tests=A,B  --keep-cluster
 //          --timeout-config-overrides=...  and anything after `--` goes to the suite unchanged.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -174,6 +174,7 @@ async function main(): Promise<number> {
       ...(values['timeout-config-overrides'] ? [`--timeout-config-overrides=${values['timeout-config-overrides']}`] : []),
       ...positionals,
     ];
+    rmSync(reportFile, { force: true }); // never summarise a previous run's report
     const suiteLog = join(logDir, 'suite.log');
     say(`running the suite (log: ${suiteLog}, Portico log: ${porticoLog})`);
     const started = Date.now();

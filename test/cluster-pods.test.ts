@@ -7,6 +7,11 @@
 // Needs root (network namespaces) and Go (first run builds the cluster); PORTICO_SKIP_CLUSTER=1 skips.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { goAvailable } from '../conformance/lib/build.ts';
 import { KubeClient, waitFor } from '../conformance/lib/kube.ts';
 import { acquire, canRunAgent } from '../conformance/cluster.ts';
@@ -102,4 +107,67 @@ test('echo-basic pods run, become endpoints, answer, log, and go away', { skip, 
     return list.items.length === 0;
   });
   await assert.rejects(fetch(`http://${ips[0]}:3000/`, { signal: AbortSignal.timeout(2000) }));
+});
+
+/** A self-signed certificate and key (PEM) for `name`. */
+function selfSigned(name: string): { cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'portico-cert-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`, '-keyout', join(dir, 'k'), '-out', join(dir, 'c')], { stdio: 'ignore' });
+    return { cert: readFileSync(join(dir, 'c'), 'utf8'), key: readFileSync(join(dir, 'k'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('a pod waits for a Secret volume created after it, then serves TLS from the mounted files', { skip, timeout: 180_000 }, async () => {
+  await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  await waitFor('the default ServiceAccount', 30_000, () => client.getOrNull(`/api/v1/namespaces/${ns}/serviceaccounts/default`));
+  // The conformance suite creates its TLS Secrets only after the backend Deployments.
+  await client.apply({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'tls', namespace: ns },
+    spec: {
+      containers: [{
+        name: 'tls',
+        image: 'registry.k8s.io/gateway-api/echo-basic:v1.5.1',
+        volumeMounts: [{ name: 'secret-volume', mountPath: '/etc/secret-volume' }],
+        env: [
+          { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+          { name: 'TLS_SERVER_CERT', value: '/etc/secret-volume/crt' },
+          { name: 'TLS_SERVER_PRIVKEY', value: '/etc/secret-volume/key' },
+        ],
+      }],
+      volumes: [{ name: 'secret-volume', secret: { secretName: 'late', items: [{ key: 'tls.crt', path: 'crt' }, { key: 'tls.key', path: 'key' }] } }],
+    },
+  });
+  await new Promise((r) => setTimeout(r, 2000));
+  const pending = await client.get(`/api/v1/namespaces/${ns}/pods/tls`);
+  assert.ok(!pending.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'), 'not Ready without its Secret');
+  const { cert, key } = selfSigned('tls.example.com');
+  await client.apply({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'late', namespace: ns },
+    type: 'kubernetes.io/tls',
+    data: { 'tls.crt': Buffer.from(cert).toString('base64'), 'tls.key': Buffer.from(key).toString('base64') },
+  });
+  const pod = await waitFor('the TLS pod to be Ready', 60_000, async () => {
+    const p = await client.get(`/api/v1/namespaces/${ns}/pods/tls`);
+    return p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
+  });
+  const body = await waitFor('an HTTPS answer on 8443', 20_000, () =>
+    new Promise<any>((resolve, reject) => {
+      const req = https.get({ host: pod.status.podIP, port: 8443, path: '/tls', servername: 'tls.example.com', ca: cert }, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve(JSON.parse(text)));
+      });
+      req.on('error', reject);
+    }));
+  assert.equal(body.pod, 'tls');
+  assert.equal(body.tls.serverName, 'tls.example.com');
+  await client.delete(`/api/v1/namespaces/${ns}/pods/tls`);
 });

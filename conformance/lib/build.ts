@@ -113,7 +113,9 @@ export async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T
   }
 }
 
-const goEnv: NodeJS.ProcessEnv = { GOFLAGS: '-mod=mod', CGO_ENABLED: '0', GOTOOLCHAIN: 'local' };
+// -mod=mod: the wrapper modules are generated, so go may update their go.mod/go.sum. Keeps the
+// caller's other GOFLAGS (e.g. -buildvcs=false).
+const goEnv: NodeJS.ProcessEnv = { GOFLAGS: `${(process.env.GOFLAGS ?? '').replace(/-mod=\S+/g, '')} -mod=mod`.trim(), CGO_ENABLED: '0', GOTOOLCHAIN: 'local' };
 
 async function timed(name: string, fn: () => Promise<void>): Promise<void> {
   const start = Date.now();

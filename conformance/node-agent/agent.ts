@@ -59,6 +59,7 @@ interface RunningPod {
   dir: string;
   containers: Container[];
   stopping: boolean;
+  pod: any;
 }
 
 const pods = new Map<string, RunningPod>(); // by uid
@@ -143,6 +144,9 @@ async function heartbeat(): Promise<void> {
 
 const b64 = (s: string) => Buffer.from(s, 'base64');
 
+/** A volume's Secret/ConfigMap does not exist yet; like the kubelet, the pod waits for it. */
+class MissingSource extends Error {}
+
 /** Writes secret/configMap volumes to host directories; returns mountPath → host path per container. */
 async function prepareVolumes(pod: any, dir: string): Promise<Map<string, string>> {
   const volDirs = new Map<string, string>();
@@ -154,10 +158,12 @@ async function prepareVolumes(pod: any, dir: string): Promise<Map<string, string
     let items: Array<{ key: string; path: string }> | undefined;
     if (vol.secret) {
       const s = await client.getOrNull(`/api/v1/namespaces/${pod.metadata.namespace}/secrets/${vol.secret.secretName}`);
+      if (!s && !vol.secret.optional) throw new MissingSource(`secret ${vol.secret.secretName}`);
       data = Object.fromEntries(Object.entries(s?.data ?? {}).map(([k, v]) => [k, b64(v as string)]));
       items = vol.secret.items;
     } else if (vol.configMap) {
       const cm = await client.getOrNull(`/api/v1/namespaces/${pod.metadata.namespace}/configmaps/${vol.configMap.name}`);
+      if (!cm && !vol.configMap.optional) throw new MissingSource(`configmap ${vol.configMap.name}`);
       data = {
         ...Object.fromEntries(Object.entries(cm?.data ?? {}).map(([k, v]) => [k, Buffer.from(v as string)])),
         ...Object.fromEntries(Object.entries(cm?.binaryData ?? {}).map(([k, v]) => [k, b64(v as string)])),
@@ -262,11 +268,14 @@ function startProcess(rp: RunningPod, c: Container, exe: string, argv: string[],
     c.ready = false;
     c.restarts++;
     void reportStatus(rp).catch(() => {});
-    setTimeout(() => {
+    // Back off like the kubelet (capped lower), and refresh volume files first: a Secret may have changed.
+    setTimeout(async () => {
+      if (rp.stopping) return;
+      await prepareVolumes(rp.pod, rp.dir).catch(() => {});
       if (rp.stopping) return;
       startProcess(rp, c, exe, argv, env);
       void waitListening(rp, c).then(() => reportStatus(rp)).catch(() => {});
-    }, 1000);
+    }, Math.min(1000 * c.restarts, 10_000));
   });
 }
 
@@ -316,6 +325,22 @@ async function reportStatus(rp: RunningPod, pod?: any): Promise<void> {
   });
 }
 
+/** Volumes of a pod once their sources exist (the suite creates some Secrets after the Deployments). */
+async function prepareVolumesWhenAvailable(rp: RunningPod, pod: any): Promise<Map<string, string>> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await prepareVolumes(pod, rp.dir);
+    } catch (e) {
+      if (!(e instanceof MissingSource) || rp.stopping) throw e;
+      if (attempt % 30 === 0) log(`${rp.namespace}/${rp.name}: waiting for ${e.message}`);
+      await sleep(1000);
+      // Events of this pod queue behind us, so look for its deletion ourselves.
+      const current = await client.getOrNull(`/api/v1/namespaces/${rp.namespace}/pods/${rp.name}`);
+      if (!current || current.metadata.uid !== rp.uid || current.metadata.deletionTimestamp) throw new Error('pod deleted while waiting for its volumes', { cause: e });
+    }
+  }
+}
+
 async function startPod(pod: any): Promise<void> {
   const uid = pod.metadata.uid;
   const ip = allocateIP();
@@ -328,11 +353,13 @@ async function startPod(pod: any): Promise<void> {
     dir: join(workDir, 'pods', uid),
     containers: [],
     stopping: false,
+    pod,
   };
   pods.set(uid, rp);
   mkdirSync(join(rp.dir, 'logs'), { recursive: true });
   await createPodNetns({ netns: rp.netns, podIP: ip, prefixLen: 24, gateway: NETWORK.nodeIP, bridge: NETWORK.bridge });
-  const volDirs = await prepareVolumes(pod, rp.dir);
+  const volDirs = await prepareVolumesWhenAvailable(rp, pod);
+  if (rp.stopping) return;
   for (const c of pod.spec.containers) {
     const container: Container = { name: c.name, logFile: join(rp.dir, 'logs', `${c.name}.log`), restarts: 0, startedAt: seconds(new Date().toISOString()), ready: false, image: c.image };
     rp.containers.push(container);
