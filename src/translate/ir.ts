@@ -11,7 +11,10 @@ import { cmpStr } from './util.ts';
 
 /**
  * A listener's routes as last built, with what they were built from (incremental.ts): the
- * protocol, then per attachment the compiled route, its order and effective hostnames.
+ * protocol, then its attachments. The same Attachment objects in the same order mean the same
+ * routes (an attachment is only replayed with the compilation it was made for), the same
+ * hostnames and the same relative precedence (unchanged routes keep their relative order),
+ * hence the same virtual hosts.
  */
 export interface ListenerMemo {
   sig: unknown[];
@@ -43,20 +46,14 @@ export function buildIR(
 
 /** Whether a listener's attachments are those a memo was built from (no allocation: the hot case). */
 function sameSignature(l: ListenerState, sig: unknown[]): boolean {
-  if (sig.length !== 1 + 3 * l.attachments.length || sig[0] !== l.protocol) return false;
-  let i = 1;
-  for (const a of l.attachments) {
-    if (sig[i] !== a.route.compiled || sig[i + 1] !== a.route.order || sig[i + 2] !== a.hostnames) return false;
-    i += 3;
-  }
+  const atts = l.attachments;
+  if (sig.length !== 1 + atts.length || sig[0] !== l.protocol) return false;
+  for (let i = 0; i < atts.length; i++) if (sig[i + 1] !== atts[i]) return false;
   return true;
 }
 
 function signature(l: ListenerState): unknown[] {
-  const sig: unknown[] = [l.protocol];
-  // Hostname arrays are compared by identity: a replayed attachment hands over the same array.
-  for (const a of l.attachments) sig.push(a.route.compiled, a.route.order, a.hostnames);
-  return sig;
+  return [l.protocol, ...l.attachments];
 }
 
 function buildListener(
