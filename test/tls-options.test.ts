@@ -72,9 +72,9 @@ function httpsStatus(servername: string, maxVersion?: tls.SecureVersion): Promis
 }
 
 /** TLS handshake through the TLS port: negotiated version and ALPN protocol, or the error. */
-function handshake(servername: string, o: tls.ConnectionOptions = {}): Promise<{ version?: string; alpn?: string | false; data: string; error?: string }> {
+function handshake(servername: string, o: tls.ConnectionOptions = {}): Promise<{ version?: string; alpn?: string | false | null; data: string; error?: string }> {
   return new Promise((resolve) => {
-    const out: { version?: string; alpn?: string | false; data: string; error?: string } = { data: '' };
+    const out: { version?: string; alpn?: string | false | null; data: string; error?: string } = { data: '' };
     const c = tls.connect({ host: '127.0.0.1', port: tlsPort, servername, ca: ca.certPem, ...o }, () => {
       out.version = c.getProtocol() ?? undefined;
       out.alpn = c.alpnProtocol;
