@@ -132,3 +132,26 @@ test('each object version is validated once: a change to one route of many valid
   assert.equal(provider.validations(), 203);
   assert.equal(provider.snapshot().rejected?.length, 1);
 });
+
+test('cluster-scoped objects are named without a namespace; list items are located at their own line', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'list.yaml');
+  writeFileSync(file, `apiVersion: v1
+kind: List
+items:
+- apiVersion: gateway.networking.k8s.io/v1
+  kind: GatewayClass
+  metadata: {name: fine}
+  spec: {controllerName: portico.dev/gateway-controller}
+- apiVersion: gateway.networking.k8s.io/v1
+  kind: GatewayClass
+  metadata: {name: nameless-controller}
+  spec: {}
+`);
+  const { snapshot } = await loadSnapshot([file]);
+  assert.ok(snapshot.objects.get('GatewayClass')?.get('fine'));
+  assert.equal(snapshot.objects.get('GatewayClass')?.get('nameless-controller'), undefined);
+  assert.equal(snapshot.rejected?.[0]?.object.metadata.name, 'nameless-controller');
+  assert.ok(snapshot.diagnostics.some((d) => d.where === `${file}:8` && d.message.startsWith('GatewayClass nameless-controller rejected: spec.controllerName: ')),
+    JSON.stringify(snapshot.diagnostics));
+});
