@@ -248,10 +248,28 @@ function terminateAndProxy(socket: net.Socket, head: Buffer, sni: string, compil
   secure.once('close', () => clearTimeout(timer));
   secure.once('secure', () => {
     clearTimeout(timer);
+    if (compiled.rejectUnauthorized && !peerVerified(secure)) {
+      count('portico_l4_connections_rejected_total', labels, { reason: 'client_certificate' });
+      opts.onReject?.({ listener: labels.listener, reason: 'client_certificate', remote: socket.remoteAddress, sni });
+      secure.destroy();
+      return;
+    }
     established = true;
     secure.pause();
     proxyTerminated(secure, socket, pick, labels, opts).catch(() => secure.destroy());
   });
+}
+
+/**
+ * Whether the client certificate verified against the listener's CA bundle. A TLSSocket made
+ * without a tls.Server never sets `authorized` (tls.Server's own connection handler does, from
+ * the handle's verifyError()), and OpenSSL only fails the handshake for a missing certificate:
+ * an untrusted one must be refused here. Without the handle's check we fail closed.
+ */
+function peerVerified(secure: tls.TLSSocket): boolean {
+  const handle = (secure as unknown as { _handle?: { verifyError?: () => Error | null } })._handle;
+  if (typeof handle?.verifyError !== 'function') return false;
+  return handle.verifyError() === null && secure.getPeerX509Certificate() !== undefined;
 }
 
 /** After the handshake: connect to the backend (re-encrypting if it has TLS settings) and splice plaintext. */
