@@ -188,3 +188,27 @@ test('Portico timeout: DEADLINE_EXCEEDED before the response starts, and in trai
     assert.equal((await unary(c, 'Unary', {})).reply?.name, 'g1');
   }
 });
+
+test('a backend that dies mid-stream: the call ends with UNAVAILABLE in trailers, not a bare reset', async () => {
+  const doomed = await startGrpcEcho('doomed');
+  const p = await freePort();
+  const local = await createDataPlane({ workers: 0 });
+  try {
+    await local.apply(ir(1, [listener('grpc', p, { '*': [grpcRoute('doomed', { type: 'PathPrefix', value: '/' }, [to('doomed')])] })], [grpcBackend('doomed', doomed.port)]));
+    const c = new TestClient(`127.0.0.1:${p}`, grpc.credentials.createInsecure());
+    clients.push(c);
+    const got = await new Promise<{ items: number; error?: grpc.ServiceError }>((resolve) => {
+      let items = 0;
+      let error: grpc.ServiceError | undefined;
+      const call = (c as any).ServerStream({ count: 1000, intervalMs: 20 }) as grpc.ClientReadableStream<any>;
+      call.on('data', () => { if (++items === 3) void doomed.close(); });
+      call.on('error', (e: grpc.ServiceError) => { error = e; });
+      call.on('status', () => setImmediate(() => resolve({ items, error })));
+    });
+    assert.ok(got.items >= 3 && got.items < 1000);
+    assert.equal(got.error?.code, grpc.status.UNAVAILABLE, got.error?.message);
+  } finally {
+    await local.close();
+    await doomed.close();
+  }
+});
