@@ -149,8 +149,32 @@ function initial(w: World): void {
   for (let i = 0; i < 25; i++) w.put(w.route());
 }
 
+const WEIRD: unknown[] = [null, 0, -1, 65536, 1.5, '', 'x', '*', '/../', '(?=a)', true, [], {}, [null], NaN, 'a'.repeat(300)];
+
+/** A random field somewhere in a copy of a random object gets an odd value (wrong type, bad value). */
+function garble(w: World): void {
+  const objects = [...w.objects.values()].filter((o) => o.kind !== 'GatewayClass');
+  w.edit(w.pick(objects), (c) => {
+    let node: any = c.spec ?? c;
+    for (let depth = 0; depth < 4; depth++) {
+      const keys = node && typeof node === 'object' ? Object.keys(node) : [];
+      if (keys.length === 0) break;
+      const k = w.pick(keys);
+      if (depth === 3 || typeof node[k] !== 'object' || node[k] === null || w.r() < 0.3) {
+        if (!(k === 'name' && depth === 0)) node[k] = structuredClone(w.pick(WEIRD));
+        break;
+      }
+      node = node[k];
+    }
+  });
+}
+
 /** One random change to the world. */
 function mutate(w: World): void {
+  if (w.r() < 0.08) {
+    garble(w);
+    return;
+  }
   const p = w.r();
   const routes = [...w.ofKind('HTTPRoute'), ...w.ofKind('GRPCRoute'), ...w.ofKind('TCPRoute')];
   if (p < 0.15) w.put(w.route());
@@ -217,7 +241,13 @@ function sequence(seed: number, steps: number): void {
   let previous: Map<string, unknown> | undefined;
   for (let step = 1; step <= steps; step++) {
     const changes = 1 + Math.floor(w.r() * 3);
-    for (let i = 0; i < changes; i++) mutate(w);
+    for (let i = 0; i < changes; i++) {
+      try {
+        mutate(w);
+      } catch {
+        // A structured edit of an object garble() broke: skip it (the object keeps its odd value).
+      }
+    }
     const snapshot = buildSnapshot([...w.objects.values()] as KubeObject[], step);
     const options: TranslateOptions = { now: `2026-01-02T00:00:${String(step % 60).padStart(2, '0')}Z` };
     // Mostly the previous statuses of the incremental run (as the run loop passes them),
