@@ -51,6 +51,7 @@ before(async () => {
     withFilters('auth-ok', '/auth-ok', [{ type: 'ExternalAuth', protocol: 'HTTP', backendId: 'auth', path: '/', allowedResponseHeaders: ['x-backend'] }]),
     withFilters('auth-body', '/auth-body', [{ type: 'ExternalAuth', protocol: 'HTTP', backendId: 'auth', path: '/', forwardBody: { maxSize: 4 } }]),
     withFilters('auth-deny', '/auth-deny', [{ type: 'ExternalAuth', protocol: 'HTTP', backendId: 'auth', path: '/status/403' }]),
+    withFilters('auth-all', '/auth-all', [{ type: 'ExternalAuth', protocol: 'HTTP', backendId: 'auth', path: '/', allowedRequestHeaders: ['x-extra'] }]),
   ];
   // routes are given in precedence order: longer prefixes first where they overlap
   routes.sort((x, y) => (y.match.path.value.length - x.match.path.value.length));
@@ -176,8 +177,32 @@ test('ExternalAuth over HTTP: allow copies headers, deny returns the auth answer
   assert.ok(seen.some((s) => s.path === '/auth-ok/x' && s.headers.authorization === 'Bearer t'), JSON.stringify(seen));
   const deny = await request(port, '/auth-deny/x', { host: 'h.test' });
   assert.equal(deny.status, 403);
-  const withBody = await request(port, '/auth-body/x', { host: 'h.test', method: 'POST', body: 'abcdefgh' });
-  assert.equal(withBody.json().body, 'abcdefgh', 'the backend gets the whole body');
+  const withBody = await request(port, '/auth-body/x', { host: 'h.test', method: 'POST', body: 'abc' });
+  assert.equal(withBody.json().body, 'abc', 'the backend gets the body');
   const authSaw = (await auth.log()).find((s) => s.path === '/auth-body/x');
-  assert.equal(authSaw?.headers['content-length'], '4', 'the auth service gets forwardBody.maxSize bytes');
+  assert.equal(authSaw?.headers['content-length'], '3', 'the auth service gets the body too');
+});
+
+test('ExternalAuth over HTTP, as the spec words it: headers sent and copied back, bodies over forwardBody.maxSize refused', async () => {
+  const headers = { authorization: 'Bearer t', 'x-extra': 'e', 'x-private': 'p', cookie: 'c=1' };
+  const ok = await request(port, '/auth-all/x', { host: 'h.test', headers });
+  assert.equal(ok.status, 200);
+  const sent = (await auth.log()).filter((s) => s.path === '/auth-all/x').at(-1)!.headers;
+  assert.equal(sent.authorization, 'Bearer t');
+  assert.equal(sent['x-extra'], 'e', 'a header in allowedHeaders is sent');
+  assert.equal(sent['x-private'], undefined, 'others are not');
+  assert.equal(sent.cookie, undefined);
+  assert.ok(sent['content-length'] === undefined || sent['content-length'] === '0', 'no forwardBody: no body');
+  const plainAuth = await request(port, '/auth-ok/y', { host: 'h.test', headers });
+  assert.equal(plainAuth.status, 200);
+  const only = (await auth.log()).filter((s) => s.path === '/auth-ok/y').at(-1)!.headers;
+  assert.deepEqual(Object.keys(only).filter((k) => k !== 'connection' && k !== 'content-length').sort(), ['authorization', 'host'], 'no allowedHeaders: only the required ones');
+  // allowedResponseHeaders empty: every auth response header but Host and framing is copied.
+  assert.equal(ok.json().headers['x-backend'], 'auth');
+  assert.notEqual(ok.json().headers['content-type'], 'application/json', 'the auth answer\'s own framing is not copied');
+  const before = (await a.log()).length;
+  const big = await request(port, '/auth-body/z', { host: 'h.test', method: 'POST', body: 'abcdefgh' });
+  assert.equal(big.status, 413);
+  assert.equal((await a.log()).length, before, 'the backend never sees it');
+  assert.equal((await auth.log()).some((s) => s.path === '/auth-body/z'), false, 'nor the auth service');
 });

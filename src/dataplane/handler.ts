@@ -182,9 +182,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
       const auth = f.extAuth;
       if (auth.forwardBodyMax > 0 && hasBody(this.req)) {
         this.collectBody((body, head) => {
+          // forwardBody: a body over maxSize fails the filter (the spec asks for a 4xx).
+          if (head.length > auth.forwardBodyMax) return this.local(413);
           this.body = body;
           this.bodyRead = true;
-          this.authorize(auth, head.subarray(0, auth.forwardBodyMax));
+          this.authorize(auth, head);
         });
       } else {
         this.authorize(auth, null);

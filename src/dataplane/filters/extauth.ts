@@ -11,9 +11,12 @@ import type { Exchange } from '../handler.ts';
 import type { HeaderBag } from './headers.ts';
 import { CHECK_PATH, decodeCheckResponse, encodeCheckRequest, firstMessage, grpcFrame } from './extauth-grpc.ts';
 
-const ALWAYS = ['authorization', 'cookie', 'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'];
+/** HTTP: sent whatever http.allowedHeaders says (method and path are in the request line). */
+const ALWAYS = ['authorization', 'host'];
+/** Auth response headers never copied onto the forwarded request (they describe the auth answer itself). */
+const NOT_COPIED = new Set(['host', 'content-length', 'content-type', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'date', 'server']);
 
-/** `body`: the first forwardBody.maxSize bytes of the request body, or null. */
+/** `body`: the request body (at most forwardBody.maxSize bytes), or null when it is not forwarded. */
 export async function externalAuth(ex: Exchange, auth: ExtAuthRuntime, body: Buffer | null): Promise<boolean> {
   const ep = auth.backend ? nextEndpoint(auth.backend) : undefined;
   if (ep === undefined) {
@@ -24,14 +27,14 @@ export async function externalAuth(ex: Exchange, auth: ExtAuthRuntime, body: Buf
   const src = ex.req.headers;
   const headers: HeaderBag = {};
   const allowed = auth.allowedRequestHeaders;
+  // http.allowedHeaders: the listed headers besides the ones always sent; empty: only those.
   for (const k in src) {
-    if (k.charCodeAt(0) === 58) continue;
-    if (allowed === undefined ? !HOP.has(k) : allowed.includes(k) || ALWAYS.includes(k)) headers[k] = src[k];
+    if (k.charCodeAt(0) === 58 || HOP.has(k)) continue;
+    if (ALWAYS.includes(k) || (allowed !== undefined && allowed.includes(k))) headers[k] = src[k];
   }
   headers.host = ex.rawHost;
-  delete headers['content-length'];
-  delete headers['transfer-encoding'];
-  if (body !== null) headers['content-length'] = String(body.length);
+  // Content-Length describes what the auth service gets: the forwarded body, else nothing.
+  headers['content-length'] = String(body === null ? 0 : body.length);
   const res = await ep.pool.request({
     path: auth.path.replace(/\/$/, '') + ex.view.path + (ex.view.rawQuery ? `?${ex.view.rawQuery}` : ''),
     method: ex.view.method as any,
@@ -41,8 +44,10 @@ export async function externalAuth(ex: Exchange, auth: ExtAuthRuntime, body: Buf
   if (res.statusCode >= 200 && res.statusCode < 300) {
     await res.body.dump();
     // The filters that ran before and after are applied later, on the forwarded request.
+    // http.allowedResponseHeaders: those listed; empty: every header but Host (and framing).
     ex.extraRequestHeaders = {};
-    for (const name of auth.allowedResponseHeaders) {
+    const names = auth.allowedResponseHeaders.length > 0 ? auth.allowedResponseHeaders : Object.keys(res.headers).filter((n) => !NOT_COPIED.has(n));
+    for (const name of names) {
       const v = res.headers[name];
       if (v !== undefined) ex.extraRequestHeaders[name] = v;
     }
