@@ -171,3 +171,15 @@ test('terminated TLSRoute re-encrypting to a backend: a changed Gateway client c
     await dp.close();
   }
 });
+
+test('the shared HTTPS + TLS port works the same with worker processes', async () => {
+  const port = await freePort();
+  const dp = await createDataPlane({ workers: 2 });
+  try {
+    const r = await dp.apply(model(1, [httpsListener(port), ...tlsListeners(port)]));
+    assert.deepEqual(r.bindErrors, {});
+    for (let i = 0; i < 3; i++) await expectShared(port);
+  } finally {
+    await dp.close();
+  }
+});
