@@ -15,6 +15,7 @@ import { freePort } from './support/client.ts';
 import { backend, ir, listener, match, route, to } from './support/ir.ts';
 import { backend as l4backend, l4route, listener as l4listener, tcpEcho, tlsEcho, tlsExchange, type Closable } from './support/l4-net.ts';
 import { makeCA, makeCert, type CA, type LeafCert } from './support/tls-certs.ts';
+import { run } from './translate-helpers.ts';
 
 let ca: CA;
 let webCert: LeafCert;
@@ -179,6 +180,69 @@ test('the shared HTTPS + TLS port works the same with worker processes', async (
     const r = await dp.apply(model(1, [httpsListener(port), ...tlsListeners(port)]));
     assert.deepEqual(r.bindErrors, {});
     for (let i = 0; i < 3; i++) await expectShared(port);
+  } finally {
+    await dp.close();
+  }
+});
+
+test('through translate(): an HTTPS and a TLS Terminate listener of one Gateway on one port', async () => {
+  const port = await freePort();
+  const indent = (pem: string) => pem.trim().split('\n').map((l) => `    ${l}`).join('\n');
+  const secretYaml = (name: string, c: LeafCert) => `apiVersion: v1
+kind: Secret
+metadata: {name: ${name}, namespace: default}
+type: kubernetes.io/tls
+stringData:
+  tls.crt: |
+${indent(c.certPem)}
+  tls.key: |
+${indent(c.keyPem)}`;
+  const svc = (name: string, target: number) => `apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: default}
+spec: {ports: [{port: 80, targetPort: ${target}}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: ${name}-1, namespace: default, labels: {kubernetes.io/service-name: ${name}}}
+addressType: IPv4
+endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
+ports: [{port: ${target}}]`;
+  const result = run([
+    secretYaml('web', webCert),
+    secretYaml('term', termCert),
+    `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: portico
+  listeners:
+  - {name: web, port: ${port}, protocol: HTTPS, hostname: web.example.com, tls: {certificateRefs: [{name: web}]}}
+  - {name: term, port: ${port}, protocol: TLS, hostname: term.example.com, tls: {mode: Terminate, certificateRefs: [{name: term}]}}`,
+    `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: default}
+spec:
+  parentRefs: [{name: gw, sectionName: web}]
+  rules: [{backendRefs: [{name: web, port: 80}]}]`,
+    `apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: {name: term, namespace: default}
+spec:
+  parentRefs: [{name: gw, sectionName: term}]
+  hostnames: [term.example.com]
+  rules: [{backendRefs: [{name: tcp, port: 80}]}]`,
+    svc('web', echo.port),
+    svc('tcp', plain.port),
+  ].join('\n---\n'));
+  const dp = await createDataPlane({ workers: 0, bindAddress: '127.0.0.1' });
+  try {
+    const r = await dp.apply(result.ir);
+    assert.deepEqual(r.bindErrors, {});
+    assert.equal((await httpsGet(port, 'web.example.com')).status, 200);
+    assert.equal((await h2Get(port)).status, 200);
+    const term = await tlsExchange(port, 'term.example.com', 'yo', { ca: ca.certPem, rejectUnauthorized: true });
+    assert.equal(term.data, 'T\nyo' + 'T:bytes=2\n');
   } finally {
     await dp.close();
   }
