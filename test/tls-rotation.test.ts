@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { createDataPlane } from '../src/dataplane/index.ts';
 import type { IR, IRCertificate, IRListener } from '../src/ir/types.ts';
 import { startEcho, type EchoBackend } from './support/echo-backend.ts';
-import { freePort } from './support/client.ts';
+import { freePort, request } from './support/client.ts';
 import { backend, ir, listener, match, route, to } from './support/ir.ts';
 import { backend as l4backend, l4route, listener as l4listener, tcpEcho, tlsExchange, type Closable } from './support/l4-net.ts';
 import { makeCA, makeCert, type CA, type CertPair } from './support/tls-certs.ts';
@@ -149,5 +150,47 @@ test('frontend client validation: the CA bundle rotates for new connections; cli
     assert.equal(await status(), 200, 'AllowInsecureFallback: no certificate is let in');
   } finally {
     await dp.close();
+  }
+});
+
+test('backend TLS rotation: a new CA bundle and a new Gateway client certificate apply to new requests', async () => {
+  const [caOne, caTwo] = await Promise.all([makeCA('Backend CA 1'), makeCA('Backend CA 2')]);
+  const [leafOne, clientOne, clientTwo] = await Promise.all([
+    makeCert(caOne, { dns: ['backend.example'] }),
+    makeCert(ca, { cn: 'gw-one', client: true }),
+    makeCert(ca, { cn: 'gw-two', client: true }),
+  ]);
+  const srv = https.createServer({ cert: leafOne.certPem, key: leafOne.keyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: false }, (req, res) => {
+    const sock = req.socket as tls.TLSSocket;
+    res.end(sock.authorized ? String(sock.getPeerCertificate().subject.CN) : 'anonymous');
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = await freePort();
+  const dp = await createDataPlane({ workers: 0 });
+  const model = (generation: number, caPem: string, client: CertPair): IR => {
+    const m = ir(generation, [listener('http', port, { '*': [route('r', match(), [to('secure')])] })], [{
+      id: 'secure', source: { kind: 'Service', namespace: 'default', name: 'secure' }, protocol: 'http1',
+      endpoints: [{ address: '127.0.0.1', port: (srv.address() as AddressInfo).port }],
+      tls: { sni: 'backend.example', caPem, source: { kind: 'BackendTLSPolicy', namespace: 'default', name: 'p' } },
+    }]);
+    m.gateways[0].backendClientCertificate = secret(client, 'gw-client');
+    return m;
+  };
+  const ask = async () => {
+    const r = await request(port, '/', { host: 'front.test' });
+    return r.status === 200 ? r.body : `status ${r.status}`;
+  };
+  try {
+    await dp.apply(model(1, caOne.certPem, clientOne));
+    assert.equal(await ask(), 'gw-one');
+    await dp.apply(model(2, caOne.certPem, clientTwo));
+    assert.equal(await ask(), 'gw-two', 'the new client certificate is presented');
+    await dp.apply(model(3, caTwo.certPem, clientTwo));
+    assert.match(await ask(), /^status 5/, 'the backend is no longer trusted under the new CA bundle');
+    await dp.apply(model(4, caOne.certPem + caTwo.certPem, clientTwo));
+    assert.equal(await ask(), 'gw-two', 'a bundle holding the right CA again');
+  } finally {
+    await dp.close();
+    srv.close();
   }
 });
