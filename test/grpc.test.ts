@@ -152,8 +152,10 @@ for (const secure of [false, true]) {
     assert.equal((await unary(other, 'Nope', {})).error?.code, grpc.status.UNIMPLEMENTED);
     assert.equal((await unary(client('invalid.test', secure), 'Unary', {})).error?.code, grpc.status.UNAVAILABLE);
     assert.equal((await unary(client('refused.test', secure), 'Unary', {})).error?.code, grpc.status.UNAVAILABLE);
-    // and the server streaming kind of call, answered the same way
+    // and the streaming kinds of call, answered the same way (a client still sending is no problem)
     assert.equal((await serverStream(client('invalid.test', secure), { count: 1 })).error?.code, grpc.status.UNAVAILABLE);
+    await assert.rejects(clientStream(client('invalid.test', secure), 50), (e: grpc.ServiceError) => e.code === grpc.status.UNAVAILABLE);
+    await assert.rejects(bidi(client('refused.test', secure), 5), (e: grpc.ServiceError) => e.code === grpc.status.UNAVAILABLE);
   });
 }
 
