@@ -23,6 +23,7 @@
 //   binds the port, reads the SNI, serves TLS listeners itself and hands HTTPS connections (and
 //   connections without SNI, when the port has an HTTPS listener) to the delegate with the bytes
 //   it read pushed back into the socket. The HTTPS server then must not listen on the port itself.
+//   (The engine does exactly this: listeners/l4.ts and PortServer.sharedWithTls.)
 //
 //   UDP ports:
 //     const udp = await createUdpProxy(address, port, listeners, ir.backends, { idleTimeoutMs });
