@@ -23,29 +23,60 @@ export interface CompileContext {
   tlsUsed: Map<string, SecureContext>;
   /** Internal, increasing apply counter: marks the pools this generation uses. */
   seq: number;
+  /** Compiled output of earlier applies, reused for IR objects that kept their identity. */
+  cache?: CompileCache;
+}
+
+/**
+ * What earlier generations compiled, by IR object identity (the incremental translator hands
+ * over the very same objects for what did not change), so a one-route change recompiles one
+ * route instead of all of them. Entries die with their IR objects.
+ */
+export interface CompileCache {
+  backends: WeakMap<IRBackend, Map<string, BackendRuntime>>;
+  routes: WeakMap<IRHTTPRoute, CachedRoute>;
+}
+
+interface CachedRoute {
+  gateway: string;
+  listener: string;
+  /** The backends the route was compiled against, in the order compileRoute asked for them. */
+  ids: (string | undefined)[];
+  deps: (BackendRuntime | undefined)[];
+  runtime: RouteRuntime;
+}
+
+export function newCompileCache(): CompileCache {
+  return { backends: new WeakMap(), routes: new WeakMap() };
 }
 
 export function compile(ir: IR, cx: CompileContext): Generation {
-  const backends = new Map<string, BackendRuntime>();
   const gen: Generation = { id: ir.generation, ports: new Map() };
-  const backendOf = (id: string | undefined, gw: IRGateway): BackendRuntime | undefined => {
-    if (id === undefined) return undefined;
-    const key = `${id}|${gw.backendClientCertificate ? sourceKey(gw.source) : ''}`;
-    let b = backends.get(key);
-    if (b === undefined) {
-      const irb = ir.backends[id];
-      if (irb === undefined) return undefined;
-      b = compileBackend(irb, cx.seq, cx, gw.backendClientCertificate);
-      backends.set(key, b);
-    }
-    return b;
+  // Backends by id: one table shared by the Gateways without a backend client certificate, one
+  // per Gateway with one (its connections present that certificate).
+  const shared = new Map<string, BackendRuntime>();
+  const backendsOf = (gw: IRGateway): ((id: string | undefined) => BackendRuntime | undefined) => {
+    const own = gw.backendClientCertificate ? new Map<string, BackendRuntime>() : shared;
+    const suffix = gw.backendClientCertificate ? sourceKey(gw.source) : '';
+    return (id) => {
+      if (id === undefined) return undefined;
+      let b = own.get(id);
+      if (b === undefined) {
+        const irb = ir.backends[id];
+        if (irb === undefined) return undefined;
+        b = cachedBackend(irb, suffix, cx, gw.backendClientCertificate);
+        own.set(id, b);
+      }
+      return b;
+    };
   };
 
   for (const gw of ir.gateways) {
     const addresses = gw.addresses.length > 0 ? gw.addresses : [cx.bindAddress];
+    const backendOf = backendsOf(gw);
     for (const l of gw.listeners) {
       if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS') continue;
-      const runtime = compileListener(gw, l, cx, (id) => backendOf(id, gw));
+      const runtime = compileListener(gw, l, cx, backendOf);
       for (const address of addresses) {
         const key = `${address}:${l.port}`;
         let port = gen.ports.get(key);
@@ -75,7 +106,7 @@ function compileListener(gw: IRGateway, l: IRListener, cx: CompileContext, backe
   const name = l.source.sectionName ?? l.id;
   const vhosts = new HostTable<VirtualHostRuntime>();
   for (const vh of l.virtualHosts) {
-    vhosts.add(vh.hostname, { routes: vh.routes.map((r) => compileRoute(r, gateway, name, cx, backendOf)) });
+    vhosts.add(vh.hostname, { routes: vh.routes.map((r) => cachedRoute(r, gateway, name, cx, backendOf)) });
   }
   return {
     id: l.id,
@@ -89,6 +120,51 @@ function compileListener(gw: IRGateway, l: IRListener, cx: CompileContext, backe
     noRoute: cx.metrics.counter(gateway, name, '', '', ''),
     latency: cx.metrics.requestHistogram(gateway, name),
   };
+}
+
+/**
+ * A backend compiled by an earlier apply for the same IR object and client certificate, when its
+ * endpoints still get the same pools (marked used by this apply), else a new one.
+ */
+function cachedBackend(irb: IRBackend, key: string, cx: CompileContext, clientCert?: IRCertificate): BackendRuntime {
+  const byKey = cx.cache?.backends.get(irb);
+  const old = byKey?.get(key);
+  if (old !== undefined && !old.broken
+    && old.endpoints.every((e) => cx.pools.get(irb, e.address, e.port, cx.seq, clientCert).pool === e.pool)
+    && cx.metrics.reuseHistogram(old.latency)) {
+    return old;
+  }
+  const b = compileBackend(irb, cx.seq, cx, clientCert);
+  if (cx.cache) {
+    if (byKey) byKey.set(key, b);
+    else cx.cache.backends.set(irb, new Map([[key, b]]));
+  }
+  return b;
+}
+
+/**
+ * A route compiled by an earlier apply for the same IR object, on the same listener and against
+ * the same backends, with its metric series marked in use; else a newly compiled one.
+ */
+function cachedRoute(r: IRHTTPRoute, gateway: string, listener: string, cx: CompileContext, backendOf: (id: string | undefined) => BackendRuntime | undefined): RouteRuntime {
+  const cache = cx.cache;
+  if (cache === undefined) return compileRoute(r, gateway, listener, cx, backendOf);
+  const old = cache.routes.get(r);
+  if (old !== undefined && old.gateway === gateway && old.listener === listener
+    && old.ids.every((id, i) => backendOf(id) === old.deps[i])
+    && cx.metrics.reuseCounter(old.runtime.counter) && old.runtime.choices.every((c) => cx.metrics.reuseCounter(c.counter))) {
+    return old.runtime;
+  }
+  const ids: (string | undefined)[] = [];
+  const deps: (BackendRuntime | undefined)[] = [];
+  const runtime = compileRoute(r, gateway, listener, cx, (id) => {
+    const b = backendOf(id);
+    ids.push(id);
+    deps.push(b);
+    return b;
+  });
+  cache.routes.set(r, { gateway, listener, ids, deps, runtime });
+  return runtime;
 }
 
 function compileRoute(r: IRHTTPRoute, gateway: string, listener: string, cx: CompileContext, backendOf: (id: string | undefined) => BackendRuntime | undefined): RouteRuntime {

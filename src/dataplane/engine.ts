@@ -3,7 +3,7 @@
 import type { IR } from '../ir/types.ts';
 import type { SecureContext } from 'node:tls';
 import type { ApplyResult, DataPlaneOptions } from './index.ts';
-import { compile } from './compile.ts';
+import { compile, newCompileCache } from './compile.ts';
 import { Metrics } from './metrics.ts';
 import { PoolRegistry } from './upstream/pools.ts';
 import { PortServer, portKind } from './listeners/server.ts';
@@ -22,6 +22,8 @@ export class Engine {
   private readonly rt: Runtime;
   private readonly bindAddress: string;
   private tlsCache = new Map<string, SecureContext>();
+  /** Compiled routes and backends by IR object, reused by the next applies. */
+  private readonly compileCache = newCompileCache();
   private seq = 0;
   private queue: Promise<unknown> = Promise.resolve();
   /** Shared HTTPS+TLS ports: the l4 TLS server hands HTTPS connections to whichever server holds the key now. */
@@ -49,7 +51,7 @@ export class Engine {
     const tlsUsed = new Map<string, SecureContext>();
     let gen;
     try {
-      gen = compile(ir, { bindAddress: this.bindAddress, pools: this.pools, metrics: this.metrics, tlsCache: this.tlsCache, tlsUsed, seq });
+      gen = compile(ir, { bindAddress: this.bindAddress, pools: this.pools, metrics: this.metrics, tlsCache: this.tlsCache, tlsUsed, seq, cache: this.compileCache });
     } catch (err) {
       this.metrics.reloadErrors++;
       throw err;

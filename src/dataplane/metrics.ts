@@ -7,6 +7,8 @@ export interface RequestCounter {
   seq: number;
   /** Index: status / 100 (1xx..5xx); 0 unused. */
   counts: number[];
+  /** Set when prune() forgot the series (a generation still holding it must look it up again). */
+  dropped: boolean;
 }
 
 export interface Histogram {
@@ -15,6 +17,7 @@ export interface Histogram {
   buckets: number[];
   sum: number;
   count: number;
+  dropped: boolean;
 }
 
 const BOUNDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -34,11 +37,28 @@ export class Metrics {
     const labels = `gateway="${esc(gateway)}",listener="${esc(listener)}",route="${esc(route)}",rule="${esc(rule)}",backend="${esc(backend)}"`;
     let c = this.requests.get(labels);
     if (c === undefined) {
-      c = { labels, counts: [0, 0, 0, 0, 0, 0], seq: 0 };
+      c = { labels, counts: [0, 0, 0, 0, 0, 0], seq: 0, dropped: false };
       this.requests.set(labels, c);
     }
     c.seq = this.seq;
     return c;
+  }
+
+  /**
+   * Marks a counter an earlier generation looked up as in use by this apply. False when the
+   * series was dropped or replaced meanwhile: the caller must look it up again.
+   */
+  reuseCounter(c: RequestCounter): boolean {
+    if (c.dropped) return false;
+    c.seq = this.seq;
+    return true;
+  }
+
+  /** As reuseCounter, for an upstream latency histogram. */
+  reuseHistogram(h: Histogram): boolean {
+    if (h.dropped) return false;
+    h.seq = this.seq;
+    return true;
   }
 
   requestHistogram(gateway: string, listener: string): Histogram {
@@ -55,8 +75,12 @@ export class Metrics {
    */
   prune(keep: number): void {
     const limit = this.seq - keep;
-    for (const map of [this.requests, this.requestLatency, this.upstreamLatency] as Map<string, { seq: number }>[]) {
-      for (const [k, v] of map) if (v.seq < limit) map.delete(k);
+    for (const map of [this.requests, this.requestLatency, this.upstreamLatency] as Map<string, { seq: number; dropped: boolean }>[]) {
+      for (const [k, v] of map) {
+        if (v.seq >= limit) continue;
+        map.delete(k);
+        v.dropped = true;
+      }
     }
   }
 
@@ -91,7 +115,7 @@ export function observe(h: Histogram, seconds: number): void {
 function histogram(map: Map<string, Histogram>, labels: string, seq: number): Histogram {
   let h = map.get(labels);
   if (h === undefined) {
-    h = { labels, buckets: BOUNDS.map(() => 0), sum: 0, count: 0, seq };
+    h = { labels, buckets: BOUNDS.map(() => 0), sum: 0, count: 0, seq, dropped: false };
     map.set(labels, h);
   }
   h.seq = seq;
