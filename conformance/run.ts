@@ -24,6 +24,12 @@ export const CONTROLLER_NAME = 'portico.dev/gateway-controller';
 const DEFAULT_PROFILES = 'GATEWAY-HTTP,GATEWAY-GRPC,GATEWAY-TLS,GATEWAY-TCP,GATEWAY-UDP';
 /** Gateways without spec.addresses get a loopback address from here; the suite dials it directly. */
 const ADDRESS_POOL = '127.1.0.0/24';
+/**
+ * For GatewayStaticAddresses: an address Portico can bind (any 127/8 address is local on Linux,
+ * and this one is outside the pool) and one it cannot (TEST-NET-2, never assigned to this host).
+ */
+const USABLE_ADDRESS = '127.1.1.1';
+const UNUSABLE_ADDRESS = '198.51.100.1';
 
 const repoRoot = join(conformanceDir, '..');
 const reportsDir = join(conformanceDir, 'reports');
@@ -169,6 +175,8 @@ async function main(): Promise<number> {
       `--gateway-class=${GATEWAY_CLASS}`,
       `--conformance-profiles=${values.profiles}`,
       `--report-output=${reportFile}`,
+      `--usable-address=${USABLE_ADDRESS}`,
+      `--unusable-address=${UNUSABLE_ADDRESS}`,
       ...(values['run-test'] ? [`--run-test=${values['run-test']}`] : []),
       ...(values['skip-tests'] ? [`--skip-tests=${values['skip-tests']}`] : []),
       ...(values['timeout-config-overrides'] ? [`--timeout-config-overrides=${values['timeout-config-overrides']}`] : []),
