@@ -149,6 +149,13 @@ spec:
   hostnames: [grpc.test]
   rules: [{backendRefs: [{name: secure-grpc, port: 443}]}]`,
     `apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: grpc-untrusted, namespace: default}
+spec:
+  parentRefs: [{name: gw, sectionName: http}]
+  hostnames: [grpc-untrusted.test]
+  rules: [{backendRefs: [{name: untrusted-grpc, port: 443}]}]`,
+    `apiVersion: gateway.networking.k8s.io/v1
 kind: TLSRoute
 metadata: {name: term, namespace: default}
 spec:
@@ -158,6 +165,7 @@ spec:
     ...hrefs.map((h) => service(h, httpsPort)),
     service('plain', plain.port),
     service('secure-grpc', grpcTls.port),
+    service('untrusted-grpc', grpcTls.port),
     service('secure-tcp', tlsPort),
     policy('good', '{caCertificateRefs: [{group: "", kind: ConfigMap, name: ca}], hostname: backend.example}'),
     policy('mirror-target', '{caCertificateRefs: [{group: "", kind: ConfigMap, name: ca}], hostname: backend.example}'),
@@ -168,6 +176,7 @@ spec:
     policy('san-uri-bad', '{caCertificateRefs: [{group: "", kind: ConfigMap, name: ca}], hostname: backend.example, subjectAltNames: [{type: URI, uri: "spiffe://cluster.local/ns/default/sa/other"}]}'),
     policy('system', '{wellKnownCACertificates: System, hostname: backend.example}'),
     policy('secure-grpc', '{caCertificateRefs: [{group: "", kind: ConfigMap, name: ca}], hostname: backend.example}'),
+    policy('untrusted-grpc', '{caCertificateRefs: [{group: "", kind: ConfigMap, name: other-ca}], hostname: backend.example}'),
     policy('secure-tcp', '{caCertificateRefs: [{group: "", kind: ConfigMap, name: ca}], hostname: backend.example}'),
   ].join('\n---\n');
   const result = run(yaml);
@@ -225,6 +234,15 @@ test('GRPCRoute to a BackendTLSPolicy backend: gRPC over TLS (h2 by ALPN) with t
   assert.equal(r.error, undefined, r.error?.message);
   assert.equal(r.reply.name, 'grpc-tls');
   assert.equal(r.reply.clientCN, 'gateway');
+});
+
+test('GRPCRoute to a backend its BackendTLSPolicy does not trust: UNAVAILABLE', async () => {
+  const c = new TestClient(`127.0.0.1:${httpPort}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': 'grpc-untrusted.test' });
+  try {
+    assert.equal((await unary(c, 'Unary', {})).error?.code, grpc.status.UNAVAILABLE);
+  } finally {
+    c.close();
+  }
 });
 
 test('TLSRoute (Terminate) to a BackendTLSPolicy backend: re-encrypted with the Gateway client certificate', async () => {
