@@ -202,3 +202,45 @@ test('watch mode: a change to a watched file becomes a new snapshot', async (t) 
   rmSync(join(dir, 'nested', 'new.yaml'));
   await next((s) => s.generation > 1 && get(s, 'HTTPRoute', 'x/n') === undefined && pathOf(s, 'x/a') === '/two');
 });
+
+test('watch mode: only the files the watcher names are read again; new directories and deletions are seen', async (t) => {
+  const dir = tempDir(t);
+  for (let i = 0; i < 10; i++) writeFileSync(join(dir, `r${i}.yaml`), route(`r${i}`, 'x', '/one'));
+  const p = new FileProvider({ paths: [dir], log: () => {} });
+  t.after(() => p.close());
+  await p.reload();
+  assert.equal(p.fileReads(), 10);
+  const snapshots: Snapshot[] = [];
+  let wake: () => void = () => {};
+  p.watch((s) => { snapshots.push(s); wake(); });
+  const next = (pred: (s: Snapshot) => boolean) => new Promise<void>((resolve, reject) => {
+    const timeout = setTimeout(() => reject(new Error('no snapshot within 10 s')), 10_000);
+    const check = () => {
+      if (snapshots.some(pred)) { clearTimeout(timeout); resolve(); }
+    };
+    wake = check;
+    check();
+  });
+  const pathOf = (s: Snapshot, key: string) =>
+    (get(s, 'HTTPRoute', key) as { spec: { rules: { matches: { path: { value: string } }[] }[] } } | undefined)?.spec.rules[0].matches[0].path.value;
+
+  writeFileSync(join(dir, 'r3.yaml'), route('r3', 'x', '/two'));
+  await next((s) => pathOf(s, 'x/r3') === '/two');
+  // One save may come as two events, read in one or two passes: never the nine others.
+  assert.ok(p.fileReads() - 10 <= 2, `${p.fileReads() - 10} files read for one change`);
+  const last = snapshots.at(-1)!;
+  for (let i = 0; i < 10; i++) assert.ok(get(last, 'HTTPRoute', `x/r${i}`), `r${i} still there`);
+
+  // A new directory (an event naming something that is not a manifest): everything is listed again.
+  mkdirSync(join(dir, 'sub'));
+  writeFileSync(join(dir, 'sub', 'n.yaml'), route('n', 'x'));
+  await next((s) => get(s, 'HTTPRoute', 'x/n') !== undefined);
+
+  rmSync(join(dir, 'r5.yaml'));
+  await next((s) => get(s, 'HTTPRoute', 'x/r5') === undefined && get(s, 'HTTPRoute', 'x/r4') !== undefined);
+  // A file that stops parsing keeps its objects and says so; fixed, the diagnostic goes away.
+  writeFileSync(join(dir, 'r4.yaml'), 'kind: [unclosed\n');
+  await next((s) => s.diagnostics.some((d) => d.where.endsWith('r4.yaml:1') || d.where.includes('r4.yaml')) && get(s, 'HTTPRoute', 'x/r4') !== undefined);
+  writeFileSync(join(dir, 'r4.yaml'), route('r4', 'x', '/fixed'));
+  await next((s) => pathOf(s, 'x/r4') === '/fixed' && s.diagnostics.length === 0);
+});

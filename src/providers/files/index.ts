@@ -71,18 +71,35 @@ export class FileProvider {
   private reported = new Set<string>();
   private reloading: Promise<boolean> | undefined;
   private reloadAgain = false;
+  /**
+   * Files the watcher reported since the last read. The next read re-reads only them (the others
+   * are known unchanged: any write to them would have been reported too), unless `dirtyAll`.
+   */
+  private readonly dirty = new Set<string>();
+  private dirtyAll = true;
+  /** Where reading each file (and listing the paths) last went wrong, kept for reads that skip them. */
+  private readDiagnostics = new Map<string, ProviderDiagnostic[]>();
+  private listDiagnostics: ProviderDiagnostic[] = [];
+  private listed: string[] = [];
+  private reads = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
 
   constructor(options: FileProviderOptions) {
     this.paths = options.paths.map((p) => resolve(p));
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
-    this.debounceMs = options.debounceMs ?? 15;
+    // Short: a save is one or two events in a row; a burst (checkout, copy) keeps postponing it.
+    this.debounceMs = options.debounceMs ?? 3;
   }
 
   /** The latest published snapshot (generation 0 before the first reload). */
   snapshot(): Snapshot {
     return this.current;
+  }
+
+  /** How many times a file's text was read so far (in watch mode, only the files that changed). */
+  fileReads(): number {
+    return this.reads;
   }
 
   /** How many object versions were validated so far (each new or changed object once). */
@@ -100,6 +117,12 @@ export class FileProvider {
    * did. Concurrent calls are folded: a call during a reload causes one more reload after it.
    */
   reload(): Promise<boolean> {
+    this.dirtyAll = true;
+    return this.reloadDirty();
+  }
+
+  /** As reload(), re-reading only the files the watcher reported (all of them after reload()). */
+  private reloadDirty(): Promise<boolean> {
     if (this.reloading) {
       this.reloadAgain = true;
       return this.reloading;
@@ -127,11 +150,13 @@ export class FileProvider {
    * that editors which replace files on save are seen too.
    */
   watch(onSnapshot: (snapshot: Snapshot) => void): void {
-    const schedule = () => {
+    const schedule = (file?: string) => {
       if (this.closed) return;
+      if (file === undefined) this.dirtyAll = true;
+      else this.dirty.add(file);
       clearTimeout(this.timer);
       this.timer = setTimeout(() => {
-        void this.reload().then((changed) => {
+        void this.reloadDirty().then((changed) => {
           this.ensureWatchers(schedule);
           if (changed && !this.closed) onSnapshot(this.current);
         });
@@ -147,7 +172,7 @@ export class FileProvider {
     this.watchers.clear();
   }
 
-  private ensureWatchers(onEvent: () => void): void {
+  private ensureWatchers(onEvent: (file?: string) => void): void {
     if (this.closed) return;
     for (const path of this.paths) {
       const isDir = this.isDirectory(path);
@@ -157,7 +182,9 @@ export class FileProvider {
       try {
         const name = basename(path);
         const watcher = fsWatch(target, { recursive: isDir, persistent: true }, (_event, filename) => {
-          if (isDir || filename === null || filename === name) onEvent();
+          if (filename === null) onEvent();
+          else if (isDir) onEvent(join(target, filename.toString()));
+          else if (filename === name) onEvent(path);
         });
         watcher.on('error', () => {
           // The directory went away; forget the watcher so the next reload sets it up again.
@@ -178,19 +205,45 @@ export class FileProvider {
     return this.directories.has(path);
   }
 
-  /** One full read. Returns whether the published snapshot changed. */
+  /**
+   * One read: of every file, or after watcher events naming only manifest files, of those files
+   * (the listing is redone when one of them is new or gone). Returns whether the published
+   * snapshot changed.
+   */
   private async readAll(): Promise<boolean> {
-    const diagnostics: ProviderDiagnostic[] = [];
-    const files = await this.listFiles(diagnostics);
+    const only = this.dirtyAll ? undefined : new Set(this.dirty);
+    this.dirty.clear();
+    this.dirtyAll = false;
+    if (only !== undefined && ![...only].every((f) => this.files.has(f) || this.isManifestPath(f))) {
+      return this.readAllAgain();
+    }
+    let files = this.listed;
+    if (only === undefined || [...only].some((f) => !this.files.has(f)) || !(await allFiles(only))) {
+      this.listDiagnostics = [];
+      files = await this.listFiles(this.listDiagnostics);
+      this.listed = files;
+    }
+    const diagnostics: ProviderDiagnostic[] = [...this.listDiagnostics];
     const seen = new Set<string>();
     const parsedObjects: ParsedObject[] = [];
     const mtimes = new Map<ParsedObject, number>();
 
-    const fileDiagnostics: ProviderDiagnostic[][] = files.map(() => []);
-    const states = await Promise.all(files.map((file, i) => this.readFileState(file, fileDiagnostics[i])));
+    const readDiagnostics = new Map<string, ProviderDiagnostic[]>();
+    const states = await Promise.all(files.map((file) => {
+      const previous = this.files.get(file);
+      if (only !== undefined && previous !== undefined && !only.has(file)) {
+        const kept = this.readDiagnostics.get(file);
+        if (kept) readDiagnostics.set(file, kept);
+        return previous;
+      }
+      const d: ProviderDiagnostic[] = [];
+      readDiagnostics.set(file, d);
+      return this.readFileState(file, d);
+    }));
+    this.readDiagnostics = readDiagnostics;
     for (const [i, file] of files.entries()) {
       seen.add(file);
-      diagnostics.push(...fileDiagnostics[i]);
+      diagnostics.push(...(readDiagnostics.get(file) ?? []));
       const state = states[i];
       if (!state) continue;
       const { parsed } = state;
@@ -226,6 +279,18 @@ export class FileProvider {
     const snapshot = buildSnapshot(objects, this.current.generation + 1, diagnostics);
     this.current = rejected.length > 0 ? { ...snapshot, rejected } : snapshot;
     return true;
+  }
+
+  /** A full read, for events that name something other than manifest files. */
+  private readAllAgain(): Promise<boolean> {
+    this.dirtyAll = true;
+    return this.readAll();
+  }
+
+  /** Whether a path the watcher reported is a manifest file the listing would include (if it exists). */
+  private isManifestPath(file: string): boolean {
+    if (!MANIFEST_EXTENSIONS.test(file)) return false;
+    return this.paths.some((p) => this.directories.has(p) && file.startsWith(`${p}/`) && !file.slice(p.length).split('/').some((seg) => seg.startsWith('.')));
   }
 
   private async listFiles(diagnostics: ProviderDiagnostic[]): Promise<string[]> {
@@ -277,6 +342,7 @@ export class FileProvider {
         return previous;
       }
       readAt = Date.now();
+      this.reads++;
       text = await readFile(file, 'utf8');
     } catch (err) {
       // Vanished between listing and reading, or unreadable: keep what we had, if anything.
@@ -365,6 +431,12 @@ export async function loadSnapshot(paths: string[], log?: (line: string) => void
   const provider = new FileProvider({ paths, log: log ?? (() => {}) });
   await provider.reload();
   return { snapshot: provider.snapshot(), provider };
+}
+
+/** Whether every path is (still) a regular file, following symbolic links. */
+async function allFiles(paths: Iterable<string>): Promise<boolean> {
+  const checks = await Promise.all([...paths].map((f) => stat(f).then((i) => i.isFile(), () => false)));
+  return checks.every(Boolean);
 }
 
 function sameInstances(a: readonly unknown[], b: readonly unknown[]): boolean {
