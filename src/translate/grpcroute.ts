@@ -2,15 +2,14 @@
 // Exact with both → Exact path; service only → PathPrefix "/service"; method only or
 // RegularExpression → a regex over the whole path. Invalid rules are dropped as for HTTPRoute.
 import { RouteReason } from '../api/conditions.ts';
-import type { IRHTTPRoute, IRMatch } from '../ir/types.ts';
+import type { IRMatch } from '../ir/types.ts';
 import type { CompiledRoute } from './attach.ts';
 import type { BackendRegistry } from './backends.ts';
 import type { Context } from './context.ts';
 import type { RuleProblem } from './filters.ts';
 import { convertFilters, isProblem } from './filters.ts';
 import { sessionPersistence, valueMatches } from './httproute.ts';
-import { httpKey } from './precedence.ts';
-import { filterEnv, finishRules, newCompiled, routeHostnames, weightedBackends } from './rules.ts';
+import { compileRules, deferredFilterEnv, pushRuleRoutes, weightedBackends } from './rules.ts';
 import type { RouteState } from './state.ts';
 import { isSafeRegex, obj, objArr, str } from './util.ts';
 
@@ -49,17 +48,7 @@ function methodPath(raw: unknown): IRMatch['path'] | RuleProblem {
 }
 
 export function compileGRPCRoute(ctx: Context, reg: BackendRegistry, state: RouteState): CompiledRoute {
-  const cr = newCompiled(state);
-  const spec = obj(state.obj.spec);
-  cr.hostnames = routeHostnames(spec);
-  const rules = Array.isArray(spec.rules) && spec.rules.length > 0 ? objArr(spec.rules) : [{}];
-  const dropped: { index: number; problem: RuleProblem }[] = [];
-  rules.forEach((rule, ri) => {
-    const p = compileRule(ctx, reg, cr, rule, ri);
-    if (p) dropped.push({ index: ri, problem: p });
-  });
-  finishRules(cr, rules.length, dropped);
-  return cr;
+  return compileRules(state, (cr, rule, ri) => compileRule(ctx, reg, cr, rule, ri));
 }
 
 function compileRule(ctx: Context, reg: BackendRegistry, cr: CompiledRoute, rule: Record<string, unknown>, ri: number): RuleProblem | undefined {
@@ -72,34 +61,15 @@ function compileRule(ctx: Context, reg: BackendRegistry, cr: CompiledRoute, rule
     if (!Array.isArray(headers)) return headers;
     matches.push({ path, headers, queryParams: [] });
   }
-  const pending: Parameters<ReturnType<typeof filterEnv>['onRef']>[0][] = [];
-  const base = filterEnv(ctx, reg, cr, false);
-  const env = { ...base, onRef: (r: (typeof pending)[0]) => { pending.push(r); } };
+  const { env, commit } = deferredFilterEnv(ctx, reg, cr, false);
   const filters = convertFilters(rule.filters, env, true);
   if (isProblem(filters)) return filters;
   const backends = weightedBackends(ctx, reg, env, rule.backendRefs, 'grpc', true, true);
   if (isProblem(backends)) return backends;
   const sp = sessionPersistence(rule.sessionPersistence);
   if (isProblem(sp)) return sp;
-  const record = base.onRef;
-  for (const r of pending) record(r);
-
-  const name = str(rule.name);
-  const total = backends.reduce((s, b) => s + b.weight, 0);
+  commit();
   const answersItself = filters.some((f) => f.type === 'DirectResponse');
-  matches.forEach((match, mi) => {
-    const route: IRHTTPRoute = {
-      source: { kind: 'GRPCRoute', namespace: cr.state.namespace, name: cr.state.name, rule: ri },
-      kind: 'grpc',
-      match,
-      filters,
-      backends: total > 0 ? backends : [],
-    };
-    if (name !== undefined) route.source.ruleName = name;
-    if (Array.isArray(rule.matches) && rule.matches.length > 0) route.source.match = mi;
-    if (route.backends.length === 0 && !answersItself) route.directResponse = { status: 500 };
-    if (sp) route.sessionPersistence = sp;
-    cr.http.push({ route, key: httpKey(match, cr.state.order, ri, mi) });
-  });
+  pushRuleRoutes(cr, rule, ri, 'grpc', { matches, filters, backends, answersItself, sessionPersistence: sp });
   return undefined;
 }

@@ -10,9 +10,8 @@ import type { BackendRegistry } from './backends.ts';
 import type { Context } from './context.ts';
 import type { RuleProblem } from './filters.ts';
 import { convertFilters, isProblem } from './filters.ts';
-import { httpKey } from './precedence.ts';
 import type { RouteState } from './state.ts';
-import { filterEnv, finishRules, newCompiled, routeHostnames, weightedBackends } from './rules.ts';
+import { compileRules, deferredFilterEnv, pushRuleRoutes, weightedBackends } from './rules.ts';
 import { durationMs, isSafeRegex, obj, objArr, str, int } from './util.ts';
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
@@ -122,17 +121,7 @@ export function sessionPersistence(raw: unknown): IRHTTPRoute['sessionPersistenc
 }
 
 export function compileHTTPRoute(ctx: Context, reg: BackendRegistry, state: RouteState): CompiledRoute {
-  const cr = newCompiled(state);
-  const spec = obj(state.obj.spec);
-  cr.hostnames = routeHostnames(spec);
-  const rules = Array.isArray(spec.rules) && spec.rules.length > 0 ? objArr(spec.rules) : [{}];
-  const dropped: { index: number; problem: RuleProblem }[] = [];
-  rules.forEach((rule, ri) => {
-    const p = compileRule(ctx, reg, cr, rule, ri);
-    if (p) dropped.push({ index: ri, problem: p });
-  });
-  finishRules(cr, rules.length, dropped);
-  return cr;
+  return compileRules(state, (cr, rule, ri) => compileRule(ctx, reg, cr, rule, ri));
 }
 
 function compileRule(ctx: Context, reg: BackendRegistry, cr: CompiledRoute, rule: Record<string, unknown>, ri: number): RuleProblem | undefined {
@@ -144,10 +133,7 @@ function compileRule(ctx: Context, reg: BackendRegistry, cr: CompiledRoute, rule
     matches.push(c);
   }
   const prefixOnly = matches.length === 1 && matches[0]!.path.type === 'PathPrefix';
-  // Refs are only recorded once the rule is known to be kept.
-  const pendingRefs: Parameters<ReturnType<typeof filterEnv>['onRef']>[0][] = [];
-  const base = filterEnv(ctx, reg, cr, prefixOnly);
-  const env = { ...base, onRef: (r: (typeof pendingRefs)[0]) => { pendingRefs.push(r); } };
+  const { env, commit } = deferredFilterEnv(ctx, reg, cr, prefixOnly);
   const filters = convertFilters(rule.filters, env, false);
   if (isProblem(filters)) return filters;
   const hasRedirect = filters.some((f) => f.type === 'RequestRedirect');
@@ -161,29 +147,8 @@ function compileRule(ctx: Context, reg: BackendRegistry, cr: CompiledRoute, rule
   if (isProblem(rt)) return rt;
   const sp = sessionPersistence(rule.sessionPersistence);
   if (isProblem(sp)) return sp;
-  const record = base.onRef;
-  for (const r of pendingRefs) record(r);
-
-  const name = str(rule.name);
-  const total = backends.reduce((s, b) => s + b.weight, 0);
+  commit();
   const answersItself = filters.some((f) => f.type === 'RequestRedirect' || f.type === 'DirectResponse');
-  matches.forEach((match, mi) => {
-    const route: IRHTTPRoute = {
-      source: { kind: 'HTTPRoute', namespace: cr.state.namespace, name: cr.state.name, rule: ri },
-      kind: 'http',
-      match,
-      filters,
-      backends: total > 0 ? backends : [],
-    };
-    if (name !== undefined) route.source.ruleName = name;
-    if (Array.isArray(rule.matches) && rule.matches.length > 0) route.source.match = mi;
-    // No backendRefs (or all weights 0) and nothing that answers by itself: 500 (conformance
-    // HTTPRouteOmittedBackendRefs); the spec's "no backends" rule.
-    if (route.backends.length === 0 && !answersItself) route.directResponse = { status: 500 };
-    if (t && Object.keys(t).length > 0) route.timeouts = t;
-    if (rt) route.retry = rt;
-    if (sp) route.sessionPersistence = sp;
-    cr.http.push({ route, key: httpKey(match, cr.state.order, ri, mi) });
-  });
+  pushRuleRoutes(cr, rule, ri, 'http', { matches, filters, backends, answersItself, timeouts: t, retry: rt, sessionPersistence: sp });
   return undefined;
 }

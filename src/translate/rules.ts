@@ -3,7 +3,7 @@
 // drops invalid rules (PartiallyInvalid) or rejects the route when none is left.
 import type { Condition } from '../api/meta.ts';
 import { PARTIALLY_INVALID_DROPPED_RULE, RouteReason } from '../api/conditions.ts';
-import type { IRFilter, IRWeightedBackend } from '../ir/types.ts';
+import type { IRFilter, IRHTTPRoute, IRMatch, IRWeightedBackend } from '../ir/types.ts';
 import type { CompiledRoute } from './attach.ts';
 import type { BackendRegistry, BackendUse } from './backends.ts';
 import { resolveBackendRef } from './backends.ts';
@@ -11,8 +11,9 @@ import type { Context } from './context.ts';
 import { RouteConditions as RC } from './conditions.ts';
 import type { FilterEnv, RuleProblem } from './filters.ts';
 import { convertFilters, isProblem } from './filters.ts';
+import { httpKey } from './precedence.ts';
 import type { RouteState } from './state.ts';
-import { int, isHostname, objArr, str, arr } from './util.ts';
+import { int, isHostname, obj, objArr, str, arr } from './util.ts';
 
 const REFS_CONDITION: Record<string, (m: string) => Condition> = {
   [RouteReason.RefNotPermitted]: RC.refNotPermitted,
@@ -35,6 +36,19 @@ export function filterEnv(ctx: Context, reg: BackendRegistry, cr: CompiledRoute,
         cr.refs = (REFS_CONDITION[r.reason ?? ''] ?? RC.backendNotFound)(r.message ?? 'Invalid backend reference.');
       }
     },
+  };
+}
+
+/**
+ * A FilterEnv that holds backend refs back until commit(): refs are only recorded once the rule
+ * is known to be kept, so a dropped rule leaves no trace in ResolvedRefs or the backend list.
+ */
+export function deferredFilterEnv(ctx: Context, reg: BackendRegistry, cr: CompiledRoute, prefixOnly: boolean): { env: FilterEnv; commit: () => void } {
+  const base = filterEnv(ctx, reg, cr, prefixOnly);
+  const pending: Parameters<FilterEnv['onRef']>[0][] = [];
+  return {
+    env: { ...base, onRef: (r) => { pending.push(r); } },
+    commit: () => { for (const r of pending) base.onRef(r); },
   };
 }
 
@@ -73,6 +87,59 @@ export function weightedBackends(
 /** Valid route hostnames; undefined entries are skipped (the CRD would reject them). */
 export function routeHostnames(spec: Record<string, unknown>): string[] {
   return arr(spec.hostnames).filter((h): h is string => typeof h === 'string' && isHostname(h));
+}
+
+/** The compile skeleton of HTTPRoute and GRPCRoute: every rule on its own, a problem drops it. */
+export function compileRules(
+  state: RouteState, compileRule: (cr: CompiledRoute, rule: Record<string, unknown>, ri: number) => RuleProblem | undefined,
+): CompiledRoute {
+  const cr = newCompiled(state);
+  const spec = obj(state.obj.spec);
+  cr.hostnames = routeHostnames(spec);
+  const rules = Array.isArray(spec.rules) && spec.rules.length > 0 ? objArr(spec.rules) : [{}];
+  const dropped: { index: number; problem: RuleProblem }[] = [];
+  rules.forEach((rule, ri) => {
+    const p = compileRule(cr, rule, ri);
+    if (p) dropped.push({ index: ri, problem: p });
+  });
+  finishRules(cr, rules.length, dropped);
+  return cr;
+}
+
+/** A kept rule of an HTTPRoute or GRPCRoute, ready to become IR routes. */
+export interface KeptRule {
+  matches: IRMatch[];
+  filters: IRFilter[];
+  backends: IRWeightedBackend[];
+  /** A filter answers the request (redirect, direct response): no 500 for missing backends. */
+  answersItself: boolean;
+  timeouts?: IRHTTPRoute['timeouts'];
+  retry?: IRHTTPRoute['retry'];
+  sessionPersistence?: IRHTTPRoute['sessionPersistence'];
+}
+
+/** One IR route per match of a kept rule, each with its precedence key (precedence.ts orders them). */
+export function pushRuleRoutes(cr: CompiledRoute, rule: Record<string, unknown>, ri: number, kind: IRHTTPRoute['kind'], k: KeptRule): void {
+  const name = str(rule.name);
+  const total = k.backends.reduce((s, b) => s + b.weight, 0);
+  k.matches.forEach((match, mi) => {
+    const route: IRHTTPRoute = {
+      source: { kind: cr.state.kind, namespace: cr.state.namespace, name: cr.state.name, rule: ri },
+      kind,
+      match,
+      filters: k.filters,
+      backends: total > 0 ? k.backends : [],
+    };
+    if (name !== undefined) route.source.ruleName = name;
+    if (Array.isArray(rule.matches) && rule.matches.length > 0) route.source.match = mi;
+    // No backendRefs (or all weights 0) and nothing that answers by itself: 500 (conformance
+    // HTTPRouteOmittedBackendRefs); the spec's "no backends" rule.
+    if (route.backends.length === 0 && !k.answersItself) route.directResponse = { status: 500 };
+    if (k.timeouts && Object.keys(k.timeouts).length > 0) route.timeouts = k.timeouts;
+    if (k.retry) route.retry = k.retry;
+    if (k.sessionPersistence) route.sessionPersistence = k.sessionPersistence;
+    cr.http.push({ route, key: httpKey(match, cr.state.order, ri, mi) });
+  });
 }
 
 /** Records dropped rules: PartiallyInvalid, or Accepted=False when nothing is left. */
