@@ -1,6 +1,10 @@
 // Options and helpers shared by the TCP and TLS servers.
 import net from 'node:net';
-import type { IRBackend, IRCertificate, IRListener } from '../../ir/types.ts';
+import type { IRBackend, IRBackendTLS, IRCertificate, IRListener } from '../../ir/types.ts';
+import { Balancer } from './balance.ts';
+import type { Pick } from './balance.ts';
+import { count } from './metrics.ts';
+import { KEEPALIVE_MS, connectUpstream } from './proxy.ts';
 
 export interface L4Options {
   /** Per-attempt timeout to connect to a backend endpoint. Default 10 s. */
@@ -102,5 +106,85 @@ export function closeServer(server: net.Server): Promise<void> {
   return new Promise((resolve) => {
     if (!server.listening) return resolve();
     server.close(() => resolve());
+  });
+}
+
+export interface L4StreamServer {
+  /** Unbound server; the caller listens on it (server.listen(port, address)) and reports bind errors. */
+  readonly server: net.Server;
+  /** Hands over a connection accepted elsewhere; the socket must have been created with allowHalfOpen. */
+  handleConnection(socket: net.Socket): void;
+  /** Swaps the configuration for new connections; open connections keep their backend. Options, when given, replace the previous ones for new connections. */
+  update(listeners: IRListener[], backends: Backends, options?: L4Options): void;
+  /** Number of connections currently open. */
+  readonly connections: number;
+  /** Stops accepting, waits up to graceMs (default 0) for open connections, then destroys them. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** What a connection handler sees: always the table and options of the latest update(). */
+export interface LiveConfig<T> {
+  readonly table: T;
+  readonly opts: ResolvedL4Options;
+  readonly balancer: Balancer;
+}
+
+/**
+ * The shell of the TCP and TLS servers: connection tracking, keepalive, configuration swaps and
+ * graceful close. `compile` turns listeners into the protocol's lookup table; `serve` takes each
+ * accepted connection (its error listener and keepalive already set).
+ */
+export function createL4StreamServer<T>(
+  compile: (listeners: IRListener[], backends: Backends) => T,
+  serve: (socket: net.Socket, live: LiveConfig<T>) => void,
+  listeners: IRListener[], backends: Backends, options: L4Options = {},
+): L4StreamServer {
+  let opts = resolveOptions(options);
+  let table = compile(listeners, backends);
+  const balancer = new Balancer();
+  const live: LiveConfig<T> = { get table() { return table; }, get opts() { return opts; }, balancer };
+  const conns = new ConnectionSet();
+
+  const handleConnection = (socket: net.Socket) => {
+    conns.add(socket);
+    socket.on('error', () => {});
+    socket.setKeepAlive(true, KEEPALIVE_MS);
+    serve(socket, live);
+  };
+  const server = createStreamServer(handleConnection);
+  return {
+    server,
+    handleConnection,
+    update(ls, bs, o) {
+      table = compile(ls, bs);
+      if (o) opts = resolveOptions(o);
+    },
+    get connections() {
+      return conns.size;
+    },
+    async close(graceMs = 0) {
+      const closed = closeServer(server);
+      await conns.drain(graceMs);
+      await closed;
+    },
+  };
+}
+
+export interface L4Labels {
+  listener: string;
+  protocol: 'TCP' | 'TLS';
+  port: number;
+}
+
+/** Connects to one of the picked endpoints (in balancer order), counting every failed attempt. */
+export function dialPicked(
+  pick: Extract<Pick, { ok: true }>, labels: L4Labels, opts: ResolvedL4Options,
+  origination?: { tls?: IRBackendTLS; clientCertificate?: IRCertificate },
+): Promise<net.Socket> {
+  return connectUpstream(pick.endpoints, {
+    connectTimeoutMs: opts.connectTimeoutMs,
+    maxAttempts: opts.maxConnectAttempts,
+    ...origination,
+    onAttemptError: () => count('portico_l4_upstream_connect_errors_total', labels),
   });
 }

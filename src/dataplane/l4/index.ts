@@ -51,7 +51,7 @@
 //   - Ports with several TCP (or UDP) listeners: the first in IR order serves; its first route
 //     (IR precedence) serves.
 export { createTcpServer } from './tcp.ts';
-export type { L4StreamServer } from './tcp.ts';
+export type { L4StreamServer } from './common.ts';
 export { createTlsServer, createTlsPassthroughServer } from './tls.ts';
 export { createUdpProxy } from './udp.ts';
 export type { UdpOptions, UdpProxy } from './udp.ts';

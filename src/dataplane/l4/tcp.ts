@@ -6,24 +6,11 @@
 // precedence) serves: TCPRoute has exactly one rule.
 import type net from 'node:net';
 import type { IRL4Route, IRListener } from '../../ir/types.ts';
-import { Balancer } from './balance.ts';
-import { ConnectionSet, closeServer, createStreamServer, resolveOptions } from './common.ts';
-import type { Backends, L4Options, ResolvedL4Options } from './common.ts';
+import type { Balancer } from './balance.ts';
+import { createL4StreamServer, dialPicked } from './common.ts';
+import type { Backends, L4Options, L4StreamServer, ResolvedL4Options } from './common.ts';
 import { count, trackConnection } from './metrics.ts';
-import { KEEPALIVE_MS, connectUpstream, reset, splice } from './proxy.ts';
-
-export interface L4StreamServer {
-  /** Unbound server; the caller listens on it (server.listen(port, address)) and reports bind errors. */
-  readonly server: net.Server;
-  /** Hands over a connection accepted elsewhere; the socket must have been created with allowHalfOpen. */
-  handleConnection(socket: net.Socket): void;
-  /** Swaps the configuration for new connections; open connections keep their backend. Options, when given, replace the previous ones for new connections. */
-  update(listeners: IRListener[], backends: Backends, options?: L4Options): void;
-  /** Number of connections currently open. */
-  readonly connections: number;
-  /** Stops accepting, waits up to graceMs (default 0) for open connections, then destroys them. */
-  close(graceMs?: number): Promise<void>;
-}
+import { reset, splice } from './proxy.ts';
 
 interface TcpTable {
   listener?: IRListener;
@@ -32,35 +19,10 @@ interface TcpTable {
 }
 
 export function createTcpServer(listeners: IRListener[], backends: Backends, options: L4Options = {}): L4StreamServer {
-  let opts = resolveOptions(options);
-  const balancer = new Balancer();
-  const conns = new ConnectionSet();
-  let table = compile(listeners, backends);
-
-  const handleConnection = (socket: net.Socket) => {
-    conns.add(socket);
-    socket.on('error', () => {});
-    socket.setKeepAlive(true, KEEPALIVE_MS);
+  return createL4StreamServer(compile, (socket, live) => {
     // Nothing below should throw; if it ever does, only this connection pays.
-    proxyTcp(socket, table, balancer, opts).catch(() => socket.destroy());
-  };
-  const server = createStreamServer(handleConnection);
-  return {
-    server,
-    handleConnection,
-    update(ls, bs, o) {
-      table = compile(ls, bs);
-      if (o) opts = resolveOptions(o);
-    },
-    get connections() {
-      return conns.size;
-    },
-    async close(graceMs = 0) {
-      const closed = closeServer(server);
-      await conns.drain(graceMs);
-      await closed;
-    },
-  };
+    proxyTcp(socket, live.table, live.balancer, live.opts).catch(() => socket.destroy());
+  }, listeners, backends, options);
 }
 
 function compile(listeners: IRListener[], backends: Backends): TcpTable {
@@ -82,11 +44,7 @@ async function proxyTcp(socket: net.Socket, table: TcpTable, balancer: Balancer,
   socket.pause();
   let upstream: net.Socket;
   try {
-    upstream = await connectUpstream(pick.endpoints, {
-      connectTimeoutMs: opts.connectTimeoutMs,
-      maxAttempts: opts.maxConnectAttempts,
-      onAttemptError: () => count('portico_l4_upstream_connect_errors_total', labels),
-    });
+    upstream = await dialPicked(pick, labels, opts);
   } catch {
     return refuse('upstream_connect');
   }

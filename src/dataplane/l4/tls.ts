@@ -19,16 +19,14 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { IRCertificate, IRL4Route, IRListener } from '../../ir/types.ts';
-import { Balancer } from './balance.ts';
-import type { Pick } from './balance.ts';
+import type { Balancer, Pick } from './balance.ts';
 import { ClientHelloReader } from './clienthello.ts';
 import type { ClientHelloInfo } from './clienthello.ts';
-import { ConnectionSet, closeServer, createStreamServer, resolveOptions } from './common.ts';
-import type { Backends, L4Options, ResolvedL4Options } from './common.ts';
+import { createL4StreamServer, dialPicked } from './common.ts';
+import type { Backends, L4Labels, L4Options, L4StreamServer, ResolvedL4Options } from './common.ts';
 import { selectListener, selectRoute } from './hosts.ts';
 import { count, trackConnection } from './metrics.ts';
-import { KEEPALIVE_MS, connectUpstream, reset, splice } from './proxy.ts';
-import type { L4StreamServer } from './tcp.ts';
+import { reset, splice } from './proxy.ts';
 import { listenerTlsOptions } from '../listeners/tls-options.ts';
 
 interface CertEntry {
@@ -54,34 +52,10 @@ interface TlsTable {
 }
 
 export function createTlsServer(listeners: IRListener[], backends: Backends, options: L4Options = {}): L4StreamServer {
-  let opts = resolveOptions(options);
-  const balancer = new Balancer();
-  const conns = new ConnectionSet();
-  let table = compile(listeners, backends);
-
-  const handleConnection = (socket: net.Socket) => {
-    conns.add(socket);
-    socket.on('error', () => {});
-    socket.setKeepAlive(true, KEEPALIVE_MS);
-    readHello(socket, opts, (hello, head) => route(socket, hello, head, table, balancer, opts));
-  };
-  const server = createStreamServer(handleConnection);
-  return {
-    server,
-    handleConnection,
-    update(ls, bs, o) {
-      table = compile(ls, bs);
-      if (o) opts = resolveOptions(o);
-    },
-    get connections() {
-      return conns.size;
-    },
-    async close(graceMs = 0) {
-      const closed = closeServer(server);
-      await conns.drain(graceMs);
-      await closed;
-    },
-  };
+  return createL4StreamServer(compile, (socket, live) => {
+    // The route is chosen with the configuration current when the ClientHello is complete.
+    readHello(socket, live.opts, (hello, head) => route(socket, hello, head, live.table, live.balancer, live.opts));
+  }, listeners, backends, options);
 }
 
 /** Same as createTlsServer: the name the brief for passthrough-only ports uses. */
@@ -204,14 +178,10 @@ function handOver(socket: net.Socket, head: Buffer, listener: IRListener, delega
   }
 }
 
-async function passthrough(socket: net.Socket, head: Buffer, pick: Extract<Pick, { ok: true }>, labels: { listener: string; protocol: 'TLS'; port: number }, opts: ResolvedL4Options): Promise<void> {
+async function passthrough(socket: net.Socket, head: Buffer, pick: Extract<Pick, { ok: true }>, labels: L4Labels, opts: ResolvedL4Options): Promise<void> {
   let upstream: net.Socket;
   try {
-    upstream = await connectUpstream(pick.endpoints, {
-      connectTimeoutMs: opts.connectTimeoutMs,
-      maxAttempts: opts.maxConnectAttempts,
-      onAttemptError: () => count('portico_l4_upstream_connect_errors_total', labels),
-    });
+    upstream = await dialPicked(pick, labels, opts);
   } catch {
     count('portico_l4_connections_rejected_total', labels, { reason: 'upstream_connect' });
     opts.onReject?.({ listener: labels.listener, reason: 'upstream_connect', remote: socket.remoteAddress });
@@ -222,7 +192,7 @@ async function passthrough(socket: net.Socket, head: Buffer, pick: Extract<Pick,
   splice(socket, upstream, head, { socket, ms: opts.idleTimeoutMs });
 }
 
-function terminateAndProxy(socket: net.Socket, head: Buffer, sni: string, compiled: CompiledListener, pick: Extract<Pick, { ok: true }>, labels: { listener: string; protocol: 'TLS'; port: number }, opts: ResolvedL4Options): void {
+function terminateAndProxy(socket: net.Socket, head: Buffer, sni: string, compiled: CompiledListener, pick: Extract<Pick, { ok: true }>, labels: L4Labels, opts: ResolvedL4Options): void {
   const cert = compiled.certs.find((c) => c.x509.checkHost(sni) !== undefined) ?? compiled.certs[0];
   // Give the bytes already read back to the socket: TLSSocket consumes a socket's buffered data first.
   socket.unshift(head);
@@ -273,16 +243,10 @@ function peerVerified(secure: tls.TLSSocket): boolean {
 }
 
 /** After the handshake: connect to the backend (re-encrypting if it has TLS settings) and splice plaintext. */
-async function proxyTerminated(secure: tls.TLSSocket, socket: net.Socket, pick: Extract<Pick, { ok: true }>, labels: { listener: string; protocol: 'TLS'; port: number }, opts: ResolvedL4Options): Promise<void> {
+async function proxyTerminated(secure: tls.TLSSocket, socket: net.Socket, pick: Extract<Pick, { ok: true }>, labels: L4Labels, opts: ResolvedL4Options): Promise<void> {
   let upstream: net.Socket;
   try {
-    upstream = await connectUpstream(pick.endpoints, {
-      connectTimeoutMs: opts.connectTimeoutMs,
-      maxAttempts: opts.maxConnectAttempts,
-      tls: pick.backend.tls,
-      clientCertificate: opts.backendClientCertificate,
-      onAttemptError: () => count('portico_l4_upstream_connect_errors_total', labels),
-    });
+    upstream = await dialPicked(pick, labels, opts, { tls: pick.backend.tls, clientCertificate: opts.backendClientCertificate });
   } catch {
     count('portico_l4_connections_rejected_total', labels, { reason: 'upstream_connect' });
     secure.destroy();
