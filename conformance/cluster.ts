@@ -15,7 +15,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { binPath, buildSuite, conformanceDir, ensureEchoBasic, ensureEtcd, ensureKubernetes, gatewayCrdDir, withLock } from './lib/build.ts';
+import { binPath, buildSuite, conformanceDir, ensureEchoBasic, ensureEtcd, ensureKubernetes, gatewayCrdDir, pidAlive, withLock } from './lib/build.ts';
 import { KubeClient, parseManifests, sleep, waitFor } from './lib/kube.ts';
 import { makePki, type Pki } from './lib/pki.ts';
 
@@ -63,15 +63,6 @@ function readState(): ClusterState | undefined {
     return JSON.parse(readFileSync(statePath(), 'utf8'));
   } catch {
     return undefined;
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -72,7 +72,8 @@ export function capture(cmd: string, args: string[], cwd: string, env?: NodeJS.P
   });
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0 only checks). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
