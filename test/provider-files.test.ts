@@ -235,6 +235,15 @@ test('watch mode: only the files the watcher names are read again; new directori
   mkdirSync(join(dir, 'sub'));
   writeFileSync(join(dir, 'sub', 'n.yaml'), route('n', 'x'));
   await next((s) => get(s, 'HTTPRoute', 'x/n') !== undefined);
+  // ... and is watched from then on, as is a directory made with files already in it.
+  writeFileSync(join(dir, 'sub', 'n.yaml'), route('n', 'x', '/changed'));
+  await next((s) => pathOf(s, 'x/n') === '/changed');
+  mkdirSync(join(dir, 'tmp'));
+  writeFileSync(join(dir, 'tmp', 'm.yaml'), route('m', 'x'));
+  rmSync(join(dir, 'sub'), { recursive: true });
+  await next((s) => get(s, 'HTTPRoute', 'x/m') !== undefined && get(s, 'HTTPRoute', 'x/n') === undefined);
+  writeFileSync(join(dir, 'tmp', 'm.yaml'), route('m', 'x', '/changed'));
+  await next((s) => pathOf(s, 'x/m') === '/changed');
 
   rmSync(join(dir, 'r5.yaml'));
   await next((s) => get(s, 'HTTPRoute', 'x/r5') === undefined && get(s, 'HTTPRoute', 'x/r4') !== undefined);

@@ -146,8 +146,10 @@ export class FileProvider {
 
   /**
    * Watches every path and calls onSnapshot with each new snapshot. Call after the first
-   * reload(). Directories are watched recursively; a file is watched through its directory, so
-   * that editors which replace files on save are seen too.
+   * reload(). Every directory of a directory path is watched (one watcher each: Node's recursive
+   * watch on Linux re-scans a whole folder on each file created, milliseconds with thousands of
+   * files); a file is watched through its directory, so that editors which replace files on
+   * save are seen too.
    */
   watch(onSnapshot: (snapshot: Snapshot) => void): void {
     const schedule = (file?: string) => {
@@ -157,7 +159,9 @@ export class FileProvider {
       clearTimeout(this.timer);
       this.timer = setTimeout(() => {
         void this.reloadDirty().then((changed) => {
-          this.ensureWatchers(schedule);
+          // A directory that appeared: files written in it before its watcher was set up are
+          // found by one more full read.
+          if (this.ensureWatchers(schedule)) schedule();
           if (changed && !this.closed) onSnapshot(this.current);
         });
       }, this.debounceMs);
@@ -172,16 +176,28 @@ export class FileProvider {
     this.watchers.clear();
   }
 
-  private ensureWatchers(onEvent: (file?: string) => void): void {
-    if (this.closed) return;
+  /** Sets up missing watchers and closes those of directories gone. Returns whether a directory watcher was added. */
+  private ensureWatchers(onEvent: (file?: string) => void): boolean {
+    if (this.closed) return false;
+    const wanted = new Map<string, { target: string; path: string; isDir: boolean }>();
     for (const path of this.paths) {
-      const isDir = this.isDirectory(path);
-      const target = isDir ? path : dirname(path);
-      const key = `${isDir ? 'r' : 'f'}:${target}`;
+      if (this.isDirectory(path)) continue;
+      wanted.set(`f:${dirname(path)}`, { target: dirname(path), path, isDir: false });
+    }
+    for (const dir of this.watchedDirectories) wanted.set(`d:${dir}`, { target: dir, path: dir, isDir: true });
+    for (const [key, w] of this.watchers) {
+      if (!wanted.has(key)) {
+        w.close();
+        this.watchers.delete(key);
+      }
+    }
+    let added = false;
+    const first = this.watchers.size === 0;
+    for (const [key, { target, path, isDir }] of wanted) {
       if (this.watchers.has(key)) continue;
       try {
         const name = basename(path);
-        const watcher = fsWatch(target, { recursive: isDir, persistent: true }, (_event, filename) => {
+        const watcher = fsWatch(target, { persistent: true }, (_event, filename) => {
           if (filename === null) onEvent();
           else if (isDir) onEvent(join(target, filename.toString()));
           else if (filename === name) onEvent(path);
@@ -193,13 +209,17 @@ export class FileProvider {
           onEvent();
         });
         this.watchers.set(key, watcher);
+        if (isDir && !first) added = true;
       } catch {
         // Nothing to watch yet (the parent directory does not exist); the path is reported in diagnostics.
       }
     }
+    return added;
   }
 
   private readonly directories = new Set<string>();
+  /** The directory paths and every directory under them but hidden ones, as last listed. */
+  private watchedDirectories = new Set<string>();
 
   private isDirectory(path: string): boolean {
     return this.directories.has(path);
@@ -296,6 +316,7 @@ export class FileProvider {
   private async listFiles(diagnostics: ProviderDiagnostic[]): Promise<string[]> {
     const out = new Set<string>();
     this.directories.clear();
+    const watched = new Set<string>();
     for (const path of this.paths) {
       let info;
       try {
@@ -309,10 +330,16 @@ export class FileProvider {
         continue;
       }
       this.directories.add(path);
+      watched.add(path);
       try {
         const entries = await readdir(path, { recursive: true, withFileTypes: true });
         const found: string[] = [];
         for (const e of entries) {
+          if (e.isDirectory()) {
+            const d = join(e.parentPath, e.name);
+            if (!d.slice(path.length).split('/').some((seg) => seg.startsWith('.'))) watched.add(d);
+            continue;
+          }
           if (!MANIFEST_EXTENSIONS.test(e.name) || !(e.isFile() || e.isSymbolicLink())) continue;
           const f = join(e.parentPath, e.name);
           if (f.slice(path.length).split('/').some((seg) => seg.startsWith('.'))) continue;
@@ -325,6 +352,7 @@ export class FileProvider {
         diagnostics.push({ where: path, message: fsMessage(err) });
       }
     }
+    this.watchedDirectories = watched;
     return [...out];
   }
 
