@@ -112,6 +112,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** Creation time (ms) of the session the request presented, if still valid. */
   sessionCreated = 0;
   drainHook?: () => void;
+  /** Response body bytes still expected by Content-Length (-1: unknown, e.g. chunked). */
+  bodyLeft = -1;
+  /** The chunk that completes a Content-Length body: sent with end(), head + body in one write. */
+  lastChunk: Buffer | undefined = undefined;
   upgradeSocket?: Duplex;
   upgradeHead?: Buffer;
   /** Headers an ExternalAuth service asked to add to the forwarded request. */
@@ -330,6 +334,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     this.discard = false;
     this.timedOut = false;
+    this.bodyLeft = -1;
+    this.lastChunk = undefined;
     this.controller = undefined;
     this.upstreamStart = performance.now();
     if (r.backendRequestMs > 0) this.attemptTimer = setTimeout(onAttemptTimeout, r.backendRequestMs, this);
@@ -394,6 +400,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     markUp(this.endpoint!.health);
     const out: HeaderBag = {};
     for (const k in headers) if (!RESPONSE_HOP.has(k)) out[k] = headers[k];
+    const cl = headers['content-length'];
+    this.bodyLeft = typeof cl === 'string' ? contentLength(cl) : -1;
     this.decorate(out);
     try {
       this.res.writeHead(statusCode, out as any);
@@ -406,6 +414,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.discard || this.done) return;
+    if (this.bodyLeft >= 0) {
+      this.bodyLeft -= chunk.length;
+      // The last chunk of a known-length body waits for onResponseEnd (it comes at once, nothing
+      // is left to stream) and goes out with end(): for a small response, status line, headers
+      // and body then leave in one socket write without the cork/uncork of write() + end().
+      if (this.bodyLeft === 0) {
+        this.lastChunk = chunk;
+        return;
+      }
+    }
     if (!(this.res as ServerResponse).write(chunk)) {
       c.pause();
       this.drainHook ??= () => this.controller?.resume();
@@ -428,7 +446,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
         }
       }
     }
-    this.res.end();
+    const last = this.lastChunk;
+    if (last !== undefined) {
+      this.lastChunk = undefined;
+      this.res.end(last);
+    } else {
+      this.res.end();
+    }
     this.finish(this.res.statusCode);
   }
 
@@ -652,6 +676,12 @@ function hasBody(req: Req): boolean {
   if (h['transfer-encoding'] !== undefined) return true;
   const cl = h['content-length'];
   return cl !== undefined && cl !== '0';
+}
+
+/** A Content-Length value as a number, -1 when it is not a plain decimal. */
+function contentLength(v: string): number {
+  const n = v.length > 0 && v.length < 16 ? Number(v) : NaN;
+  return Number.isInteger(n) && n >= 0 ? n : -1;
 }
 
 function isGrpc(req: Req): boolean {
