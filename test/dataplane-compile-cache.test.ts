@@ -73,6 +73,28 @@ test('compile: unchanged route and backend objects are reused, changed ones reco
   await pools.close();
 });
 
+test('compile: a listener whose virtualHosts array is unchanged keeps its host table while its backends are the same', async () => {
+  const pools = new PoolRegistry();
+  const metrics = new Metrics();
+  const cache = newCompileCache();
+  let seq = 0;
+  const table = (x: IR) => {
+    metrics.seq = ++seq;
+    const gen = compile(x, { bindAddress: '127.0.0.1', pools, metrics, tlsCache: new Map(), tlsUsed: new Map(), seq, cache });
+    return [...gen.ports.values()][0].listeners.lookup('one.example')!.vhosts;
+  };
+  const l = listener('http', 1, { 'one.example': [route('r1', match(), [to('a')])] });
+  const ba = backend('a', a);
+  const first = table(ir(1, [l], [ba]));
+  assert.equal(table(ir(2, [l], [ba])), first);
+  const changed = table(ir(3, [l], [backend('a', b)]));
+  assert.notEqual(changed, first);
+  assert.equal(changed.lookup('one.example')!.routes[0].choices[0].backend!.endpoints[0].port, b.port);
+  // Another array with the same content is another listener version: built again.
+  assert.notEqual(table(ir(4, [{ ...l, virtualHosts: [...l.virtualHosts] }], [backend('a', b)])), changed);
+  await pools.close();
+});
+
 test('compile: a reused route whose metric series was pruned gets a fresh, registered one', async () => {
   const pools = new PoolRegistry();
   const metrics = new Metrics();

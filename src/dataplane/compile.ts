@@ -9,6 +9,7 @@ import { compileCors } from './filters/cors.ts';
 import { listenerTlsOptions } from './listeners/tls-options.ts';
 import type { PoolRegistry } from './upstream/pools.ts';
 import type { Metrics } from './metrics.ts';
+import type { RequestCounter } from './metrics.ts';
 import type {
   BackendChoice, BackendRuntime, CompiledFilters, Generation, ListenerCerts, ListenerRuntime, PortConfig, RouteRuntime, VirtualHostRuntime,
 } from './model.ts';
@@ -35,6 +36,18 @@ export interface CompileContext {
 export interface CompileCache {
   backends: WeakMap<IRBackend, Map<string, BackendRuntime>>;
   routes: WeakMap<IRHTTPRoute, CachedRoute>;
+  /** A listener's virtual host table by its virtualHosts array (kept when none of its routes changed). */
+  vhosts: WeakMap<IRListener['virtualHosts'], CachedVhosts>;
+}
+
+interface CachedVhosts {
+  gateway: string;
+  listener: string;
+  table: HostTable<VirtualHostRuntime>;
+  /** Every backend the table's routes were compiled against, by id. */
+  deps: Map<string, BackendRuntime | undefined>;
+  /** Every metric series of the table's routes. */
+  counters: RequestCounter[];
 }
 
 interface CachedRoute {
@@ -47,7 +60,7 @@ interface CachedRoute {
 }
 
 export function newCompileCache(): CompileCache {
-  return { backends: new WeakMap(), routes: new WeakMap() };
+  return { backends: new WeakMap(), routes: new WeakMap(), vhosts: new WeakMap() };
 }
 
 export function compile(ir: IR, cx: CompileContext): Generation {
@@ -104,10 +117,7 @@ function sourceKey(s: Source): string {
 function compileListener(gw: IRGateway, l: IRListener, cx: CompileContext, backendOf: (id: string | undefined) => BackendRuntime | undefined): ListenerRuntime {
   const gateway = sourceKey(gw.source);
   const name = l.source.sectionName ?? l.id;
-  const vhosts = new HostTable<VirtualHostRuntime>();
-  for (const vh of l.virtualHosts) {
-    vhosts.add(vh.hostname, { routes: vh.routes.map((r) => cachedRoute(r, gateway, name, cx, backendOf)) });
-  }
+  const vhosts = cachedVhosts(l, gateway, name, cx, backendOf);
   return {
     id: l.id,
     gateway,
@@ -120,6 +130,39 @@ function compileListener(gw: IRGateway, l: IRListener, cx: CompileContext, backe
     noRoute: cx.metrics.counter(gateway, name, '', '', ''),
     latency: cx.metrics.requestHistogram(gateway, name),
   };
+}
+
+/**
+ * The virtual host table of a listener: the one an earlier apply built for the same virtualHosts
+ * array (the incremental translator keeps it when none of the listener's routes changed), when
+ * it was for the same listener and its backends are the same, with its metric series marked in
+ * use; else a new table of (cached) routes.
+ */
+function cachedVhosts(l: IRListener, gateway: string, listener: string, cx: CompileContext, backendOf: (id: string | undefined) => BackendRuntime | undefined): HostTable<VirtualHostRuntime> {
+  const cache = cx.cache;
+  const old = cache?.vhosts.get(l.virtualHosts);
+  if (old !== undefined && old.gateway === gateway && old.listener === listener && reusable(old, cx, backendOf)) return old.table;
+  const table = new HostTable<VirtualHostRuntime>();
+  const entry: CachedVhosts = { gateway, listener, table, deps: new Map(), counters: [] };
+  for (const vh of l.virtualHosts) {
+    table.add(vh.hostname, {
+      routes: vh.routes.map((r) => {
+        const runtime = cachedRoute(r, gateway, listener, cx, backendOf);
+        const compiled = cache?.routes.get(r);
+        compiled?.ids.forEach((id, i) => { if (id !== undefined) entry.deps.set(id, compiled.deps[i]); });
+        entry.counters.push(runtime.counter, ...runtime.choices.map((c) => c.counter));
+        return runtime;
+      }),
+    });
+  }
+  cache?.vhosts.set(l.virtualHosts, entry);
+  return table;
+}
+
+function reusable(old: CachedVhosts, cx: CompileContext, backendOf: (id: string | undefined) => BackendRuntime | undefined): boolean {
+  for (const [id, b] of old.deps) if (backendOf(id) !== b) return false;
+  for (const c of old.counters) if (!cx.metrics.reuseCounter(c)) return false;
+  return true;
 }
 
 /**
