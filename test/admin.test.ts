@@ -1,25 +1,13 @@
 // The admin API, served by a real `portico run` on real files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAdminServer } from '../src/admin/server.ts';
 import { renderStatusPage } from '../src/admin/ui.ts';
-import { eventually, MAIN, NODE, stop, waitForOutput } from './cli-helpers.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { eventually, startRun, stop, tempDir } from './cli-helpers.ts';
+import { freePort } from './support/client.ts';
 
 const manifests = (port: number, path: string) => `
 apiVersion: gateway.networking.k8s.io/v1
@@ -45,15 +33,12 @@ spec:
 `;
 
 test('admin API of portico run: healthz, readyz, status, config, metrics; follows file changes', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'portico-admin-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'portico-admin-');
   const file = join(dir, 'gw.yaml');
   const port = await freePort();
   writeFileSync(file, manifests(port, '/one'));
 
-  const child = spawn(NODE, [MAIN, 'run', '-f', dir, '--admin-address', '127.0.0.1:0', '--bind-address', '127.0.0.1', '--workers', '0', '--no-access-log'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  t.after(() => stop(child));
-  const [, admin] = await waitForOutput(child, /admin API on (http:\/\/\S+)/);
+  const { child, admin } = await startRun(t, dir);
   const get = async (path: string) => {
     const res = await fetch(`${admin}${path}`);
     return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.text() };
@@ -131,8 +116,7 @@ test('admin API: 503 before the first configuration is live, 404 and 405 otherwi
 });
 
 test('a port the data plane cannot bind is reported: listener and Gateway Programmed=False', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'portico-admin-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'portico-admin-');
   // Hold the port so the data plane cannot bind it.
   const holder = createServer();
   await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
@@ -140,9 +124,7 @@ test('a port the data plane cannot bind is reported: listener and Gateway Progra
   const port = (holder.address() as { port: number }).port;
   writeFileSync(join(dir, 'gw.yaml'), manifests(port, '/'));
 
-  const child = spawn(NODE, [MAIN, 'run', '-f', dir, '--admin-address', '127.0.0.1:0', '--bind-address', '127.0.0.1', '--workers', '0', '--no-access-log'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  t.after(() => stop(child));
-  const [, admin] = await waitForOutput(child, /admin API on (http:\/\/\S+)/);
+  const { admin } = await startRun(t, dir);
   await eventually(async () => ((await fetch(`${admin}/readyz`)).status === 200 ? true : undefined), 20_000, '/readyz 200');
   const list = await (await fetch(`${admin}/status`)).json() as { items: { kind: string; status: { conditions?: { type: string; status: string; reason: string; message: string }[]; listeners?: { name: string; conditions: { type: string; status: string; reason: string; message: string }[] }[] } }[] };
   const gw = list.items.find((i) => i.kind === 'Gateway');

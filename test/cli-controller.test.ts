@@ -3,22 +3,12 @@
 // (a status write coming back in Kubernetes mode) does not flip Programmed to Pending.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import type { Condition, KubeObject } from '../src/api/meta.ts';
 import { Controller, sameConfiguration } from '../src/cli/controller.ts';
 import { createDataPlane } from '../src/dataplane/index.ts';
 import { buildSnapshot } from '../src/providers/snapshot.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from './support/client.ts';
+import { waitFor } from './support/wait.ts';
 
 function objects(ports: number[], gatewayStatus?: unknown): KubeObject[] {
   return [
@@ -34,14 +24,6 @@ function objects(ports: number[], gatewayStatus?: unknown): KubeObject[] {
 function programmed(c: Controller): Condition | undefined {
   const gw = c.statuses().find((s) => s.object.kind === 'Gateway');
   return (gw?.status.conditions as Condition[] | undefined)?.find((x) => x.type === 'Programmed');
-}
-
-async function until(fn: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 test('controller: Programmed follows the data plane, and is stable between changes', async (t) => {
@@ -74,7 +56,7 @@ test('controller: Programmed follows the data plane, and is stable between chang
   await new Promise((r) => setTimeout(r, 1100));
   assert.deepEqual(c.statuses(), c.statuses());
   if (programmed(c)?.status === 'False') assert.deepEqual(programmed(c), pending, 'stable while pending');
-  await until(() => programmed(c)?.status === 'True', 'Programmed=True for generation 3');
+  await waitFor(() => programmed(c)?.status === 'True', 20_000, 'Programmed=True for generation 3');
 
   // A second Gateway appears: it waits for the data plane, the first one stays Programmed.
   const p3 = await freePort();
@@ -83,7 +65,7 @@ test('controller: Programmed follows the data plane, and is stable between chang
   const cond = (name: string) => (c.statuses().find((s) => s.object.metadata.name === name)?.status.conditions as Condition[] | undefined)?.find((x) => x.type === 'Programmed');
   assert.equal(cond('gw')?.status, 'True', 'unchanged Gateway stays Programmed');
   assert.equal(cond('other')?.reason, 'Pending');
-  await until(() => cond('other')?.status === 'True', 'the new Gateway Programmed');
+  await waitFor(() => cond('other')?.status === 'True', 20_000, 'the new Gateway Programmed');
   assert.match(c.metrics(), /portico_controller_applied_generation 4/);
   assert.match(c.metrics(), /portico_controller_reloads_total 3/);
 });

@@ -1,7 +1,10 @@
 // Helpers for tests that run the real `portico` command as a child process.
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess, ChildProcessByStdio } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 
 export const ROOT = join(import.meta.dirname, '..');
 export const NODE = join(ROOT, 'node_modules', '.bin', 'node');
@@ -68,4 +71,32 @@ export function stop(child: ChildProcess): Promise<number | null> {
     child.once('exit', (code) => { clearTimeout(timer); resolve(code); });
     child.kill('SIGTERM');
   });
+}
+
+/** A fresh temporary directory, removed when the test ends. */
+export function tempDir(t: { after: (fn: () => void) => void }, prefix = 'portico-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface Running {
+  child: ChildProcessByStdio<null, null, Readable>;
+  /** Base URL of the admin API, e.g. http://127.0.0.1:PORT. */
+  admin: string;
+  /** Everything the process printed on stderr so far. */
+  stderr(): string;
+}
+
+/**
+ * Starts `portico run -f DIR` on loopback (admin API on an ephemeral port, no workers, no access
+ * log), stopped when the test ends; resolves once the admin API is listening.
+ */
+export async function startRun(t: { after: (fn: () => unknown) => void }, dir: string): Promise<Running> {
+  const child = spawn(NODE, [MAIN, 'run', '-f', dir, '--admin-address', '127.0.0.1:0', '--bind-address', '127.0.0.1', '--workers', '0', '--no-access-log'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.after(() => stop(child));
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  const [, admin] = await waitForOutput(child, /admin API on (http:\/\/\S+)/);
+  return { child, admin: admin!, stderr: () => stderr };
 }

@@ -4,12 +4,10 @@
 // fixing it restores the normal status. `portico validate` and `portico status` agree.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { eventually, MAIN, NODE, portico, stop, waitForOutput } from './cli-helpers.ts';
+import { eventually, portico, startRun, stop, tempDir } from './cli-helpers.ts';
 import { startEcho } from './support/echo-backend.ts';
 import { freePort, request } from './support/client.ts';
 
@@ -78,8 +76,7 @@ spec:
 const condition = (conds: Cond[] | undefined, type: string) => conds?.find((c) => c.type === type);
 
 test('portico run: a refused route or Gateway says why in its own status; the rest, and the last valid version, keep serving', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'portico-rejected-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'portico-rejected-');
   const [a, b] = await Promise.all([startEcho('a'), startEcho('b')]);
   t.after(() => Promise.all([a.close(), b.close()]));
   const [port, port2] = await Promise.all([freePort(), freePort()]);
@@ -89,11 +86,7 @@ test('portico run: a refused route or Gateway says why in its own status; the re
   writeFileSync(join(dir, 'broken.yaml'), route('broken', 'no-leading-slash', 'svc-a'));
   writeFileSync(join(dir, 'gw2.yaml'), badGateway(port2));
 
-  const child = spawn(NODE, [MAIN, 'run', '-f', dir, '--admin-address', '127.0.0.1:0', '--bind-address', '127.0.0.1', '--workers', '0', '--no-access-log'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  t.after(() => stop(child));
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-  const [, admin] = await waitForOutput(child, /admin API on (http:\/\/\S+)/);
+  const { child, admin, stderr } = await startRun(t, dir);
   const items = async (): Promise<Item[]> => (await (await fetch(`${admin}/status`)).json() as { items: Item[] }).items;
   const item = async (kind: string, name: string) => (await items()).find((i) => i.kind === kind && i.metadata.name === name);
   await eventually(async () => ((await fetch(`${admin}/readyz`)).status === 200 ? true : undefined), 20_000, '/readyz 200');
@@ -101,8 +94,8 @@ test('portico run: a refused route or Gateway says why in its own status; the re
   // Valid routes serve; the refused route and Gateway are reported, on stderr with file:line too.
   assert.equal((await request(port, '/good')).json().name, 'a');
   assert.equal((await request(port, '/flaky')).json().name, 'b');
-  assert.match(stderr, /broken\.yaml:2: HTTPRoute default\/broken rejected: spec\.rules\[0\]\.matches\[0\]\.path: /);
-  assert.match(stderr, /gw2\.yaml:2: Gateway default\/gw2 rejected: spec\.listeners/);
+  assert.match(stderr(), /broken\.yaml:2: HTTPRoute default\/broken rejected: spec\.rules\[0\]\.matches\[0\]\.path: /);
+  assert.match(stderr(), /gw2\.yaml:2: Gateway default\/gw2 rejected: spec\.listeners/);
 
   const broken = await item('HTTPRoute', 'broken');
   assert.ok(broken, 'the refused route has a status');
@@ -171,8 +164,7 @@ test('portico run: a refused route or Gateway says why in its own status; the re
 });
 
 test('portico validate and portico status agree on what is refused and why', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'portico-rejected-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'portico-rejected-');
   writeFileSync(join(dir, 'base.yaml'), base(8080) + '---' + backend('svc-a', 9000));
   writeFileSync(join(dir, 'routes.yaml'), route('good', '/good', 'svc-a') + '---' + route('broken', 'no-leading-slash', 'svc-a'));
   writeFileSync(join(dir, 'gw2.yaml'), badGateway(8090));

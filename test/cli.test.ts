@@ -1,22 +1,16 @@
 // The `portico` command as a user runs it: a real child process on real files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { validateObject } from '../src/api/validation/index.ts';
 import { loadSnapshot } from '../src/providers/files/index.ts';
 import { translate } from '../src/translate/index.ts';
-import { portico, ROOT } from './cli-helpers.ts';
+import { portico, ROOT, tempDir } from './cli-helpers.ts';
 
 const EXAMPLES = join(ROOT, 'examples', 'manifests');
 
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'portico-cli-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 test('--help of the command and of every subcommand', async () => {
   const top = await portico(['--help']);
@@ -82,7 +76,7 @@ test('status prints a kind: List of the owned objects, in YAML or JSON', async (
 });
 
 test('status reports files that do not parse on stderr and still prints the rest', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'portico-cli-');
   writeFileSync(join(dir, 'good.yaml'), 'apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: portico}\nspec: {controllerName: portico.dev/gateway-controller}\n');
   writeFileSync(join(dir, 'bad.yaml'), 'kind: HTTPRoute\nmetadata:\n  name: [oops\n');
   const r = await portico(['status', '-f', dir]);
@@ -92,7 +86,7 @@ test('status reports files that do not parse on stderr and still prints the rest
 });
 
 test('validate: exit 0 for the examples, 1 with file:line for a file that does not parse', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'portico-cli-');
   writeFileSync(join(dir, 'bad.yaml'), 'kind: HTTPRoute\nmetadata:\n  name: x\n  labels: {a: 1\n');
   const [ok, bad] = await Promise.all([portico(['validate', '-f', EXAMPLES]), portico(['validate', '-f', dir])]);
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
@@ -102,7 +96,7 @@ test('validate: exit 0 for the examples, 1 with file:line for a file that does n
 });
 
 test('validate: exit 1 and "Kind ns/name: path: message" for each rejected object', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'portico-cli-');
   const invalid = `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: broken, namespace: team-a}

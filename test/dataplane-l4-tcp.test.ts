@@ -9,6 +9,7 @@ import type { L4StreamServer } from '../src/dataplane/l4/index.ts';
 import type { IRBackend, IRListener } from '../src/ir/types.ts';
 import { backend, l4route, listenProxy, listener, tcpEcho, tcpExchange } from './support/l4-net.ts';
 import type { Closable } from './support/l4-net.ts';
+import { waitFor } from './support/wait.ts';
 
 const servers: Closable[] = [];
 const proxies: L4StreamServer[] = [];
@@ -207,11 +208,3 @@ test('l4Metrics() renders Prometheus text with the listener labels', async () =>
   assert.ok(text.split('\n').includes(line), `missing ${line}`);
   assert.ok(text.includes(`portico_l4_sent_bytes_total{listener="default/gw/tcp",protocol="TCP",port="${port}"} ${'E1\nmetrics'.length + 'E1:bytes=7\n'.length}`));
 });
-
-async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -12,6 +12,7 @@ import { makeCA, makeCert } from './support/tls-certs.ts';
 import type { CA, LeafCert } from './support/tls-certs.ts';
 import { backend, fragmentingTransport, l4route, listenProxy, listener, tcpEcho, tlsEcho, tlsExchange } from './support/l4-net.ts';
 import type { Closable } from './support/l4-net.ts';
+import { waitFor } from './support/wait.ts';
 
 let ca: CA;
 let certA: LeafCert;
@@ -289,11 +290,3 @@ test('live update: new connections follow the new routes, open ones keep their b
   assert.ok(l4MetricValue('portico_l4_connections_total', labels) >= 2);
   assert.ok(l4MetricValue('portico_l4_received_bytes_total', labels) > 0);
 });
-
-async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -7,6 +7,7 @@ import type { UdpProxy } from '../src/dataplane/l4/index.ts';
 import type { IRBackend, IRListener } from '../src/ir/types.ts';
 import { backend, l4route, listener, udpClient, udpEcho } from './support/l4-net.ts';
 import type { Closable } from './support/l4-net.ts';
+import { waitFor } from './support/wait.ts';
 
 let u1: Closable & { sources: Set<number> };
 let u2: Closable & { sources: Set<number> };
@@ -134,11 +135,3 @@ test('bind errors reject createUdpProxy', async () => {
   const { port } = await start(udpListener([['b1', 1]]));
   await assert.rejects(createUdpProxy('127.0.0.1', port, udpListener([['b1', 1]]), backends), /EADDRINUSE/);
 });
-
-async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -18,19 +17,9 @@ import type { ClusterConnection } from '../src/providers/kubernetes/kubeconfig.t
 import { KubernetesProvider } from '../src/providers/kubernetes/index.ts';
 import { StatusWriter } from '../src/providers/kubernetes/status-writer.ts';
 import { eventually } from './provider-kubernetes-cluster.ts';
+import { freePort } from './support/client.ts';
 
 const conformanceLib = join(import.meta.dirname, '..', 'conformance', 'lib');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Why this test cannot run, or undefined. */
 async function unavailable(): Promise<string | undefined> {

@@ -8,6 +8,7 @@ import type { KubeObject } from '../src/api/meta.ts';
 import { buildSnapshot } from '../src/providers/snapshot.ts';
 import { translate } from '../src/translate/index.ts';
 import { NOW, parseObjects } from './translate-helpers.ts';
+import { rng } from './support/wait.ts';
 
 function corpus(): KubeObject[][] {
   const dir = new URL('./golden/', import.meta.url);
@@ -19,14 +20,6 @@ function corpus(): KubeObject[][] {
     cases.push([...base, ...parseObjects(readFileSync(f, 'utf8'))]);
   }
   return cases;
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
 }
 
 const WEIRD: unknown[] = [null, 0, -1, 65536, 1.5, '', 'x', '*', '*.', '/../', '(?=a)', 'Exact', true, [], {}, [null], { a: 1 }, 'a'.repeat(300), NaN];

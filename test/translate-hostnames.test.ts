@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cmpHostSpecificity, hostMatches, intersect } from '../src/translate/hostnames.ts';
 import { effectiveHostnames } from '../src/translate/attach.ts';
+import { rng } from './support/wait.ts';
 
 test('wildcards match one or more labels, never the bare suffix', () => {
   assert.equal(hostMatches('*.example.com', 'a.example.com'), true);
@@ -42,14 +43,6 @@ test('specificity: exact, then longer wildcard, then any', () => {
 });
 
 // ---- property tests ----
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 const LABELS = ['a', 'b', 'c', 'example', 'com'];
 

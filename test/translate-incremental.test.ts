@@ -8,19 +8,12 @@ import type { KubeObject } from '../src/api/meta.ts';
 import { buildSnapshot } from '../src/providers/snapshot.ts';
 import { createTranslator, translate } from '../src/translate/index.ts';
 import type { TranslateOptions } from '../src/translate/index.ts';
+import { rng } from './support/wait.ts';
 
 const G = 'gateway.networking.k8s.io/v1';
 const NAMESPACES = ['ns-0', 'ns-1', 'ns-2', 'ns-3'];
 const HOSTS = ['a.example.com', 'b.example.com', '*.example.com', 'other.org', 'x.a.example.com'];
 const TIMES = ['2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z', '2026-01-01T00:00:02Z'];
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 type Obj = Record<string, any>;
 
