@@ -14,6 +14,7 @@ import { startEcho, type EchoBackend } from './support/echo-backend.ts';
 import { freePort, request } from './support/client.ts';
 import { startGrpcEcho, TestClient, unary, type GrpcEcho } from './support/grpc-echo.ts';
 import { tlsExchange } from './support/l4-net.ts';
+import { localServiceYaml, pemBlock, tlsSecretYaml } from './support/manifests.ts';
 import { makeCA, makeCert, type CA, type LeafCert } from './support/tls-certs.ts';
 import { cond, run, statusOf } from './translate-helpers.ts';
 
@@ -35,19 +36,7 @@ let tlsListenerPort: number;
 let grpcClient: grpc.Client;
 
 /** Services (port 443 → `target`) with one ready endpoint on 127.0.0.1. */
-function service(name: string, target: number, appProtocol?: string): string {
-  return `apiVersion: v1
-kind: Service
-metadata: {name: ${name}, namespace: default}
-spec: {ports: [{port: 443, targetPort: ${target}${appProtocol ? `, appProtocol: ${appProtocol}` : ''}}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: ${name}-1, namespace: default, labels: {kubernetes.io/service-name: ${name}}}
-addressType: IPv4
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-ports: [{port: ${target}}]`;
-}
+const service = (name: string, target: number, appProtocol?: string) => localServiceYaml(name, 443, target, { appProtocol });
 
 function policy(name: string, validation: string): string {
   return `apiVersion: gateway.networking.k8s.io/v1
@@ -57,8 +46,6 @@ spec:
   targetRefs: [{group: "", kind: Service, name: ${name}}]
   validation: ${validation}`;
 }
-
-const pemBlock = (pem: string, indent: string) => pem.trim().split('\n').map((l) => indent + l).join('\n');
 
 before(async () => {
   ca = await makeCA();
@@ -95,31 +82,15 @@ kind: ConfigMap
 metadata: {name: ca, namespace: default}
 data:
   ca.crt: |
-${pemBlock(ca.certPem, '    ')}`,
+${pemBlock(ca.certPem)}`,
     `apiVersion: v1
 kind: ConfigMap
 metadata: {name: other-ca, namespace: default}
 data:
   ca.crt: |
-${pemBlock(other.certPem, '    ')}`,
-    `apiVersion: v1
-kind: Secret
-metadata: {name: gw-client, namespace: default}
-type: kubernetes.io/tls
-stringData:
-  tls.crt: |
-${pemBlock(gwClient.certPem, '    ')}
-  tls.key: |
-${pemBlock(gwClient.keyPem, '    ')}`,
-    `apiVersion: v1
-kind: Secret
-metadata: {name: term-cert, namespace: default}
-type: kubernetes.io/tls
-stringData:
-  tls.crt: |
-${pemBlock(termCert.certPem, '    ')}
-  tls.key: |
-${pemBlock(termCert.keyPem, '    ')}`,
+${pemBlock(other.certPem)}`,
+    tlsSecretYaml('gw-client', gwClient),
+    tlsSecretYaml('term-cert', termCert),
     `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: default}

@@ -10,6 +10,7 @@ import { createDataPlane, type DataPlane } from '../src/dataplane/index.ts';
 import { startEcho, type EchoBackend } from './support/echo-backend.ts';
 import { freePort } from './support/client.ts';
 import { tcpEcho, tlsExchange, type Closable } from './support/l4-net.ts';
+import { localServiceYaml, pemBlock, tlsSecretYaml } from './support/manifests.ts';
 import { makeCA, makeCert, type CA, type CertPair, type LeafCert } from './support/tls-certs.ts';
 import { run } from './translate-helpers.ts';
 
@@ -23,7 +24,6 @@ let v2: EchoBackend;
 let plain: Closable;
 let dp: DataPlane;
 
-const indent = (pem: string) => pem.trim().split('\n').map((l) => `    ${l}`).join('\n');
 const caRef = (name: string) => `{caCertificateRefs: [{kind: ConfigMap, group: "", name: ${name}}]`;
 
 before(async () => {
@@ -45,41 +45,23 @@ after(async () => {
 
 /** The scenario's manifests with validation `mode` on both the default and the perPort entry. */
 function manifests(ports: { main: number; second: number; tls: number }, mode: string): string {
-  const svc = (name: string, port: number) => `apiVersion: v1
-kind: Service
-metadata: {name: ${name}, namespace: default}
-spec: {ports: [{port: 8080, targetPort: ${port}}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: ${name}-1, namespace: default, labels: {kubernetes.io/service-name: ${name}}}
-addressType: IPv4
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-ports: [{port: ${port}}]`;
+  const svc = (name: string, port: number) => localServiceYaml(name, 8080, port);
   const modeField = mode ? `, mode: ${mode}` : '';
   return `apiVersion: v1
 kind: ConfigMap
 metadata: {name: default-ca, namespace: default}
 data:
   ca.crt: |
-${indent(defaultCA.certPem)}
+${pemBlock(defaultCA.certPem)}
 ---
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: port-ca, namespace: default}
 data:
   ca.crt: |
-${indent(portCA.certPem)}
+${pemBlock(portCA.certPem)}
 ---
-apiVersion: v1
-kind: Secret
-metadata: {name: server-cert, namespace: default}
-type: kubernetes.io/tls
-stringData:
-  tls.crt: |
-${indent(serverCert.certPem)}
-  tls.key: |
-${indent(serverCert.keyPem)}
+${tlsSecretYaml('server-cert', serverCert)}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway

@@ -14,6 +14,7 @@ import { startEcho, type EchoBackend } from './support/echo-backend.ts';
 import { freePort } from './support/client.ts';
 import { backend, ir, listener, match, route, to } from './support/ir.ts';
 import { backend as l4backend, l4route, listener as l4listener, tcpEcho, tlsEcho, tlsExchange, type Closable } from './support/l4-net.ts';
+import { localServiceYaml, tlsSecretYaml } from './support/manifests.ts';
 import { makeCA, makeCert, type CA, type LeafCert } from './support/tls-certs.ts';
 import { run } from './translate-helpers.ts';
 
@@ -187,30 +188,10 @@ test('the shared HTTPS + TLS port works the same with worker processes', async (
 
 test('through translate(): an HTTPS and a TLS Terminate listener of one Gateway on one port', async () => {
   const port = await freePort();
-  const indent = (pem: string) => pem.trim().split('\n').map((l) => `    ${l}`).join('\n');
-  const secretYaml = (name: string, c: LeafCert) => `apiVersion: v1
-kind: Secret
-metadata: {name: ${name}, namespace: default}
-type: kubernetes.io/tls
-stringData:
-  tls.crt: |
-${indent(c.certPem)}
-  tls.key: |
-${indent(c.keyPem)}`;
-  const svc = (name: string, target: number) => `apiVersion: v1
-kind: Service
-metadata: {name: ${name}, namespace: default}
-spec: {ports: [{port: 80, targetPort: ${target}}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: ${name}-1, namespace: default, labels: {kubernetes.io/service-name: ${name}}}
-addressType: IPv4
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-ports: [{port: ${target}}]`;
+  const svc = (name: string, target: number) => localServiceYaml(name, 80, target);
   const result = run([
-    secretYaml('web', webCert),
-    secretYaml('term', termCert),
+    tlsSecretYaml('web', webCert),
+    tlsSecretYaml('term', termCert),
     `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: default}

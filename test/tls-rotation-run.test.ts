@@ -3,31 +3,18 @@
 // certificate within a moment, and not one request may fail meanwhile.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type tls from 'node:tls';
-import { eventually, MAIN, NODE, stop, waitForOutput } from './cli-helpers.ts';
+import { eventually, startRun, tempDir } from './cli-helpers.ts';
 import { startEcho } from './support/echo-backend.ts';
 import { freePort } from './support/client.ts';
+import { localServiceYaml, tlsSecretYaml } from './support/manifests.ts';
 import { makeCA, makeCert, type CertPair } from './support/tls-certs.ts';
 
-function secretYaml(pem: CertPair): string {
-  const indent = (s: string) => s.trim().split('\n').map((l) => `    ${l}`).join('\n');
-  return `apiVersion: v1
-kind: Secret
-metadata: {name: web-cert, namespace: default}
-type: kubernetes.io/tls
-stringData:
-  tls.crt: |
-${indent(pem.certPem)}
-  tls.key: |
-${indent(pem.keyPem)}
-`;
-}
+const secretYaml = (pem: CertPair) => `${tlsSecretYaml('web-cert', pem)}\n`;
 
 test('portico run: rewriting the Secret file rotates the certificate under load with zero failed requests', async (t) => {
   const ca = await makeCA();
@@ -36,8 +23,7 @@ test('portico run: rewriting the Secret file rotates the certificate under load 
   const echo = await startEcho('web');
   t.after(() => echo.close());
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'portico-rotation-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'portico-rotation-');
   writeFileSync(join(dir, 'gateway.yaml'), `apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: {name: portico}
@@ -62,24 +48,12 @@ spec:
   parentRefs: [{name: gw}]
   rules: [{backendRefs: [{name: web, port: 80}]}]
 ---
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: default}
-spec: {ports: [{port: 80, targetPort: ${echo.port}}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-1, namespace: default, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-ports: [{port: ${echo.port}}]
+${localServiceYaml('web', 80, echo.port)}
 `);
   const secretFile = join(dir, 'secret.yaml');
   writeFileSync(secretFile, secretYaml(one));
 
-  const child = spawn(NODE, [MAIN, 'run', '-f', dir, '--admin-address', '127.0.0.1:0', '--bind-address', '127.0.0.1', '--workers', '0', '--no-access-log'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  t.after(() => stop(child));
-  await waitForOutput(child, /admin API on/);
+  await startRun(t, dir);
 
   const get = (): Promise<{ status: number; serial: string }> => new Promise((resolve, reject) => {
     const req = https.request({ host: '127.0.0.1', port, path: '/', servername: 'web.example.com', headers: { host: 'web.example.com' }, ca: ca.certPem, agent: false }, (res) => {
