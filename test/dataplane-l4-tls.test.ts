@@ -12,6 +12,7 @@ import { makeCA, makeCert } from './support/tls-certs.ts';
 import type { CA, LeafCert } from './support/tls-certs.ts';
 import { backend, fragmentingTransport, l4route, listenProxy, listener, tcpEcho, tlsEcho, tlsExchange } from './support/l4-net.ts';
 import type { Closable } from './support/l4-net.ts';
+import { certificate } from './support/ir.ts';
 import { waitFor } from './support/wait.ts';
 
 let ca: CA;
@@ -142,22 +143,21 @@ test('plaintext or garbage on a TLS port is refused', async () => {
 });
 
 function terminateListeners(): IRListener[] {
-  const cert = (c: LeafCert, name: string) => ({ certPem: c.certPem, keyPem: c.keyPem, source: { kind: 'Secret', namespace: 'default', name } });
   return [
     listener('term', 'TLS', 0, [l4route('rt', [['t', 1]], ['term.example.com'])], {
       hostname: 'term.example.com',
-      tls: { mode: 'Terminate', certificates: [cert(certTerm, 'term')] },
+      tls: { mode: 'Terminate', certificates: [certificate(certTerm, 'term')] },
     }),
     listener('multi', 'TLS', 0, [l4route('rm', [['t', 1]], ['*.multi.example.com'])], {
       hostname: '*.multi.example.com',
-      tls: { mode: 'Terminate', certificates: [cert(certX, 'x'), cert(certY, 'y')] },
+      tls: { mode: 'Terminate', certificates: [certificate(certX, 'x'), certificate(certY, 'y')] },
     }),
     // Same port, passthrough listener: the "mixed" port of GEP-2643.
     listener('pass', 'TLS', 0, [l4route('rp', [['a', 1]], ['a.example.com'])], { hostname: 'a.example.com', tls: { mode: 'Passthrough', certificates: [] } }),
     // An IR listener in mode Mixed: terminates SNIs its certificates cover, passes the others through.
     listener('mixed', 'TLS', 0, [l4route('rs', [['t', 1]], ['secure.mixed.example.com']), l4route('rr', [['w', 1]], ['raw.mixed.example.com'])], {
       hostname: '*.mixed.example.com',
-      tls: { mode: 'Mixed', certificates: [cert(certTerm, 'term')] },
+      tls: { mode: 'Mixed', certificates: [certificate(certTerm, 'term')] },
     }),
   ];
 }

@@ -8,10 +8,9 @@ import https from 'node:https';
 import tls from 'node:tls';
 import { WebSocket } from 'ws';
 import { createDataPlane, type DataPlane } from '../src/dataplane/index.ts';
-import type { IRCertificate } from '../src/ir/types.ts';
 import { startEcho, type EchoBackend } from './support/echo-backend.ts';
 import { freePort, h2request, request, type Reply } from './support/client.ts';
-import { backend, ir, listener, match, route, to } from './support/ir.ts';
+import { backend, certificate, ir, listener, match, route, to } from './support/ir.ts';
 import { makeCA, makeCert, type CA } from './support/tls-certs.ts';
 
 let a: EchoBackend;
@@ -22,7 +21,6 @@ let httpPort: number;
 let httpsPort: number;
 let ca: CA;
 
-const cert = (pem: { certPem: string; keyPem: string }, name: string): IRCertificate => ({ ...pem, source: { kind: 'Secret', namespace: 'default', name } });
 
 before(async () => {
   [a, b, c] = await Promise.all([startEcho('a'), startEcho('b'), startEcho('c')]);
@@ -36,13 +34,13 @@ before(async () => {
   dp = await createDataPlane({ workers: 0 });
   await dp.apply(ir(1, [
     listener('https-second', httpsPort, { '*': [route('second', match(), [to('b')])] }, {
-      protocol: 'HTTPS', hostname: 'second.example.org', tls: { mode: 'Terminate', certificates: [cert(exact, 'second')] },
+      protocol: 'HTTPS', hostname: 'second.example.org', tls: { mode: 'Terminate', certificates: [certificate(exact, 'second')] },
     }),
     listener('https-wild', httpsPort, { '*.wildcard.org': [route('wild', match(), [to('c')])] }, {
-      protocol: 'HTTPS', hostname: '*.wildcard.org', tls: { mode: 'Terminate', certificates: [cert(wild, 'wild')] },
+      protocol: 'HTTPS', hostname: '*.wildcard.org', tls: { mode: 'Terminate', certificates: [certificate(wild, 'wild')] },
     }),
     listener('https', httpsPort, { 'example.org': [route('plain', match(), [to('a')])] }, {
-      protocol: 'HTTPS', tls: { mode: 'Terminate', certificates: [cert(dflt, 'default')] },
+      protocol: 'HTTPS', tls: { mode: 'Terminate', certificates: [certificate(dflt, 'default')] },
     }),
     listener('http', httpPort, {
       '*': [
@@ -179,7 +177,7 @@ test('frontend client certificate validation: AllowValidOnly refuses clients wit
       listener('mtls', mtlsPort, { '*': [route('mtls', match(), [to('a')])] }, {
         protocol: 'HTTPS',
         hostname: 'mtls.example.org',
-        tls: { mode: 'Terminate', certificates: [cert(server, 'mtls')], clientValidation: { caPem: ca.certPem, mode: 'AllowValidOnly' } },
+        tls: { mode: 'Terminate', certificates: [certificate(server, 'mtls')], clientValidation: { caPem: ca.certPem, mode: 'AllowValidOnly' } },
       }),
     ], [backend('a', a)]));
     const get = (pair?: { certPem: string; keyPem: string }) => new Promise<number>((resolve, reject) => {

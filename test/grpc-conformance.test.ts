@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { createDataPlane, type DataPlane } from '../src/dataplane/index.ts';
 import { freePort } from './support/client.ts';
 import { ConformanceClient, startGrpcEcho, unary, type GrpcEcho } from './support/grpc-echo.ts';
+import { localServiceYaml } from './support/manifests.ts';
 import { cond, run, statusOf } from './translate-helpers.ts';
 
 const NS = 'gateway-conformance-infra';
@@ -32,19 +33,7 @@ after(async () => {
 /** Namespace, the three backend Services (port 8080 → the backend's real port) and their EndpointSlices. */
 function infra(): string {
   const docs = [`apiVersion: v1\nkind: Namespace\nmetadata: {name: ${NS}}`];
-  for (const b of backends) {
-    docs.push(`apiVersion: v1
-kind: Service
-metadata: {name: ${b.name}, namespace: ${NS}}
-spec:
-  ports: [{port: 8080, targetPort: ${b.port}}]`);
-    docs.push(`apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: ${b.name}-1, namespace: ${NS}, labels: {kubernetes.io/service-name: ${b.name}}}
-addressType: IPv4
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-ports: [{port: ${b.port}}]`);
-  }
+  for (const b of backends) docs.push(localServiceYaml(b.name, 8080, b.port, { namespace: NS }));
   return docs.join('\n---\n');
 }
 

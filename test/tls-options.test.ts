@@ -6,10 +6,9 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import tls from 'node:tls';
 import { createDataPlane, type DataPlane } from '../src/dataplane/index.ts';
-import type { IRCertificate } from '../src/ir/types.ts';
 import { startEcho, type EchoBackend } from './support/echo-backend.ts';
 import { freePort } from './support/client.ts';
-import { backend, ir, listener, match, route, to } from './support/ir.ts';
+import { backend, certificate, ir, listener, match, route, to } from './support/ir.ts';
 import { backend as l4backend, l4route, listener as l4listener, tcpEcho, type Closable } from './support/l4-net.ts';
 import { makeCA, makeCert, type CA } from './support/tls-certs.ts';
 
@@ -28,7 +27,6 @@ before(async () => {
     makeCert(ca, { dns: ['term.example.com'] }),
     makeCert(ca, { dns: ['alpn.example.com', 'old.example.com'] }),
   ]);
-  const secret = (p: { certPem: string; keyPem: string }, name: string): IRCertificate => ({ ...p, source: { kind: 'Secret', namespace: 'default', name } });
   echo = await startEcho('web');
   plain = await tcpEcho('T');
   [httpsPort, tlsPort] = await Promise.all([freePort(), freePort()]);
@@ -36,19 +34,19 @@ before(async () => {
   const r = await dp.apply(ir(1, [
     listener('modern', httpsPort, { '*': [route('modern', match(), [to('web')])] }, {
       protocol: 'HTTPS', hostname: 'modern.example.com',
-      tls: { mode: 'Terminate', certificates: [secret(modern, 'modern')], options: { 'portico.dev/tls-min-version': 'TLSv1.3' } },
+      tls: { mode: 'Terminate', certificates: [certificate(modern, 'modern')], options: { 'portico.dev/tls-min-version': 'TLSv1.3' } },
     }),
     listener('legacy', httpsPort, { '*': [route('legacy', match(), [to('web')])] }, {
-      protocol: 'HTTPS', hostname: 'legacy.example.com', tls: { mode: 'Terminate', certificates: [secret(legacy, 'legacy')] },
+      protocol: 'HTTPS', hostname: 'legacy.example.com', tls: { mode: 'Terminate', certificates: [certificate(legacy, 'legacy')] },
     }),
     l4listener('term', 'TLS', tlsPort, [l4route('term', [['t', 1]], [])], {
-      hostname: 'term.example.com', tls: { mode: 'Terminate', certificates: [secret(term, 'term')], options: { 'portico.dev/tls-min-version': '1.3' } },
+      hostname: 'term.example.com', tls: { mode: 'Terminate', certificates: [certificate(term, 'term')], options: { 'portico.dev/tls-min-version': '1.3' } },
     }),
     l4listener('alpn', 'TLS', tlsPort, [l4route('alpn', [['t', 1]], [])], {
-      hostname: 'alpn.example.com', tls: { mode: 'Terminate', certificates: [secret(termAlpn, 'alpn')], options: { 'portico.dev/alpn': 'h2, http/1.1' } },
+      hostname: 'alpn.example.com', tls: { mode: 'Terminate', certificates: [certificate(termAlpn, 'alpn')], options: { 'portico.dev/alpn': 'h2, http/1.1' } },
     }),
     l4listener('old', 'TLS', tlsPort, [l4route('old', [['t', 1]], [])], {
-      hostname: 'old.example.com', tls: { mode: 'Terminate', certificates: [secret(termAlpn, 'old')], options: { 'portico.dev/tls-max-version': 'TLSv1.2' } },
+      hostname: 'old.example.com', tls: { mode: 'Terminate', certificates: [certificate(termAlpn, 'old')], options: { 'portico.dev/tls-max-version': 'TLSv1.2' } },
     }),
   ], [backend('web', echo), l4backend('t', [plain.port])]));
   assert.deepEqual(r.bindErrors, {});

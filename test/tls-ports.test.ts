@@ -9,10 +9,10 @@ import http2 from 'node:http2';
 import tls from 'node:tls';
 import type net from 'node:net';
 import { createDataPlane } from '../src/dataplane/index.ts';
-import type { IR, IRBackend, IRCertificate, IRListener } from '../src/ir/types.ts';
+import type { IR, IRBackend, IRListener } from '../src/ir/types.ts';
 import { startEcho, type EchoBackend } from './support/echo-backend.ts';
 import { freePort } from './support/client.ts';
-import { backend, ir, listener, match, route, to } from './support/ir.ts';
+import { backend, certificate, ir, listener, match, route, to } from './support/ir.ts';
 import { backend as l4backend, l4route, listener as l4listener, tcpEcho, tlsEcho, tlsExchange, type Closable } from './support/l4-net.ts';
 import { localServiceYaml, tlsSecretYaml } from './support/manifests.ts';
 import { makeCA, makeCert, type CA, type LeafCert } from './support/tls-certs.ts';
@@ -27,7 +27,6 @@ let pt: Closable;
 let plain: Closable;
 const cleanup: (() => Promise<unknown>)[] = [];
 
-const secret = (pem: { certPem: string; keyPem: string }, name: string): IRCertificate => ({ certPem: pem.certPem, keyPem: pem.keyPem, source: { kind: 'Secret', namespace: 'default', name } });
 
 before(async () => {
   ca = await makeCA();
@@ -48,14 +47,14 @@ after(async () => {
 
 function httpsListener(port: number): IRListener {
   return listener('web', port, { 'web.example.com': [route('web', match(), [to('web')])] }, {
-    protocol: 'HTTPS', hostname: 'web.example.com', tls: { mode: 'Terminate', certificates: [secret(webCert, 'web')] },
+    protocol: 'HTTPS', hostname: 'web.example.com', tls: { mode: 'Terminate', certificates: [certificate(webCert, 'web')] },
   });
 }
 
 function tlsListeners(port: number): IRListener[] {
   return [
     l4listener('pt', 'TLS', port, [l4route('pt', [['pt', 1]], ['pt.example.com'])], { hostname: 'pt.example.com', tls: { mode: 'Passthrough', certificates: [] } }),
-    l4listener('term', 'TLS', port, [l4route('term', [['t', 1]], ['term.example.com'])], { hostname: 'term.example.com', tls: { mode: 'Terminate', certificates: [secret(termCert, 'term')] } }),
+    l4listener('term', 'TLS', port, [l4route('term', [['t', 1]], ['term.example.com'])], { hostname: 'term.example.com', tls: { mode: 'Terminate', certificates: [certificate(termCert, 'term')] } }),
   ];
 }
 
@@ -159,9 +158,9 @@ test('terminated TLSRoute re-encrypting to a backend: a changed Gateway client c
   const secure: IRBackend = l4backend('sec', [srvPort], { tls: { sni: 'secure.backend', caPem: ca.certPem, source: { kind: 'BackendTLSPolicy', namespace: 'default', name: 'p' } } });
   const build = (generation: number, client: LeafCert): IR => {
     const m = ir(generation, [
-      l4listener('term', 'TLS', port, [l4route('term', [['sec', 1]], ['term.example.com'])], { hostname: 'term.example.com', tls: { mode: 'Terminate', certificates: [secret(termCert, 'term')] } }),
+      l4listener('term', 'TLS', port, [l4route('term', [['sec', 1]], ['term.example.com'])], { hostname: 'term.example.com', tls: { mode: 'Terminate', certificates: [certificate(termCert, 'term')] } }),
     ], [secure]);
-    m.gateways[0].backendClientCertificate = secret(client, 'gw-client');
+    m.gateways[0].backendClientCertificate = certificate(client, 'gw-client');
     return m;
   };
   try {

@@ -10,10 +10,10 @@ import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { createDataPlane } from '../src/dataplane/index.ts';
-import type { IR, IRCertificate, IRListener } from '../src/ir/types.ts';
+import type { IR, IRListener } from '../src/ir/types.ts';
 import { startEcho, type EchoBackend } from './support/echo-backend.ts';
 import { freePort, request } from './support/client.ts';
-import { backend, ir, listener, match, route, to } from './support/ir.ts';
+import { backend, certificate, ir, listener, match, route, to } from './support/ir.ts';
 import { backend as l4backend, l4route, listener as l4listener, tcpEcho, tlsExchange, type Closable } from './support/l4-net.ts';
 import { makeCA, makeCert, type CA, type CertPair } from './support/tls-certs.ts';
 
@@ -21,7 +21,6 @@ let ca: CA;
 let echo: EchoBackend;
 let plain: Closable;
 
-const secret = (pem: CertPair, name: string): IRCertificate => ({ certPem: pem.certPem, keyPem: pem.keyPem, source: { kind: 'Secret', namespace: 'default', name } });
 const serialOf = (pem: string) => new X509Certificate(pem).serialNumber;
 
 before(async () => {
@@ -64,10 +63,10 @@ test('certificate rotation under load: new handshakes get the new certificate, o
   const port = await freePort();
   const model = (generation: number, web: CertPair, term: CertPair): IR => ir(generation, [
     listener('web', port, { 'web.example.com': [route('web', match(), [to('web')])] }, {
-      protocol: 'HTTPS', hostname: 'web.example.com', tls: { mode: 'Terminate', certificates: [secret(web, 'web')] },
+      protocol: 'HTTPS', hostname: 'web.example.com', tls: { mode: 'Terminate', certificates: [certificate(web, 'web')] },
     }),
     l4listener('term', 'TLS', port, [l4route('term', [['t', 1]], ['term.example.com'])], {
-      hostname: 'term.example.com', tls: { mode: 'Terminate', certificates: [secret(term, 'term')] },
+      hostname: 'term.example.com', tls: { mode: 'Terminate', certificates: [certificate(term, 'term')] },
     }) as IRListener,
   ], [backend('web', echo), l4backend('t', [plain.port])]);
   const dp = await createDataPlane({ workers: 0 });
@@ -129,7 +128,7 @@ test('frontend client validation: the CA bundle rotates for new connections; cli
   const port = await freePort();
   const model = (generation: number, caPem: string, mode: 'AllowValidOnly' | 'AllowInsecureFallback' = 'AllowValidOnly'): IR => ir(generation, [
     listener('web', port, { '*': [route('web', match(), [to('web')])] }, {
-      protocol: 'HTTPS', tls: { mode: 'Terminate', certificates: [secret(server, 'web')], clientValidation: { caPem, mode } },
+      protocol: 'HTTPS', tls: { mode: 'Terminate', certificates: [certificate(server, 'web')], clientValidation: { caPem, mode } },
     }),
   ], [backend('web', echo)]);
   const dp = await createDataPlane({ workers: 0 });
@@ -173,7 +172,7 @@ test('backend TLS rotation: a new CA bundle and a new Gateway client certificate
       endpoints: [{ address: '127.0.0.1', port: (srv.address() as AddressInfo).port }],
       tls: { sni: 'backend.example', caPem, source: { kind: 'BackendTLSPolicy', namespace: 'default', name: 'p' } },
     }]);
-    m.gateways[0].backendClientCertificate = secret(client, 'gw-client');
+    m.gateways[0].backendClientCertificate = certificate(client, 'gw-client');
     return m;
   };
   const ask = async () => {

@@ -1,5 +1,5 @@
 // Builders for hand-written IR in data plane tests.
-import type { IR, IRBackend, IRFilter, IRHTTPRoute, IRListener, IRMatch, IRWeightedBackend } from '../../src/ir/types.ts';
+import type { IR, IRBackend, IRCertificate, IRFilter, IRHTTPRoute, IRListener, IRMatch, IRWeightedBackend } from '../../src/ir/types.ts';
 import type { EchoBackend } from './echo-backend.ts';
 
 export function backend(id: string, echo: EchoBackend | EchoBackend[], protocol: IRBackend['protocol'] = 'http1'): IRBackend {
@@ -42,4 +42,9 @@ export function ir(generation: number, listeners: IRListener[], backends: IRBack
     gateways: [{ source: { kind: 'Gateway', namespace: 'default', name: gatewayName }, addresses: ['127.0.0.1'], listeners }],
     backends: Object.fromEntries(backends.map((b) => [b.id, b])),
   };
+}
+
+/** An IR certificate from a PEM pair, as if loaded from the Secret default/NAME. */
+export function certificate(pair: { certPem: string; keyPem: string }, name: string): IRCertificate {
+  return { certPem: pair.certPem, keyPem: pair.keyPem, source: { kind: 'Secret', namespace: 'default', name } };
 }
