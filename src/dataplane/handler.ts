@@ -18,6 +18,7 @@ import { chooseMirrors, sendMirrors, teeBody, type ChosenMirror } from './filter
 import { externalAuth } from './filters/extauth.ts';
 import { chooseBackend, cookieValue, nextEndpoint, resolveToken, sessionToken } from './upstream/balance.ts';
 import { markDown, markUp, type EndpointRuntime } from './upstream/pools.ts';
+import type { H1Handler } from './upstream/h1.ts';
 import { observe, type Metrics, type RequestCounter } from './metrics.ts';
 import type { BackendChoice, CompiledFilters, ExtAuthRuntime, ListenerRuntime, PortConfig, RouteRuntime } from './model.ts';
 
@@ -345,6 +346,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
         { path: this.upstreamPath, method: 'GET', headers: this.upstreamHeaders as Record<string, string>, upgrade: String(this.req.headers.upgrade ?? 'websocket'), servername: backend.sni } as Dispatcher.DispatchOptions,
         this,
       );
+      return;
+    }
+    if (ep.h1 !== undefined) {
+      try {
+        ep.h1.dispatch({ path: this.upstreamPath, method: this.view.method, headers: this.upstreamHeaders, body }, this as unknown as H1Handler);
+      } catch {
+        this.local(502);
+      }
       return;
     }
     const opts: Dispatcher.DispatchOptions = { path: this.upstreamPath, method: this.view.method as Dispatcher.HttpMethod, headers: this.upstreamHeaders as Record<string, string>, body: body as any };

@@ -6,6 +6,7 @@ import { Pool } from 'undici';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { createHash } from 'node:crypto';
 import type { IRBackend, IRCertificate } from '../../ir/types.ts';
+import { H1Client } from './h1.ts';
 
 export interface EndpointRuntime {
   address: string;
@@ -13,6 +14,11 @@ export interface EndpointRuntime {
   /** "address:port", also the session-persistence identity of the endpoint. */
   hostPort: string;
   pool: Pool;
+  /**
+   * Cleartext HTTP/1.1 backends: the lean client the request path uses instead of `pool`
+   * (upgrades, mirrors and ExternalAuth keep using `pool`).
+   */
+  h1?: H1Client;
   /** Passive health, shared by every generation that has this endpoint. */
   health: EndpointHealth;
 }
@@ -44,6 +50,7 @@ export function markUp(h: EndpointHealth): void {
 
 interface PoolEntry {
   pool: Pool;
+  h1?: H1Client;
   health: EndpointHealth;
   generation: number;
 }
@@ -52,7 +59,7 @@ export class PoolRegistry {
   private readonly pools = new Map<string, PoolEntry>();
 
   /** Returns the pool for an endpoint, creating it if needed, and marks it used by `generation`. */
-  get(backend: IRBackend, address: string, port: number, generation: number, clientCert?: IRCertificate): { pool: Pool; health: EndpointHealth } {
+  get(backend: IRBackend, address: string, port: number, generation: number, clientCert?: IRCertificate): { pool: Pool; h1?: H1Client; health: EndpointHealth } {
     const tls = backend.tls;
     // Content, not length: a rotated CA bundle or client certificate needs a new pool.
     const tlsKey = tls ? `${tls.sni}|${digest(tls.caPem)}|${tls.wellKnown ?? ''}|${JSON.stringify(tls.subjectAltNames ?? [])}|${digest(clientCert?.certPem)}|${digest(clientCert?.keyPem)}` : '';
@@ -60,6 +67,7 @@ export class PoolRegistry {
     let entry = this.pools.get(key);
     if (entry === undefined) {
       entry = { pool: createPool(backend, address, port, clientCert), health: { downUntil: 0, failures: 0 }, generation };
+      if (backend.protocol === 'http1' && !tls) entry.h1 = new H1Client(address, port);
       this.pools.set(key, entry);
     }
     entry.generation = generation;
@@ -72,6 +80,7 @@ export class PoolRegistry {
       if (entry.generation < generation) {
         this.pools.delete(key);
         entry.pool.close().catch(() => {});
+        void entry.h1?.close();
       }
     }
   }
@@ -79,7 +88,10 @@ export class PoolRegistry {
   async close(): Promise<void> {
     const all = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(all.map((e) => e.pool.destroy().catch(() => {})));
+    await Promise.all(all.map((e) => {
+      void e.h1?.close();
+      return e.pool.destroy().catch(() => {});
+    }));
   }
 }
 
