@@ -376,6 +376,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'down') {
+    const usersDir = join(workDir(), 'users');
+    const users = existsSync(usersDir) ? readdirSync(usersDir).map(Number).filter((pid) => pid !== process.pid && pidAlive(pid)) : [];
+    if (users.length && !argv.includes('--force')) {
+      log(`not stopping: processes ${users.join(', ')} still use the cluster (acquire()); wait for them or pass --force`);
+      return 1;
+    }
     await down();
     log('down');
     return 0;
@@ -394,7 +400,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(JSON.stringify({ ...s, healthy: s ? await isHealthy(s) : false }, null, 2) + '\n');
     return 0;
   }
-  process.stderr.write('usage: node conformance/cluster.ts build [--suite] | up [--agent|--no-agent] | down | env | status\n');
+  process.stderr.write('usage: node conformance/cluster.ts build [--suite] | up [--agent|--no-agent] | down [--force] | env | status\n');
   return 2;
 }
 
