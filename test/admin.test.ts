@@ -8,12 +8,10 @@ import { startAdminServer } from '../src/admin/server.ts';
 import { renderStatusPage } from '../src/admin/ui.ts';
 import { eventually, startRun, stop, tempDir } from './cli-helpers.ts';
 import { freePort } from './support/client.ts';
+import { GATEWAY_CLASS_YAML } from './support/manifests.ts';
 
 const manifests = (port: number, path: string) => `
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: portico}
-spec: {controllerName: portico.dev/gateway-controller}
+${GATEWAY_CLASS_YAML}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway

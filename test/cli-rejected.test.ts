@@ -10,6 +10,7 @@ import { parse } from 'yaml';
 import { eventually, portico, startRun, stop, tempDir } from './cli-helpers.ts';
 import { startEcho } from './support/echo-backend.ts';
 import { freePort, request } from './support/client.ts';
+import { GATEWAY_CLASS_YAML } from './support/manifests.ts';
 
 interface Cond { type: string; status: string; reason: string; message: string; observedGeneration?: number }
 interface Item {
@@ -19,10 +20,7 @@ interface Item {
 }
 
 const base = (port: number) => `
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: portico}
-spec: {controllerName: portico.dev/gateway-controller}
+${GATEWAY_CLASS_YAML}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway

@@ -14,7 +14,7 @@ import { startEcho, type EchoBackend } from './support/echo-backend.ts';
 import { freePort, request } from './support/client.ts';
 import { startGrpcEcho, TestClient, unary, type GrpcEcho } from './support/grpc-echo.ts';
 import { tlsExchange } from './support/l4-net.ts';
-import { localServiceYaml, pemBlock, tlsSecretYaml } from './support/manifests.ts';
+import { caConfigMapYaml, localServiceYaml, tlsSecretYaml } from './support/manifests.ts';
 import { makeCA, makeCert, type CA, type LeafCert } from './support/tls-certs.ts';
 import { cond, run, statusOf } from './translate-helpers.ts';
 
@@ -77,18 +77,8 @@ before(async () => {
 
   const hrefs = ['good', 'wrong-ca', 'san-dns-ok', 'san-dns-bad', 'san-uri-ok', 'san-uri-bad', 'system', 'mirror-target'];
   const yaml = [
-    `apiVersion: v1
-kind: ConfigMap
-metadata: {name: ca, namespace: default}
-data:
-  ca.crt: |
-${pemBlock(ca.certPem)}`,
-    `apiVersion: v1
-kind: ConfigMap
-metadata: {name: other-ca, namespace: default}
-data:
-  ca.crt: |
-${pemBlock(other.certPem)}`,
+    caConfigMapYaml('ca', ca.certPem),
+    caConfigMapYaml('other-ca', other.certPem),
     tlsSecretYaml('gw-client', gwClient),
     tlsSecretYaml('term-cert', termCert),
     `apiVersion: gateway.networking.k8s.io/v1

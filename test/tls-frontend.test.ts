@@ -10,7 +10,7 @@ import { createDataPlane, type DataPlane } from '../src/dataplane/index.ts';
 import { startEcho, type EchoBackend } from './support/echo-backend.ts';
 import { freePort } from './support/client.ts';
 import { tcpEcho, tlsExchange, type Closable } from './support/l4-net.ts';
-import { localServiceYaml, pemBlock, tlsSecretYaml } from './support/manifests.ts';
+import { caConfigMapYaml, localServiceYaml, tlsSecretYaml } from './support/manifests.ts';
 import { makeCA, makeCert, type CA, type CertPair, type LeafCert } from './support/tls-certs.ts';
 import { run } from './translate-helpers.ts';
 
@@ -47,19 +47,9 @@ after(async () => {
 function manifests(ports: { main: number; second: number; tls: number }, mode: string): string {
   const svc = (name: string, port: number) => localServiceYaml(name, 8080, port);
   const modeField = mode ? `, mode: ${mode}` : '';
-  return `apiVersion: v1
-kind: ConfigMap
-metadata: {name: default-ca, namespace: default}
-data:
-  ca.crt: |
-${pemBlock(defaultCA.certPem)}
+  return `${caConfigMapYaml('default-ca', defaultCA.certPem)}
 ---
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: port-ca, namespace: default}
-data:
-  ca.crt: |
-${pemBlock(portCA.certPem)}
+${caConfigMapYaml('port-ca', portCA.certPem)}
 ---
 ${tlsSecretYaml('server-cert', serverCert)}
 ---

@@ -11,7 +11,7 @@ import type tls from 'node:tls';
 import { eventually, startRun, tempDir } from './cli-helpers.ts';
 import { startEcho } from './support/echo-backend.ts';
 import { freePort } from './support/client.ts';
-import { localServiceYaml, tlsSecretYaml } from './support/manifests.ts';
+import { GATEWAY_CLASS_YAML, localServiceYaml, tlsSecretYaml } from './support/manifests.ts';
 import { makeCA, makeCert, type CertPair } from './support/tls-certs.ts';
 
 const secretYaml = (pem: CertPair) => `${tlsSecretYaml('web-cert', pem)}\n`;
@@ -24,10 +24,7 @@ test('portico run: rewriting the Secret file rotates the certificate under load 
   t.after(() => echo.close());
   const port = await freePort();
   const dir = tempDir(t, 'portico-rotation-');
-  writeFileSync(join(dir, 'gateway.yaml'), `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: portico}
-spec: {controllerName: portico.dev/gateway-controller}
+  writeFileSync(join(dir, 'gateway.yaml'), `${GATEWAY_CLASS_YAML}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway

@@ -1,6 +1,12 @@
-// YAML manifests that many tests feed to `portico run -f` or translate(): TLS Secrets and
-// Services backed by a real local process.
+// YAML manifests that many tests feed to `portico run -f` or translate(): TLS Secrets, CA
+// ConfigMaps and Services backed by a real local process.
 import type { CertPair } from './tls-certs.ts';
+
+/** The portico GatewayClass as the `portico run -f` tests write it. No trailing newline. */
+export const GATEWAY_CLASS_YAML = `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: portico}
+spec: {controllerName: portico.dev/gateway-controller}`;
 
 /** A PEM indented for a YAML block scalar (`key: |`) nested `indent` deep. */
 export function pemBlock(pem: string, indent = '    '): string {
@@ -18,6 +24,16 @@ stringData:
 ${pemBlock(pair.certPem)}
   tls.key: |
 ${pemBlock(pair.keyPem)}`;
+}
+
+/** A ConfigMap with a CA bundle under ca.crt (what BackendTLSPolicy and frontend validation reference). No trailing newline. */
+export function caConfigMapYaml(name: string, caPem: string, namespace = 'default'): string {
+  return `apiVersion: v1
+kind: ConfigMap
+metadata: {name: ${name}, namespace: ${namespace}}
+data:
+  ca.crt: |
+${pemBlock(caPem)}`;
 }
 
 /**
