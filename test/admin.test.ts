@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { startAdminServer } from '../src/admin/server.ts';
 import { renderStatusPage } from '../src/admin/ui.ts';
-import { eventually, startRun, stop, tempDir } from './cli-helpers.ts';
+import { adminStatus, eventually, startRun, stop, tempDir, waitReady } from './cli-helpers.ts';
 import { freePort } from './support/client.ts';
 import { GATEWAY_CLASS_YAML } from './support/manifests.ts';
 
@@ -123,8 +123,8 @@ test('a port the data plane cannot bind is reported: listener and Gateway Progra
   writeFileSync(join(dir, 'gw.yaml'), manifests(port, '/'));
 
   const { admin } = await startRun(t, dir);
-  await eventually(async () => ((await fetch(`${admin}/readyz`)).status === 200 ? true : undefined), 20_000, '/readyz 200');
-  const list = await (await fetch(`${admin}/status`)).json() as { items: { kind: string; status: { conditions?: { type: string; status: string; reason: string; message: string }[]; listeners?: { name: string; conditions: { type: string; status: string; reason: string; message: string }[] }[] } }[] };
+  await waitReady(admin);
+  const list = await adminStatus<{ kind: string; status: { conditions?: { type: string; status: string; reason: string; message: string }[]; listeners?: { name: string; conditions: { type: string; status: string; reason: string; message: string }[] }[] } }>(admin);
   const gw = list.items.find((i) => i.kind === 'Gateway');
   if (!gw) {
     t.diagnostic('translate() reports no Gateway status yet');

@@ -100,3 +100,13 @@ export async function startRun(t: { after: (fn: () => unknown) => void }, dir: s
   const [, admin] = await waitForOutput(child, /admin API on (http:\/\/\S+)/);
   return { child, admin: admin!, stderr: () => stderr };
 }
+
+/** Waits until the admin API at `admin` answers /readyz with 200: the first configuration is live. */
+export async function waitReady(admin: string, timeoutMs = 20_000): Promise<void> {
+  await eventually(async () => ((await fetch(`${admin}/readyz`)).status === 200 ? true : undefined), timeoutMs, '/readyz 200');
+}
+
+/** The admin API's /status document (a List of the objects with their status). */
+export async function adminStatus<T>(admin: string): Promise<{ kind: string; items: T[] }> {
+  return await (await fetch(`${admin}/status`)).json() as { kind: string; items: T[] };
+}

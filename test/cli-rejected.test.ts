@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { eventually, portico, startRun, stop, tempDir } from './cli-helpers.ts';
+import { adminStatus, eventually, portico, startRun, stop, tempDir, waitReady } from './cli-helpers.ts';
 import { startEcho } from './support/echo-backend.ts';
 import { freePort, request } from './support/client.ts';
 import { GATEWAY_CLASS_YAML } from './support/manifests.ts';
@@ -85,9 +85,9 @@ test('portico run: a refused route or Gateway says why in its own status; the re
   writeFileSync(join(dir, 'gw2.yaml'), badGateway(port2));
 
   const { child, admin, stderr } = await startRun(t, dir);
-  const items = async (): Promise<Item[]> => (await (await fetch(`${admin}/status`)).json() as { items: Item[] }).items;
+  const items = async (): Promise<Item[]> => (await adminStatus<Item>(admin)).items;
   const item = async (kind: string, name: string) => (await items()).find((i) => i.kind === kind && i.metadata.name === name);
-  await eventually(async () => ((await fetch(`${admin}/readyz`)).status === 200 ? true : undefined), 20_000, '/readyz 200');
+  await waitReady(admin);
 
   // Valid routes serve; the refused route and Gateway are reported, on stderr with file:line too.
   assert.equal((await request(port, '/good')).json().name, 'a');

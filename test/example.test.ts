@@ -4,12 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventually, NODE, ROOT, stop, waitForOutput } from './cli-helpers.ts';
+import { adminStatus, eventually, NODE, ROOT, stop, tempDir, waitForOutput, waitReady } from './cli-helpers.ts';
 
 const EXAMPLE_PORTS = [8080, 8081, 9101, 9102, 9103, 9104, 9105, 9106];
 
@@ -48,8 +47,7 @@ function httpGet(port: number, host: string, path: string, headers: Record<strin
 interface Item { kind: string; metadata: { namespace?: string; name: string }; status: { conditions?: { type: string; status: string; reason: string }[]; parents?: { conditions: { type: string; status: string; reason: string }[] }[] } }
 
 test('the example: teams on shared and dedicated Gateways, a route that is not allowed, real backends', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'portico-example-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'portico-example-');
   const free = await freePorts(EXAMPLE_PORTS.length);
   const ports = new Map(EXAMPLE_PORTS.map((p, i) => [p, free[i]]));
   copyManifests(dir, ports);
@@ -57,9 +55,9 @@ test('the example: teams on shared and dedicated Gateways, a route that is not a
   const child = spawn(NODE, [join(ROOT, 'examples', 'start.ts'), '--manifests', dir, '--admin-address', '127.0.0.1:0', '--bind-address', '127.0.0.1', '--workers', '0', '--no-access-log'], { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
   t.after(() => stop(child));
   const [, admin] = await waitForOutput(child, /admin API on (http:\/\/\S+)/);
-  await eventually(async () => ((await fetch(`${admin}/readyz`)).status === 200 ? true : undefined), 30_000, '/readyz');
+  await waitReady(admin!, 30_000);
 
-  const list = await (await fetch(`${admin}/status`)).json() as { kind: string; items: Item[] };
+  const list = await adminStatus<Item>(admin!);
   assert.equal(list.kind, 'List');
   if (list.items.length === 0) {
     t.diagnostic('translate() reports no status yet: only readiness is checked');
@@ -77,7 +75,7 @@ test('the example: teams on shared and dedicated Gateways, a route that is not a
   assert.equal(sneaky?.reason, 'NotAllowedByListeners');
 
   await eventually(async () => {
-    const l = await (await fetch(`${admin}/status`)).json() as { items: Item[] };
+    const l = await adminStatus<Item>(admin!);
     const g = l.items.filter((i) => i.kind === 'Gateway');
     return g.every((i) => i.status.conditions?.find((c) => c.type === 'Programmed')?.status === 'True') ? true : undefined;
   }, 20_000, 'both Gateways Programmed');
