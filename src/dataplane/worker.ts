@@ -3,14 +3,25 @@
 import type { DataPlaneOptions } from './index.ts';
 import type { FromWorker, ToWorker } from './workers.ts';
 import { Engine } from './engine.ts';
+import { WireDecoder } from './ir-wire.ts';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as DataPlaneOptions;
 const engine = new Engine(options);
 const send = (m: FromWorker) => process.send?.(m);
+const wire = new WireDecoder();
 
 process.on('message', (m: ToWorker) => {
   if (m.type === 'portico:apply') {
-    engine.apply(m.ir).then(
+    let ir;
+    try {
+      // Decoded on arrival, in message order: each message refers to what the previous ones held.
+      ir = wire.decode(m.ir);
+    } catch (err) {
+      wire.reset(); // the primary sends every part again after an error
+      send({ type: 'portico:applied', id: m.id, error: (err as Error).message });
+      return;
+    }
+    engine.apply(ir).then(
       (result) => send({ type: 'portico:applied', id: m.id, result }),
       (err: Error) => send({ type: 'portico:applied', id: m.id, error: err.message }),
     );

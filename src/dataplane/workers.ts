@@ -7,9 +7,10 @@ import { fileURLToPath } from 'node:url';
 import type { IR } from '../ir/types.ts';
 import type { ApplyResult, DataPlane, DataPlaneOptions } from './index.ts';
 import { mergeExpositions } from './metrics.ts';
+import { WireEncoder, type WireIR } from './ir-wire.ts';
 
 export type ToWorker =
-  | { type: 'portico:apply'; id: number; ir: IR }
+  | { type: 'portico:apply'; id: number; ir: WireIR }
   | { type: 'portico:metrics'; id: number };
 
 export type FromWorker =
@@ -36,6 +37,14 @@ export async function createWorkerPool(options: DataPlaneOptions, count: number)
   let nextId = 1;
   let lastIR: IR | undefined;
   let closing = false;
+  const encoder = new WireEncoder();
+  /** The configuration parts each worker holds (see ir-wire.ts), by worker id. */
+  const holdings = new Map<number, Set<number>>();
+  const applyMessage = (w: Worker, id: number, ir: IR): ToWorker => {
+    const { wire, holds } = encoder.encode(ir, holdings.get(w.id) ?? new Set());
+    holdings.set(w.id, holds);
+    return { type: 'portico:apply', id, ir: wire };
+  };
 
   const settle = (p: Pending, id: number) => {
     if (p.waiting.size > 0) return;
@@ -55,7 +64,10 @@ export async function createWorkerPool(options: DataPlaneOptions, count: number)
       if (p === undefined) return;
       if (m.type === 'portico:applied') {
         if (m.result) p.results.push(m.result);
-        if (m.error) p.errors.push(m.error);
+        if (m.error) {
+          p.errors.push(m.error);
+          holdings.delete(w.id); // it forgot every part: send it everything next time
+        }
       } else {
         p.texts.push(m.text);
       }
@@ -64,21 +76,22 @@ export async function createWorkerPool(options: DataPlaneOptions, count: number)
     });
     w.on('exit', () => {
       workers.delete(w.id);
+      holdings.delete(w.id);
       for (const [id, p] of pending) { p.waiting.delete(w.id); settle(p, id); }
       if (closing) return;
       // Replace the dead worker and bring it to the live generation.
-      void spawn().then((nw) => { if (lastIR) nw.send({ type: 'portico:apply', id: 0, ir: lastIR } satisfies ToWorker); });
+      void spawn().then((nw) => { if (lastIR) nw.send(applyMessage(nw, 0, lastIR)); });
     });
   });
 
   await Promise.all(Array.from({ length: count }, spawn));
 
-  const broadcast = (make: (id: number) => ToWorker, kind: 'apply' | 'metrics'): Promise<Pending> => {
+  const broadcast = (make: (id: number, w: Worker) => ToWorker, kind: 'apply' | 'metrics'): Promise<Pending> => {
     const id = nextId++;
     return new Promise((resolve) => {
       const p: Pending = { waiting: new Set(workers.keys()), results: [], errors: [], texts: [], kind, done: () => resolve(p) };
       pending.set(id, p);
-      for (const w of workers.values()) w.send(make(id));
+      for (const w of workers.values()) w.send(make(id, w));
       settle(p, id);
     });
   };
@@ -86,7 +99,7 @@ export async function createWorkerPool(options: DataPlaneOptions, count: number)
   return {
     async apply(ir) {
       lastIR = ir;
-      const p = await broadcast((id) => ({ type: 'portico:apply', id, ir }), 'apply');
+      const p = await broadcast((id, w) => applyMessage(w, id, ir), 'apply');
       if (p.errors.length > 0 && p.results.length === 0) throw new Error(p.errors[0]);
       const bindErrors: Record<string, string> = {};
       for (const r of p.results) Object.assign(bindErrors, r.bindErrors);
