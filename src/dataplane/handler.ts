@@ -38,6 +38,8 @@ export interface Runtime {
 /** Request headers never forwarded (hop-by-hop, RFC 9110 §7.6.1) and HTTP/2 pseudo-headers. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate', 'proxy-authorization', 'http2-settings', 'host']);
 const RESPONSE_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'trailer', 'te', 'proxy-authenticate']);
+/** Response bodies up to this size are sent as a string joined to the head (see onResponseEnd). */
+const SMALL_BODY = 1024;
 /** Retry and ExternalAuth forwardBody buffer request bodies up to this size; larger ones are streamed, once. */
 const BODY_BUFFER_LIMIT = 1 << 20;
 /**
@@ -458,7 +460,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const last = this.lastChunk;
     if (last !== undefined) {
       this.lastChunk = undefined;
-      this.res.end(last);
+      // A small body as a Latin-1 string (byte for byte the same bytes): node:http then joins it
+      // to the head in one string and one plain write, instead of a writev of head and buffer.
+      if (last.length <= SMALL_BODY) this.res.end(last.toString('latin1'), 'latin1');
+      else this.res.end(last);
     } else {
       this.res.end();
     }
