@@ -265,6 +265,32 @@ test('invalid or zero-weight backends refuse the connection', async () => {
     const r = await tlsExchange(port, sni, 'x');
     assert.equal(r.cn, undefined, sni);
     assert.equal(r.data, '', sni);
+    assert.equal(r.error, 'ECONNRESET', `${sni}: a rejected connection, not a TLS alert`);
+  }
+});
+
+test('refusals are a bare connection reset, never a TLS alert (TLSRoute conformance: connection rejected)', async () => {
+  const pt = { mode: 'Passthrough' as const, certificates: [] };
+  const { port } = await start([
+    ...passthroughListeners(),
+    listener('noroute', 'TLS', 0, [], { hostname: 'noroute.example.com', tls: pt }),
+  ]);
+  // Unknown SNI, no SNI, a listener without a route for the SNI.
+  for (const sni of ['non.matching.org', undefined, 'noroute.example.com']) {
+    const r = await tlsExchange(port, sni, 'x');
+    assert.equal(r.error, 'ECONNRESET', `${sni}: got ${r.error}`);
+    // Nothing at all comes back: no alert record before the reset.
+    const bytes = await new Promise<number>((resolve) => {
+      let n = 0;
+      const raw = net.connect(port, '127.0.0.1', () => {
+        const c = tls.connect({ socket: raw, ...(sni ? { servername: sni } : {}), rejectUnauthorized: false });
+        c.on('error', () => {});
+      });
+      raw.on('data', (d) => (n += d.length));
+      raw.on('error', () => {});
+      raw.on('close', () => resolve(n));
+    });
+    assert.equal(bytes, 0, `${sni}: bytes received`);
   }
 });
 

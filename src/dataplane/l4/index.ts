@@ -40,7 +40,7 @@
 // Routing rules implemented here (the spec's, see the file comments):
 //   - TLS: SNI → most specific listener on the port (exact, then longest wildcard — matching one
 //     or more labels —, then no hostname) → most specific TLSRoute hostname on that listener.
-//     Missing or unknown SNI: refused with an unrecognized_name alert, never a default backend.
+//     Missing or unknown SNI: the connection is reset (no TLS alert), never a default backend.
 //     The selected listener's mode decides per connection: Passthrough replays the ClientHello to
 //     the backend; Terminate uses the listener's certificate for the SNI and sends plaintext
 //     (re-encrypted if the backend has IRBackend.tls); IR mode 'Mixed' terminates the SNIs its

@@ -2,8 +2,8 @@
 //
 // Per connection:
 //   1. Read the ClientHello from the raw stream (clienthello.ts) within handshakeTimeoutMs.
-//      No SNI, an SNI no listener or route claims, or a malformed hello: the connection is refused
-//      with a TLS unrecognized_name alert (never routed to a default).
+//      No SNI, an SNI no listener or route claims, or no usable backend: the connection is reset
+//      (never routed to a default); a malformed hello gets a decode_error alert.
 //   2. The most specific listener hostname on the port picks the listener (hosts.ts); then the most
 //      specific TLSRoute hostname among that listener's routes picks the route.
 //   3. Passthrough: connect to a weighted backend endpoint, replay the ClientHello bytes, splice.
@@ -126,7 +126,7 @@ function readHello(socket: net.Socket, opts: ResolvedL4Options, done: (hello: Cl
   socket.on('end', onEnd);
 }
 
-/** A fatal alert record with the given description (50 decode_error, 112 unrecognized_name). */
+/** A fatal alert record with the given description (50 decode_error). */
 function alert(description: number): Buffer {
   return Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, description]);
 }
@@ -146,8 +146,10 @@ function route(socket: net.Socket, hello: ClientHelloInfo, head: Buffer, table: 
   const refuse = (reason: string) => {
     count('portico_l4_connections_rejected_total', labels, { reason });
     opts.onReject?.({ listener: listener?.id, reason, remote: socket.remoteAddress, sni });
-    // A polite TLS-level refusal; the client sees "unrecognized name" rather than a bare reset.
-    closeWithAlert(socket, alert(112));
+    // A bare TCP reset, no TLS alert: a TLSRoute that cannot take the connection (no listener or
+    // route for the SNI, no usable backend) must look like a rejected connection, and clients
+    // (the upstream conformance suite among them) tell that from a TLS-level error by the reset.
+    reset(socket);
   };
   if (sni === undefined) {
     const https = table.listeners.find((l) => l.protocol === 'HTTPS' && !l.hostname) ?? table.listeners.find((l) => l.protocol === 'HTTPS');
