@@ -16,7 +16,7 @@ import { acquire, kubeconfigPath } from '../conformance/cluster.ts';
 import { KubeClient, type KubeObject } from '../conformance/lib/kube.ts';
 import { freePort, rssBytes } from './lib/proc.ts';
 import { explainPortico, freePortRange, spawnPortico, waitForReady } from './lib/targets.ts';
-import { propagation, type ControlPlaneFigure } from './control-plane.ts';
+import { propagation, until, type ControlPlaneFigure } from './control-plane.ts';
 
 const GROUP = 'gateway.networking.k8s.io';
 const V1 = `${GROUP}/v1`;
@@ -86,6 +86,8 @@ export async function runControlPlaneKube(routes: number, changes: number, timeo
     portico = spawnPortico({ kubeconfig, addressPool, controllerName }, admin, undefined, log);
     await waitForReady(admin, timeoutMs);
     const readyMs = performance.now() - t0;
+    await until(async () => (await get(address, port, routes - 1)) === 302, timeoutMs, `route ${routes - 1} answering`);
+    const lastRouteMs = performance.now() - t0;
     const accepted = async () => {
       const list = await client.get(`/apis/${V1}/namespaces/${ns}/httproutes`);
       return (list.items as any[]).filter((r) => r.status?.parents?.some((p: any) => p.controllerName === controllerName && p.conditions?.some((c: any) => c.type === 'Accepted' && c.status === 'True'))).length;
@@ -98,7 +100,7 @@ export async function runControlPlaneKube(routes: number, changes: number, timeo
     await new Promise((r) => setTimeout(r, 2000));
     const rssMB = rssBytes(portico.child.pid!) / 1048576;
     const p = await propagation(changes, (i) => client.create(redirectRoute(1_000_000 + i, ns)), async (i) => (await get(address, port, 1_000_000 + i)) === 302);
-    return { mode: 'kubernetes', routes, readyMs, acceptedMs, rssMB, propagationP50Ms: p.p50, propagationP99Ms: p.p99, changes };
+    return { mode: 'kubernetes', routes, readyMs, lastRouteMs, acceptedMs, rssMB, propagationP50Ms: p.p50, propagationP99Ms: p.p99, changes };
   } catch (e) {
     throw portico ? await explainPortico(e, admin, log) : e;
   } finally {

@@ -1,0 +1,15 @@
+import { spawn } from 'node:child_process';
+import { rssBytes, freePort } from './lib/proc.ts';
+import { waitForReady } from './lib/targets.ts';
+const dir = process.argv[2]; const workers = process.argv[3];
+const admin = await freePort();
+const args = [...(process.env.FLAGS ? process.env.FLAGS.split(' ') : []), 'src/cli/main.ts', 'run', '-f', dir, '--bind-address', '127.0.0.1', '--admin-address', `127.0.0.1:${admin}`, '--no-access-log', ...(workers ? ['--workers', workers] : [])];
+const t0 = performance.now();
+const child = spawn(process.execPath, args, { stdio: 'ignore' });
+await waitForReady(admin, 120000);
+const ready = performance.now() - t0;
+await new Promise((r) => setTimeout(r, 2000));
+console.log(`workers=${workers ?? 'default'} ready ${ready.toFixed(0)} ms rss(tree) ${(rssBytes(child.pid!) / 1048576).toFixed(0)} MB`);
+await new Promise((r) => setTimeout(r, 10000));
+console.log(`rss after 12 s ${(rssBytes(child.pid!) / 1048576).toFixed(0)} MB`);
+child.kill('SIGTERM');
