@@ -140,9 +140,12 @@ export function listenerConditions(l: ListenerState): Condition[] {
 }
 
 export function listenerStatus(l: ListenerState): Record<string, unknown> {
+  // A listener whose protocol cannot be served on its port (ProtocolConflict) supports no route
+  // kind in this configuration; TLSRouteListenerMixedTerminationNotSupported expects none listed.
+  const protocolConflict = !l.notAccepted && l.conflicted?.reason === ListenerReason.ProtocolConflict;
   return {
     name: l.name,
-    supportedKinds: l.supportedKinds.map((k) => ({ group: k.group, kind: k.kind })),
+    supportedKinds: protocolConflict ? [] : l.supportedKinds.map((k) => ({ group: k.group, kind: k.kind })),
     attachedRoutes: l.attachedRoutes,
     conditions: listenerConditions(l),
   };
