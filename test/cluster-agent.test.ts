@@ -1,5 +1,5 @@
 // Pieces of the node agent (conformance/node-agent) that need no cluster: the container log reader
-// that serves /containerLogs and the DNS stub that stands in for CoreDNS.
+// that serves /containerLogs, the DNS stub that stands in for CoreDNS, and pod IP allocation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readLogs } from '../conformance/node-agent/logs.ts';
 import { dnsReply } from '../conformance/node-agent/dns-stub.ts';
+import { PodIPs } from '../conformance/node-agent/ipam.ts';
 
 test('container logs honour sinceTime, timestamps, tailLines and limitBytes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'portico-logs-'));
@@ -76,4 +77,19 @@ test('the DNS stub returns an empty answer for other types and ignores garbage',
   const response = query('x.');
   response[2] |= 0x80;
   assert.equal(dnsReply(response, '10.0.0.1'), undefined);
+});
+
+test('pod IPs are handed out round-robin: a freed address is not reused at once (stale neighbour entries)', () => {
+  const ips = new PodIPs('10.9.0.');
+  assert.equal(ips.allocate(), '10.9.0.2');
+  assert.equal(ips.allocate(), '10.9.0.3');
+  ips.release('10.9.0.2');
+  // Lowest-free would give .2 back to a new pod (new MAC) while the host still knows the old MAC.
+  assert.equal(ips.allocate(), '10.9.0.4');
+  const all = new Set<string>();
+  for (let i = 0; i < 251; i++) all.add(ips.allocate()); // every other host address
+  assert.ok(all.has('10.9.0.2') && all.has('10.9.0.254') && !all.has('10.9.0.1') && !all.has('10.9.0.255'));
+  assert.throws(() => ips.allocate(), /exhausted/);
+  ips.release('10.9.0.100');
+  assert.equal(ips.allocate(), '10.9.0.100');
 });

@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { KubeClient, KubeError, sleep } from '../lib/kube.ts';
 import { NETWORK } from '../cluster.ts';
 import { cleanupNetwork, createPodNetns, deletePodNetns, ensureBridge, vethName } from './netns.ts';
+import { PodIPs } from './ipam.ts';
 import { readLogs } from './logs.ts';
 
 const { values: args } = parseArgs({
@@ -64,18 +65,7 @@ interface RunningPod {
 
 const pods = new Map<string, RunningPod>(); // by uid
 const starting = new Set<string>(); // uids whose start is in progress
-const usedIPs = new Set<string>();
-
-function allocateIP(): string {
-  for (let i = 2; i < 255; i++) {
-    const ip = podPrefix + i;
-    if (!usedIPs.has(ip)) {
-      usedIPs.add(ip);
-      return ip;
-    }
-  }
-  throw new Error('pod CIDR exhausted');
-}
+const podIPs = new PodIPs(podPrefix);
 
 // ---------------------------------------------------------------- node registration and heartbeats
 
@@ -343,7 +333,7 @@ async function prepareVolumesWhenAvailable(rp: RunningPod, pod: any): Promise<Ma
 
 async function startPod(pod: any): Promise<void> {
   const uid = pod.metadata.uid;
-  const ip = allocateIP();
+  const ip = podIPs.allocate();
   const rp: RunningPod = {
     uid,
     namespace: pod.metadata.namespace,
@@ -395,7 +385,7 @@ async function stopPod(uid: string): Promise<void> {
   }
   await deletePodNetns(rp.netns, vethName(rp.ip));
   rmSync(rp.dir, { recursive: true, force: true });
-  usedIPs.delete(rp.ip);
+  podIPs.release(rp.ip);
   pods.delete(uid);
   log(`stopped ${rp.namespace}/${rp.name}`);
 }

@@ -41,6 +41,17 @@ export async function createPodNetns(opts: { netns: string; podIP: string; prefi
   await ip(['-n', opts.netns, 'link', 'set', 'eth0', 'up']);
   await ip(['-n', opts.netns, 'link', 'set', 'lo', 'up']);
   await ip(['-n', opts.netns, 'route', 'add', 'default', 'via', opts.gateway]);
+  // A pod IP used before still has the old pod's MAC in the host's neighbour table: traffic from
+  // the host (Portico) would go to that dead MAC until the entry expires. Forget it now.
+  await flushNeighbour(opts.podIP, opts.bridge);
+}
+
+export async function flushNeighbour(podIP: string, bridge: string): Promise<void> {
+  try {
+    await ip(['neigh', 'flush', 'to', podIP, 'dev', bridge]);
+  } catch {
+    /* no entry */
+  }
 }
 
 /** Kills whatever still runs in the namespace, then removes it (the veth pair goes with it). */
