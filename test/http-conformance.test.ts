@@ -7,6 +7,7 @@
 // Already covered one-to-one elsewhere: GatewayHTTPListenerIsolation (test/golden-incremental.test.ts).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { createDataPlane, type DataPlane } from '../src/dataplane/index.ts';
 import { startEcho, type EchoBackend } from './support/echo-backend.ts';
 import { freePort, request } from './support/client.ts';
@@ -81,6 +82,8 @@ interface Scenario {
   yaml: () => string;
   routes: string[];
   cases: Case[];
+  /** Checks beyond single requests (e.g. a weighted distribution). */
+  extra?: () => Promise<void>;
 }
 
 /** Translates the scenario, checks its routes are Accepted, and makes its IR live. */
@@ -95,6 +98,12 @@ async function apply(s: Scenario): Promise<void> {
   assert.deepEqual(applied.bindErrors, {});
 }
 
+/** A header's values as the conformance suite compares them: joined by ',' (null when absent). */
+function joined(v: string | string[] | undefined): string | null {
+  if (v === undefined) return null;
+  return (Array.isArray(v) ? v.join(',') : v).replace(/,\s+/g, ',');
+}
+
 async function check(c: Case): Promise<void> {
   const what = `${c.method ?? 'GET'} ${c.host ?? 'example.com'}${c.path} ${JSON.stringify(c.headers ?? {})}`;
   const r = await request(port, c.path, { host: c.host ?? 'example.com', method: c.method, headers: c.headers });
@@ -103,17 +112,15 @@ async function check(c: Case): Promise<void> {
     const body = r.json();
     assert.equal(body.name, NAMES[c.backend - 1], `${what}: backend`);
     for (const [k, v] of Object.entries(c.seen ?? {})) {
-      const got = body.headers[k.toLowerCase()];
-      assert.equal(Array.isArray(got) ? got.join(',') : got ?? null, v, `${what}: backend saw ${k}`);
+      assert.equal(joined(body.headers[k.toLowerCase()]), v, `${what}: backend saw ${k}`);
     }
     if (c.seenPath !== undefined) assert.equal(body.path, c.seenPath, `${what}: backend path`);
     if (c.seenHost !== undefined) assert.equal(body.host, c.seenHost, `${what}: backend host`);
   }
   if (c.status !== undefined) assert.equal(r.status, c.status, `${what}: status`);
-  if (c.location !== undefined) assert.equal(r.headers.location, c.location, `${what}: location`);
+  if (c.location !== undefined) assert.equal(r.headers.location, c.location.replace('PORT', String(port)), `${what}: location`);
   for (const [k, v] of Object.entries(c.response ?? {})) {
-    const got = r.headers[k.toLowerCase()];
-    assert.equal(Array.isArray(got) ? got.join(',') : got ?? null, v, `${what}: response ${k}`);
+    assert.equal(joined(r.headers[k.toLowerCase()]), v, `${what}: response ${k}`);
   }
 }
 
@@ -122,6 +129,38 @@ const to = (path: string, v: 1 | 2 | 3, extra: Partial<Case> = {}): Case => ({ p
 /** Shorthand: a request answered by the gateway with `status`. */
 const answered = (path: string, status: number, extra: Partial<Case> = {}): Case => ({ path, status, ...extra });
 const hdr = (headers: Record<string, string>, extra: Partial<Case> = {}): Partial<Case> => ({ headers, ...extra });
+
+/** A Gateway on the test port with one listener per hostname ('' for none), named listener-1…. */
+function gateway(name: string, hostnames: string[]): string {
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: ${name}, namespace: ${NS}, generation: 1}
+spec:
+  gatewayClassName: portico
+  listeners:
+${hostnames.map((h, i) => `  - {name: listener-${i + 1}, port: ${port}, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}${h ? `, hostname: ${h}` : ''}}`).join('\n')}`;
+}
+
+/** An HTTPRoute with `hostnames` on Gateway `gw`, one PathPrefix rule to backend `v`. */
+function onGateway(name: string, gw: string, hostnames: string, prefix: string, v: 1 | 2 | 3): string {
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: ${name}, namespace: ${NS}}
+spec:
+  parentRefs: [{name: ${gw}}]
+  hostnames: ${hostnames}
+  rules: [{matches: [{path: {type: PathPrefix, value: ${prefix}}}], backendRefs: [${be(v)}]}]`;
+}
+
+/** The same request to several hosts: routed to backend `v`, or answered with a status (>= 100). */
+function hosts(list: string[], path: string, want: number): Case[] {
+  return list.map((host) => (want >= 100 ? answered(path, want, { host }) : to(path, want as 1 | 2 | 3, { host })));
+}
+
+/** The RequestHeaderModifier the rewrite tests combine with URLRewrite, what they send and what the backend must see. */
+const MODIFY = '{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Header-Set, value: set-overwrites-values}], add: [{name: X-Header-Add, value: header-val-1}, {name: X-Header-Add-Append, value: header-val-2}], remove: [X-Header-Remove]}}';
+const MODIFY_IN = { 'X-Header-Remove': 'remove-val', 'X-Header-Add-Append': 'append-val-1', 'X-Header-Set': 'set-val' };
+const MODIFIED = { 'X-Header-Add': 'header-val-1', 'X-Header-Add-Append': 'append-val-1,header-val-2', 'X-Header-Set': 'set-overwrites-values', 'X-Header-Remove': null };
 
 const scenarios: Scenario[] = [
   {
@@ -243,11 +282,191 @@ ${route('matching-part2', `
       to('/', 2, { method: 'PATCH', headers: { version: 'four' } }),
     ],
   },
+  {
+    name: 'HTTPRouteHostnameIntersection',
+    routes: ['specific-host-matches-listener-specific-host', 'specific-host-matches-listener-wildcard-host', 'wildcard-host-matches-listener-specific-host', 'wildcard-host-matches-listener-wildcard-host', 'httproute-hostname-intersection-all'],
+    yaml: () => [
+      gateway('httproute-hostname-intersection', ['very.specific.com', '"*.wildcard.io"', '"*.anotherwildcard.io"']),
+      gateway('httproute-hostname-intersection-all', ['']),
+      onGateway('specific-host-matches-listener-specific-host', 'httproute-hostname-intersection', '[non.matching.com, "*.nonmatchingwildcard.io", very.specific.com]', '/s1', 1),
+      onGateway('specific-host-matches-listener-wildcard-host', 'httproute-hostname-intersection', '[non.matching.com, wildcard.io, foo.wildcard.io, bar.wildcard.io, foo.bar.wildcard.io]', '/s2', 2),
+      onGateway('wildcard-host-matches-listener-specific-host', 'httproute-hostname-intersection', '[non.matching.com, "*.specific.com"]', '/s3', 3),
+      onGateway('wildcard-host-matches-listener-wildcard-host', 'httproute-hostname-intersection', '["*.anotherwildcard.io"]', '/s4', 1),
+      onGateway('no-intersecting-hosts', 'httproute-hostname-intersection', '[specific.but.wrong.com, wildcard.io]', '/s5', 2),
+      onGateway('httproute-hostname-intersection-all', 'httproute-hostname-intersection-all', '[first.com, sub.first.com, second.com, sub.second.com]', '/', 2),
+    ].join('\n---\n'),
+    cases: [
+      ...hosts(['very.specific.com', 'very.specific.com:1234'], '/s1', 1),
+      ...hosts(['non.matching.com', 'foo.nonmatchingwildcard.io', 'foo.wildcard.io'], '/s1', 404), answered('/non-matching-prefix', 404, { host: 'very.specific.com' }),
+      ...hosts(['foo.wildcard.io', 'bar.wildcard.io', 'foo.bar.wildcard.io'], '/s2', 2),
+      ...hosts(['non.matching.com', 'wildcard.io', 'very.specific.com'], '/s2', 404), answered('/non-matching-prefix', 404, { host: 'foo.wildcard.io' }),
+      to('/s3', 3, { host: 'very.specific.com' }), ...hosts(['non.matching.com', 'foo.specific.com', 'foo.wildcard.io'], '/s3', 404),
+      ...hosts(['foo.anotherwildcard.io', 'bar.anotherwildcard.io', 'foo.bar.anotherwildcard.io'], '/s4', 1),
+      ...hosts(['anotherwildcard.io', 'foo.wildcard.io', 'very.specific.com'], '/s4', 404), answered('/non-matching-prefix', 404, { host: 'foo.anotherwildcard.io' }),
+      ...hosts(['specific.but.wrong.com', 'wildcard.io'], '/s5', 404),
+      ...hosts(['first.com', 'sub.first.com', 'second.com', 'sub.second.com'], '/', 2), ...hosts(['third.com', 'sub.third.com'], '/', 404),
+    ],
+  },
+  {
+    name: 'HTTPRouteListenerHostnameMatching',
+    routes: ['backend-v1', 'backend-v2', 'backend-v3'],
+    yaml: () => {
+      const gw = 'httproute-listener-hostname-matching';
+      const onListeners = (name: string, sections: string[], v: 1 | 2 | 3) => `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: ${name}, namespace: ${NS}}
+spec:
+  parentRefs: [${sections.map((x) => `{name: ${gw}, sectionName: ${x}}`).join(', ')}]
+  rules: [{backendRefs: [${be(v)}]}]`;
+      return [
+        gateway(gw, ['bar.com', 'foo.bar.com', '"*.bar.com"', '"*.foo.com"']),
+        onListeners('backend-v1', ['listener-1'], 1), onListeners('backend-v2', ['listener-2'], 2), onListeners('backend-v3', ['listener-3', 'listener-4'], 3),
+      ].join('\n---\n');
+    },
+    cases: [
+      to('/', 1, { host: 'bar.com' }), to('/', 2, { host: 'foo.bar.com' }),
+      ...hosts(['baz.bar.com', 'boo.bar.com', 'multiple.prefixes.bar.com', 'multiple.prefixes.foo.com'], '/', 3),
+      ...hosts(['foo.com', 'no.matching.host'], '/', 404),
+    ],
+  },
+  {
+    name: 'HTTPRouteWeight',
+    routes: ['weighted-backends'],
+    yaml: () => route('weighted-backends', `
+- backendRefs: [${be(1, 'weight: 70')}, ${be(2, 'weight: 30')}, ${be(3, 'weight: 0')}]`),
+    cases: [{ path: '/', status: 200 }],
+    extra: async () => {
+      // the distribution over 1000 requests, within the suite's tolerance of 5 points
+      const counts = new Map<string, number>();
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 10 });
+      try {
+        await Promise.all(Array.from({ length: 10 }, async () => {
+          for (let i = 0; i < 100; i++) {
+            const name = (await request(port, '/', { host: 'example.com', agent })).json().name;
+            counts.set(name, (counts.get(name) ?? 0) + 1);
+          }
+        }));
+      } finally {
+        agent.destroy();
+      }
+      const share = (v: number) => (counts.get(NAMES[v - 1]!) ?? 0) / 1000;
+      assert.ok(Math.abs(share(1) - 0.7) <= 0.05, `v1 share ${share(1)}`);
+      assert.ok(Math.abs(share(2) - 0.3) <= 0.05, `v2 share ${share(2)}`);
+      assert.equal(share(3), 0, 'weight 0 never chosen');
+    },
+  },
+  {
+    name: 'HTTPRouteRedirectHostAndStatus',
+    routes: ['redirect-host-and-status'],
+    yaml: () => route('redirect-host-and-status', `
+- {matches: [{path: {type: PathPrefix, value: /hostname-redirect}}], filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org}}]}
+- {matches: [{path: {type: PathPrefix, value: /host-and-status}}], filters: [{type: RequestRedirect, requestRedirect: {statusCode: 301, hostname: example.org}}]}`),
+    cases: [
+      answered('/hostname-redirect', 302, { location: 'http://example.org:PORT/hostname-redirect' }),
+      answered('/host-and-status', 301, { location: 'http://example.org:PORT/host-and-status' }),
+    ],
+  },
+  {
+    name: 'HTTPRouteRedirectPath',
+    routes: ['redirect-path'],
+    yaml: () => {
+      const r = (prefix: string, redirect: string) => `- {matches: [{path: {type: PathPrefix, value: ${prefix}}}], filters: [{type: RequestRedirect, requestRedirect: {${redirect}}}]}`;
+      return route('redirect-path', [
+        r('/original-prefix', 'path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}'),
+        r('/full', 'path: {type: ReplaceFullPath, replaceFullPath: /full-path-replacement}'),
+        r('/path-and-host', 'hostname: example.org, path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}'),
+        r('/path-and-status', 'path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}, statusCode: 301'),
+        r('/full-path-and-host', 'hostname: example.org, path: {type: ReplaceFullPath, replaceFullPath: /replacement-full}'),
+        r('/full-path-and-status', 'path: {type: ReplaceFullPath, replaceFullPath: /replacement-full}, statusCode: 301'),
+      ].join('\n'));
+    },
+    cases: [
+      answered('/original-prefix/lemon', 302, { location: 'http://example.com:PORT/replacement-prefix/lemon' }),
+      answered('/full/path/original', 302, { location: 'http://example.com:PORT/full-path-replacement' }),
+      answered('/path-and-host', 302, { location: 'http://example.org:PORT/replacement-prefix' }),
+      answered('/path-and-status', 301, { location: 'http://example.com:PORT/replacement-prefix' }),
+      answered('/full-path-and-host', 302, { location: 'http://example.org:PORT/replacement-full' }),
+      answered('/full-path-and-status', 301, { location: 'http://example.com:PORT/replacement-full' }),
+    ],
+  },
+  {
+    name: 'HTTPRouteRedirectPort',
+    routes: ['redirect-port'],
+    yaml: () => {
+      const r = (prefix: string, redirect: string) => `- {matches: [{path: {type: PathPrefix, value: ${prefix}}}], filters: [{type: RequestRedirect, requestRedirect: {${redirect}}}]}`;
+      return route('redirect-port', [
+        r('/port', 'port: 8083'), r('/port-and-host', 'hostname: example.org, port: 8083'),
+        r('/port-and-status', 'port: 8083, statusCode: 301'), r('/port-and-host-and-status', 'port: 8083, hostname: example.org, statusCode: 302'),
+      ].join('\n'));
+    },
+    cases: [
+      answered('/port', 302, { location: 'http://example.com:8083/port' }),
+      answered('/port-and-host', 302, { location: 'http://example.org:8083/port-and-host' }),
+      answered('/port-and-status', 301, { location: 'http://example.com:8083/port-and-status' }),
+      answered('/port-and-host-and-status', 302, { location: 'http://example.org:8083/port-and-host-and-status' }),
+    ],
+  },
+  {
+    name: 'HTTPRouteRedirectScheme',
+    routes: ['redirect-scheme'],
+    yaml: () => {
+      const r = (prefix: string, redirect: string) => `- {matches: [{path: {type: PathPrefix, value: ${prefix}}}], filters: [{type: RequestRedirect, requestRedirect: {${redirect}}}]}`;
+      return route('redirect-scheme', [
+        r('/scheme', 'scheme: https'), r('/scheme-and-host', 'hostname: example.org, scheme: https'),
+        r('/scheme-and-status', 'scheme: https, statusCode: 301'), r('/scheme-and-host-and-status', 'scheme: https, statusCode: 302, hostname: example.org'),
+      ].join('\n'));
+    },
+    cases: [
+      // a scheme without a port: the scheme's well-known port, left out of Location
+      answered('/scheme', 302, { location: 'https://example.com/scheme' }),
+      answered('/scheme-and-host', 302, { location: 'https://example.org/scheme-and-host' }),
+      answered('/scheme-and-status', 301, { location: 'https://example.com/scheme-and-status' }),
+      answered('/scheme-and-host-and-status', 302, { location: 'https://example.org/scheme-and-host-and-status' }),
+    ],
+  },
+  {
+    name: 'HTTPRouteRewriteHost',
+    routes: ['rewrite-host'],
+    yaml: () => route('rewrite-host', `
+- {matches: [{path: {type: PathPrefix, value: /one}}], filters: [{type: URLRewrite, urlRewrite: {hostname: one.example.org}}], backendRefs: [${be(1)}]}
+- {filters: [{type: URLRewrite, urlRewrite: {hostname: example.org}}], backendRefs: [${be(2)}]}
+- matches: [{path: {type: PathPrefix, value: /rewrite-host-and-modify-headers}}]
+  filters:
+  - {type: URLRewrite, urlRewrite: {hostname: test.example.org}}
+  - ${MODIFY}
+  backendRefs: [${be(2)}]`, 'hostnames: [rewrite.example]'),
+    cases: [
+      to('/one', 1, { host: 'rewrite.example', seenHost: 'one.example.org', seenPath: '/one' }),
+      to('/two', 2, { host: 'rewrite.example', seenHost: 'example.org', seenPath: '/two' }),
+      to('/rewrite-host-and-modify-headers', 2, { host: 'rewrite.example', headers: { 'X-Header-Remove': 'remove-val', 'X-Header-Add-Append': 'append-val-1' }, seenHost: 'test.example.org', seen: MODIFIED }),
+    ],
+  },
+  {
+    name: 'HTTPRouteRewritePath',
+    routes: ['rewrite-path'],
+    yaml: () => route('rewrite-path', `
+- {matches: [{path: {type: PathPrefix, value: /prefix/one}}], filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /one}}}], backendRefs: [${be(1)}]}
+- {matches: [{path: {type: PathPrefix, value: /strip-prefix}}], filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}}], backendRefs: [${be(1)}]}
+- {matches: [{path: {type: PathPrefix, value: /full/one}}], filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /one}}}], backendRefs: [${be(1)}]}
+- matches: [{path: {type: PathPrefix, value: /full/rewrite-path-and-modify-headers}}]
+  filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /test}}}, ${MODIFY}]
+  backendRefs: [${be(1)}]
+- matches: [{path: {type: PathPrefix, value: /prefix/rewrite-path-and-modify-headers}}]
+  filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /prefix}}}, ${MODIFY}]
+  backendRefs: [${be(1)}]`),
+    cases: [
+      to('/prefix/one/two', 1, { seenPath: '/one/two' }), to('/strip-prefix/three', 1, { seenPath: '/three' }),
+      to('/strip-prefix', 1, { seenPath: '/' }), to('/full/one/two', 1, { seenPath: '/one' }),
+      to('/full/rewrite-path-and-modify-headers/test', 1, { headers: MODIFY_IN, seenPath: '/test', seen: MODIFIED }),
+      to('/prefix/rewrite-path-and-modify-headers/one', 1, { headers: MODIFY_IN, seenPath: '/prefix/one', seen: MODIFIED }),
+    ],
+  },
 ];
 
 for (const s of scenarios) {
   test(s.name, async () => {
     await apply(s);
     for (const c of s.cases) await check(c);
+    await s.extra?.();
   });
 }
