@@ -162,6 +162,44 @@ const MODIFY = '{type: RequestHeaderModifier, requestHeaderModifier: {set: [{nam
 const MODIFY_IN = { 'X-Header-Remove': 'remove-val', 'X-Header-Add-Append': 'append-val-1', 'X-Header-Set': 'set-val' };
 const MODIFIED = { 'X-Header-Add': 'header-val-1', 'X-Header-Add-Append': 'append-val-1,header-val-2', 'X-Header-Set': 'set-overwrites-values', 'X-Header-Remove': null };
 
+/** The header modifiers of the Request/ResponseHeaderModifier tests, by path prefix. */
+const HEADER_MODIFIERS: [string, string][] = [
+  ['/set', 'set: [{name: X-Header-Set, value: set-overwrites-values}]'],
+  ['/add', 'add: [{name: X-Header-Add, value: add-appends-values}]'],
+  ['/remove', 'remove: [X-Header-Remove]'],
+  ['/multiple', 'set: [{name: X-Header-Set-1, value: header-set-1}, {name: X-Header-Set-2, value: header-set-2}], add: [{name: X-Header-Add-1, value: header-add-1}, {name: X-Header-Add-2, value: header-add-2}, {name: X-Header-Add-3, value: header-add-3}], remove: [X-Header-Remove-1, X-Header-Remove-2]'],
+];
+
+/** HTTPRouteRequestHeaderModifier's rules, with the filter on the rule or (the Backend variant) on its backendRef. */
+function requestModifierRules(onBackend: boolean): string {
+  const rows = [...HEADER_MODIFIERS, ['/case-insensitivity', 'set: [{name: X-Header-Set, value: header-set}], add: [{name: X-Header-Add, value: header-add}], remove: [X-Header-Remove]']];
+  return rows.map(([prefix, mod]) => {
+    const filter = `{type: RequestHeaderModifier, requestHeaderModifier: {${mod}}}`;
+    return onBackend
+      ? `- {matches: [{path: {type: PathPrefix, value: ${prefix}}}], backendRefs: [${be(1, `filters: [${filter}]`)}]}`
+      : `- {matches: [{path: {type: PathPrefix, value: ${prefix}}}], filters: [${filter}], backendRefs: [${be(1)}]}`;
+  }).join('\n');
+}
+
+const REQUEST_MODIFIER_CASES: Case[] = [
+  to('/set', 1, { headers: { 'Some-Other-Header': 'val' }, seen: { 'Some-Other-Header': 'val', 'X-Header-Set': 'set-overwrites-values' } }),
+  to('/set', 1, { headers: { 'Some-Other-Header': 'val', 'X-Header-Set': 'some-other-value' }, seen: { 'Some-Other-Header': 'val', 'X-Header-Set': 'set-overwrites-values' } }),
+  to('/add', 1, { headers: { 'Some-Other-Header': 'val' }, seen: { 'Some-Other-Header': 'val', 'X-Header-Add': 'add-appends-values' } }),
+  to('/add', 1, { headers: { 'Some-Other-Header': 'val', 'X-Header-Add': 'some-other-value' }, seen: { 'Some-Other-Header': 'val', 'X-Header-Add': 'some-other-value,add-appends-values' } }),
+  to('/remove', 1, { headers: { 'X-Header-Remove': 'val' }, seen: { 'X-Header-Remove': null } }),
+  to('/multiple', 1, {
+    headers: { 'X-Header-Set-2': 'set-val-2', 'X-Header-Add-2': 'add-val-2', 'X-Header-Remove-2': 'remove-val-2', 'Another-Header': 'another-header-val' },
+    seen: { 'X-Header-Set-1': 'header-set-1', 'X-Header-Set-2': 'header-set-2', 'X-Header-Add-1': 'header-add-1', 'X-Header-Add-2': 'add-val-2,header-add-2', 'X-Header-Add-3': 'header-add-3', 'Another-Header': 'another-header-val', 'X-Header-Remove-1': null, 'X-Header-Remove-2': null },
+  }),
+  to('/case-insensitivity', 1, {
+    headers: { 'x-header-set': 'original-val-set', 'x-header-add': 'original-val-add', 'x-header-remove': 'original-val-remove', 'Another-Header': 'another-header-val' },
+    seen: { 'X-Header-Set': 'header-set', 'X-Header-Add': 'original-val-add,header-add', 'Another-Header': 'another-header-val', 'X-Header-Remove': null },
+  }),
+];
+
+/** Asks the echo backend to set these response headers (its X-Echo-Set-Header). */
+const backendSets = (h: Record<string, string>) => ({ 'X-Echo-Set-Header': Object.entries(h).map(([k, v]) => `${k}:${v}`).join(',') });
+
 const scenarios: Scenario[] = [
   {
     name: 'HTTPRouteMatching',
@@ -459,6 +497,51 @@ spec:
       to('/strip-prefix', 1, { seenPath: '/' }), to('/full/one/two', 1, { seenPath: '/one' }),
       to('/full/rewrite-path-and-modify-headers/test', 1, { headers: MODIFY_IN, seenPath: '/test', seen: MODIFIED }),
       to('/prefix/rewrite-path-and-modify-headers/one', 1, { headers: MODIFY_IN, seenPath: '/prefix/one', seen: MODIFIED }),
+    ],
+  },
+  {
+    name: 'HTTPRouteRequestHeaderModifier',
+    routes: ['request-header-modifier'],
+    yaml: () => route('request-header-modifier', requestModifierRules(false)),
+    cases: REQUEST_MODIFIER_CASES,
+  },
+  {
+    name: 'HTTPRouteBackendRequestHeaderModifier',
+    routes: ['request-header-modifier'],
+    yaml: () => route('request-header-modifier', requestModifierRules(true)),
+    cases: REQUEST_MODIFIER_CASES,
+  },
+  {
+    name: 'HTTPRouteResponseHeaderModification',
+    routes: ['response-header-modifier'],
+    yaml: () => route('response-header-modifier', [
+      ...HEADER_MODIFIERS.map(([prefix, mod]) => `- {matches: [{path: {type: PathPrefix, value: ${prefix}}}], filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {${mod}}}], backendRefs: [${be(1)}]}`),
+      `- {matches: [{path: {type: PathPrefix, value: /case-insensitivity}}], filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: X-Header-Set, value: header-set}], add: [{name: X-Header-Add, value: header-add}, {name: x-lowercase-add, value: lowercase-add}, {name: x-Mixedcase-ADD-1, value: mixedcase-add-1}, {name: X-mixeDcase-add-2, value: mixedcase-add-2}, {name: X-UPPERCASE-ADD, value: uppercase-add}], remove: [X-Header-Remove]}}], backendRefs: [${be(1)}]}`,
+      `- matches: [{path: {type: PathPrefix, value: /response-and-request-header-modifiers}}]
+  filters:
+  - {type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: X-Header-Set-1, value: header-set-1}, {name: X-Header-Set-2, value: header-set-2}], add: [{name: X-Header-Add-1, value: header-add-1}, {name: X-Header-Add-2, value: header-add-2}], remove: [X-Header-Remove-1, X-Header-Remove-2]}}
+  - ${MODIFY}
+  backendRefs: [${be(1)}]`,
+    ].join('\n')),
+    cases: [
+      to('/set', 1, { headers: backendSets({ 'Some-Other-Header': 'val' }), response: { 'Some-Other-Header': 'val', 'X-Header-Set': 'set-overwrites-values' } }),
+      to('/set', 1, { headers: backendSets({ 'Some-Other-Header': 'val', 'X-Header-Set': 'some-other-value' }), response: { 'Some-Other-Header': 'val', 'X-Header-Set': 'set-overwrites-values' } }),
+      to('/add', 1, { headers: backendSets({ 'Some-Other-Header': 'val' }), response: { 'Some-Other-Header': 'val', 'X-Header-Add': 'add-appends-values' } }),
+      to('/add', 1, { headers: backendSets({ 'Some-Other-Header': 'val', 'X-Header-Add': 'some-other-value' }), response: { 'Some-Other-Header': 'val', 'X-Header-Add': 'some-other-value,add-appends-values' } }),
+      to('/remove', 1, { headers: backendSets({ 'X-Header-Remove': 'val' }), response: { 'X-Header-Remove': null } }),
+      to('/multiple', 1, {
+        headers: backendSets({ 'X-Header-Set-2': 'set-val-2', 'X-Header-Add-2': 'add-val-2', 'X-Header-Remove-2': 'remove-val-2', 'Another-Header': 'another-header-val', 'X-Header-Remove-1': 'val' }),
+        response: { 'X-Header-Set-1': 'header-set-1', 'X-Header-Set-2': 'header-set-2', 'X-Header-Add-1': 'header-add-1', 'X-Header-Add-2': 'add-val-2,header-add-2', 'X-Header-Add-3': 'header-add-3', 'Another-Header': 'another-header-val', 'X-Header-Remove-1': null, 'X-Header-Remove-2': null },
+      }),
+      to('/case-insensitivity', 1, {
+        headers: backendSets({ 'x-header-set': 'original-val-set', 'x-header-add': 'original-val-add', 'x-header-remove': 'original-val-remove', 'Another-Header': 'another-header-val' }),
+        response: { 'X-Header-Set': 'header-set', 'X-Header-Add': 'original-val-add,header-add', 'X-Lowercase-Add': 'lowercase-add', 'X-Mixedcase-Add-1': 'mixedcase-add-1', 'X-Mixedcase-Add-2': 'mixedcase-add-2', 'X-Uppercase-Add': 'uppercase-add', 'Another-Header': 'another-header-val', 'X-Header-Remove': null },
+      }),
+      to('/response-and-request-header-modifiers', 1, {
+        headers: { 'X-Header-Remove': 'remove-val', 'X-Header-Add-Append': 'append-val-1', ...backendSets({ 'X-Header-Set-2': 'set-val-2', 'X-Header-Add-2': 'add-val-2', 'X-Header-Remove-2': 'remove-val-2', 'Another-Header': 'another-header-val', 'X-Header-Remove-1': 'remove-val-1' }) },
+        seen: { 'X-Header-Add': 'header-val-1', 'X-Header-Set': 'set-overwrites-values', 'X-Header-Add-Append': 'append-val-1,header-val-2', 'X-Header-Remove': null },
+        response: { 'X-Header-Set-1': 'header-set-1', 'X-Header-Set-2': 'header-set-2', 'X-Header-Add-1': 'header-add-1', 'X-Header-Add-2': 'add-val-2,header-add-2', 'Another-Header': 'another-header-val', 'X-Header-Remove-1': null, 'X-Header-Remove-2': null },
+      }),
     ],
   },
 ];
