@@ -6,22 +6,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from './support/client.ts';
 import { adminStatus, eventually, NODE, ROOT, stop, tempDir, waitForOutput, waitReady } from './cli-helpers.ts';
 
 const EXAMPLE_PORTS = [8080, 8081, 9101, 9102, 9103, 9104, 9105, 9106];
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => resolve(s));
-  })));
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 /** Copies the example manifests, replacing each example port by a free one. */
 function copyManifests(dir: string, ports: Map<number, number>): void {
@@ -48,7 +37,7 @@ interface Item { kind: string; metadata: { namespace?: string; name: string }; s
 
 test('the example: teams on shared and dedicated Gateways, a route that is not allowed, real backends', async (t) => {
   const dir = tempDir(t, 'portico-example-');
-  const free = await freePorts(EXAMPLE_PORTS.length);
+  const free = await Promise.all(EXAMPLE_PORTS.map(() => freePort()));
   const ports = new Map(EXAMPLE_PORTS.map((p, i) => [p, free[i]]));
   copyManifests(dir, ports);
 

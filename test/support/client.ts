@@ -68,14 +68,27 @@ function reply(status: number, headers: http.IncomingHttpHeaders, body: string):
   return { status, headers, body, json: () => JSON.parse(body) as EchoBody };
 }
 
-/** A port that was free a moment ago (listeners in the IR need fixed ports). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+}
+
+let nextInSlice = 0;
+
+/**
+ * A port that was free a moment ago (listeners in the IR need fixed ports). Taken below the
+ * kernel's ephemeral range (32768+), where listen(0) and outgoing connections take theirs, and
+ * from a slice of 100 ports of this process's own (by pid), so that test files running in
+ * parallel do not race for one port between choosing it and binding it.
+ */
+export async function freePort(): Promise<number> {
+  const slice = 20000 + (process.pid % 127) * 100;
+  for (let tries = 0; tries < 100; tries++) {
+    const port = slice + (nextInSlice++ % 100);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port in ${slice}-${slice + 99}`);
 }
