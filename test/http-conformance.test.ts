@@ -8,6 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { randomUUID } from 'node:crypto';
 import { createDataPlane, type DataPlane } from '../src/dataplane/index.ts';
 import { startEcho, type EchoBackend } from './support/echo-backend.ts';
 import { freePort, request } from './support/client.ts';
@@ -75,6 +76,8 @@ interface Case {
   seen?: Record<string, string | null>;
   seenPath?: string;
   seenHost?: string;
+  /** Backends that must receive a copy of the request (RequestMirror). */
+  mirrored?: (1 | 2 | 3)[];
 }
 
 interface Scenario {
@@ -98,6 +101,14 @@ async function apply(s: Scenario): Promise<void> {
   assert.deepEqual(applied.bindErrors, {});
 }
 
+async function waitUntil(cond: () => Promise<boolean>, what: string, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) assert.fail(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** A header's values as the conformance suite compares them: joined by ',' (null when absent). */
 function joined(v: string | string[] | undefined): string | null {
   if (v === undefined) return null;
@@ -106,6 +117,7 @@ function joined(v: string | string[] | undefined): string | null {
 
 async function check(c: Case): Promise<void> {
   const what = `${c.method ?? 'GET'} ${c.host ?? 'example.com'}${c.path} ${JSON.stringify(c.headers ?? {})}`;
+  if (c.mirrored) c = { ...c, path: `${c.path}${c.path.includes('?') ? '&' : '?'}id=${randomUUID()}` };
   const r = await request(port, c.path, { host: c.host ?? 'example.com', method: c.method, headers: c.headers });
   if (c.backend !== undefined) {
     assert.equal(r.status, 200, `${what}: status`);
@@ -118,6 +130,10 @@ async function check(c: Case): Promise<void> {
     if (c.seenHost !== undefined) assert.equal(body.host, c.seenHost, `${what}: backend host`);
   }
   if (c.status !== undefined) assert.equal(r.status, c.status, `${what}: status`);
+  for (const v of c.mirrored ?? []) {
+    // mirrors are fire and forget: the copy may land after the response
+    await waitUntil(async () => (await backends[v - 1]!.log()).some((e) => e.path === c.path), `${what}: mirrored to v${v}`);
+  }
   if (c.location !== undefined) assert.equal(r.headers.location, c.location.replace('PORT', String(port)), `${what}: location`);
   for (const [k, v] of Object.entries(c.response ?? {})) {
     assert.equal(joined(r.headers[k.toLowerCase()]), v, `${what}: response ${k}`);
@@ -199,6 +215,21 @@ const REQUEST_MODIFIER_CASES: Case[] = [
 
 /** Asks the echo backend to set these response headers (its X-Echo-Set-Header). */
 const backendSets = (h: Record<string, string>) => ({ 'X-Echo-Set-Header': Object.entries(h).map(([k, v]) => `${k}:${v}`).join(',') });
+
+/** Sends `n` requests to `path` (tagged ?id=…), then returns the share of them backend `v` received. */
+async function mirroredShare(path: string, v: 1 | 2 | 3, n: number): Promise<number> {
+  const tag = randomUUID();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 10 });
+  try {
+    await Promise.all(Array.from({ length: 10 }, async (_, w) => {
+      for (let i = w; i < n; i += 10) assert.equal((await request(port, `${path}?tag=${tag}&i=${i}`, { host: 'example.com', agent })).json().name, NAMES[0]);
+    }));
+  } finally {
+    agent.destroy();
+  }
+  await new Promise((r) => setTimeout(r, 300)); // let the last copies land
+  return (await backends[v - 1]!.log()).filter((e) => e.path.includes(`tag=${tag}`)).length / n;
+}
 
 const scenarios: Scenario[] = [
   {
@@ -543,6 +574,60 @@ spec:
         response: { 'X-Header-Set-1': 'header-set-1', 'X-Header-Set-2': 'header-set-2', 'X-Header-Add-1': 'header-add-1', 'X-Header-Add-2': 'add-val-2,header-add-2', 'Another-Header': 'another-header-val', 'X-Header-Remove-1': null, 'X-Header-Remove-2': null },
       }),
     ],
+  },
+  {
+    name: 'HTTPRouteRequestMirror',
+    routes: ['request-mirror'],
+    yaml: () => route('request-mirror', `
+- {matches: [{path: {type: PathPrefix, value: /mirror}}], filters: [{type: RequestMirror, requestMirror: {backendRef: ${be(2)}}}], backendRefs: [${be(1)}]}
+- {matches: [{path: {type: PathPrefix, value: /mirror-and-modify-headers}}], filters: [${MODIFY}, {type: RequestMirror, requestMirror: {backendRef: ${be(2)}}}], backendRefs: [${be(1)}]}`),
+    cases: [
+      to('/mirror', 1, { mirrored: [2] }),
+      to('/mirror-and-modify-headers', 1, { headers: { 'X-Header-Remove': 'remove-val', 'X-Header-Add-Append': 'append-val-1' }, seen: { ...MODIFIED, 'X-Header-Set': 'set-overwrites-values' }, mirrored: [2] }),
+    ],
+  },
+  {
+    name: 'HTTPRouteRequestMultipleMirrors',
+    routes: ['request-multiple-mirrors'],
+    yaml: () => route('request-multiple-mirrors', `
+- {matches: [{path: {type: PathPrefix, value: /multi-mirror}}], filters: [{type: RequestMirror, requestMirror: {backendRef: ${be(2)}}}, {type: RequestMirror, requestMirror: {backendRef: ${be(3)}}}], backendRefs: [${be(1)}]}
+- {matches: [{path: {type: PathPrefix, value: /multi-mirror-and-modify-request-headers}}], filters: [${MODIFY}, {type: RequestMirror, requestMirror: {backendRef: ${be(2)}}}, {type: RequestMirror, requestMirror: {backendRef: ${be(3)}}}], backendRefs: [${be(1)}]}`),
+    cases: [
+      to('/multi-mirror', 1, { mirrored: [2, 3] }),
+      to('/multi-mirror-and-modify-request-headers', 1, { headers: { 'X-Header-Remove': 'remove-val', 'X-Header-Add-Append': 'append-val-1' }, seen: MODIFIED, mirrored: [2, 3] }),
+    ],
+  },
+  {
+    name: 'HTTPRouteRequestPercentageMirror',
+    routes: ['request-percentage-mirror'],
+    yaml: () => route('request-percentage-mirror', `
+- {matches: [{path: {type: PathPrefix, value: /percent-mirror}}], filters: [{type: RequestMirror, requestMirror: {backendRef: ${be(2)}, percent: 20}}], backendRefs: [${be(1)}]}
+- {matches: [{path: {type: PathPrefix, value: /percent-mirror-fraction}}], filters: [{type: RequestMirror, requestMirror: {backendRef: ${be(2)}, fraction: {numerator: 25, denominator: 50}}}], backendRefs: [${be(1)}]}
+- {matches: [{path: {type: PathPrefix, value: /percent-mirror-and-modify-headers}}], filters: [${MODIFY}, {type: RequestMirror, requestMirror: {backendRef: ${be(2)}, percent: 35}}], backendRefs: [${be(1)}]}`),
+    cases: [to('/percent-mirror-and-modify-headers', 1, { headers: { 'X-Header-Remove': 'remove-val', 'X-Header-Add-Append': 'append-val-1' }, seen: MODIFIED })],
+    extra: async () => {
+      // the mirrored share over 400 requests, within 10 points (4 standard deviations)
+      for (const [path, want] of [['/percent-mirror', 0.2], ['/percent-mirror-fraction', 0.5], ['/percent-mirror-and-modify-headers', 0.35]] as const) {
+        const share = await mirroredShare(path, 2, 400);
+        assert.ok(Math.abs(share - want) <= 0.1, `${path}: mirrored share ${share}, want ${want}`);
+      }
+    },
+  },
+  {
+    name: 'HTTPRouteRequestTimeout',
+    routes: ['request-timeout'],
+    yaml: () => route('request-timeout', `
+- {matches: [{path: {type: PathPrefix, value: /request-timeout}}], backendRefs: [${be(1)}], timeouts: {request: 500ms}}
+- {matches: [{path: {type: PathPrefix, value: /disable-request-timeout}}], backendRefs: [${be(1)}], timeouts: {request: 0s}}`),
+    cases: [to('/request-timeout', 1), answered('/request-timeout?delay=1000', 504), to('/disable-request-timeout?delay=1000', 1)],
+  },
+  {
+    name: 'HTTPRouteBackendTimeout',
+    routes: ['backend-request-timeout'],
+    yaml: () => route('backend-request-timeout', `
+- {matches: [{path: {type: PathPrefix, value: /backend-timeout}}], backendRefs: [${be(1)}], timeouts: {backendRequest: 500ms}}
+- {matches: [{path: {type: PathPrefix, value: /disable-backend-timeout}}], backendRefs: [${be(1)}], timeouts: {backendRequest: 0s}}`),
+    cases: [to('/backend-timeout', 1), answered('/backend-timeout?delay=1000', 504), to('/disable-backend-timeout?delay=1000', 1)],
   },
 ];
 
