@@ -47,7 +47,9 @@ const SPEC_REASONS: Record<Scope, Record<string, string[]>> = {
     Conflicted: ['HostnameConflict', 'ProtocolConflict', 'ListenerConflict', 'NoConflicts'],
   },
   Route: {
-    Accepted: ['Accepted', 'NotAllowedByListeners', 'NoMatchingListenerHostname', 'NoMatchingParent', 'UnsupportedValue', 'IncompatibleFilters', 'Pending'],
+    // HostnameConflict: Portico's own reason for the loser of the GRPCRoute spec's HTTPRoute /
+    // GRPCRoute cross-serving rule (the spec mandates Accepted=False but names no reason).
+    Accepted: ['Accepted', 'NotAllowedByListeners', 'NoMatchingListenerHostname', 'NoMatchingParent', 'UnsupportedValue', 'IncompatibleFilters', 'Pending', 'HostnameConflict'],
     ResolvedRefs: ['ResolvedRefs', 'RefNotPermitted', 'InvalidKind', 'BackendNotFound', 'UnsupportedProtocol'],
     PartiallyInvalid: ['UnsupportedValue'],
   },

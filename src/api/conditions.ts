@@ -163,6 +163,12 @@ export const RouteReason = {
   InvalidKind: 'InvalidKind',
   BackendNotFound: 'BackendNotFound',
   UnsupportedProtocol: 'UnsupportedProtocol',
+  /**
+   * Portico-specific (the spec defines no reason for it): an HTTPRoute and a GRPCRoute share a
+   * hostname on a listener, and this route lost the spec's cross-serving rule (the older route,
+   * then the first by namespace/name, wins) on every listener of the parentRef.
+   */
+  HostnameConflict: 'HostnameConflict',
 } as const;
 
 /** PartiallyInvalid messages start with one of these (shared_types.go). */

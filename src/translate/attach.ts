@@ -3,6 +3,16 @@
 // namespaces) and hostnames, and write one status.parents entry. Each parentRef is judged on
 // its own. A route counts in attachedRoutes of every listener that accepted it, when the route
 // itself is Accepted.
+//
+// Cross serving (GRPCRoute spec, a MUST): an HTTPRoute and a GRPCRoute whose hostnames
+// intersect on one listener cannot both attach there; the older route (then the first by
+// namespace/name) wins. Routes are attached in exactly that order (oldest, then namespace/name,
+// then kind: index.ts routeStates, incremental.ts), so when a route is judged, every older route
+// is already on the listener: it loses there iff it intersects an already attached route of the
+// other kind. A winner of a chain thus keeps its place even when an older route of the other
+// kind lost to an even older one (only attached routes count), and the outcome does not depend
+// on the input order. A route that loses on every listener of a parentRef gets Accepted=False
+// with Portico's reason HostnameConflict; losing on some listeners only keeps Accepted=True.
 import type { Condition } from '../api/meta.ts';
 import { GATEWAY_GROUP } from '../api/common.ts';
 import type { IRHTTPRoute, IRL4Route } from '../ir/types.ts';
@@ -45,6 +55,12 @@ export interface AttachRecord {
   effects: { parent: number; listener: number; attachment: Attachment }[];
   /** Keys ("ns/name") of the Gateways that now use the route's backends. */
   uses: string[];
+  /**
+   * HTTP/gRPC listeners judged for cross serving: index into lookups, into that parent's
+   * listeners, the route's effective hostnames there and the outcome (crossServingLoss(), '' when
+   * the route won). A replay must find the same outcomes (other routes may have changed).
+   */
+  cross: { parent: number; listener: number; hosts: string[]; loss: string }[];
 }
 
 export interface Parents {
@@ -75,6 +91,42 @@ export function effectiveHostnames(listenerHost: string | undefined, routeHosts:
     if (i !== undefined) out.add(i);
   }
   return [...out];
+}
+
+/** HTTPRoute and GRPCRoute attachments of each listener (the cross-serving rule reads them). */
+const crossKinds = new WeakMap<ListenerState, { HTTPRoute: Attachment[]; GRPCRoute: Attachment[] }>();
+
+/** Attaches a route to a listener (also used by the incremental translator's replay). */
+export function addAttachment(l: ListenerState, a: Attachment): void {
+  l.attachedRoutes++;
+  l.attachments.push(a);
+  const kind = a.route.kind;
+  if (kind !== 'HTTPRoute' && kind !== 'GRPCRoute') return;
+  let byKind = crossKinds.get(l);
+  if (!byKind) crossKinds.set(l, (byKind = { HTTPRoute: [], GRPCRoute: [] }));
+  byKind[kind].push(a);
+}
+
+/**
+ * Why a route (an HTTPRoute or GRPCRoute) may not attach to a listener with these effective
+ * hostnames: the first attached route of the other kind sharing a hostname, as a message; ''
+ * when there is none (or the kind is neither).
+ */
+export function crossServingLoss(l: ListenerState, route: RouteState, hosts: string[]): string {
+  const other = route.kind === 'HTTPRoute' ? 'GRPCRoute' : route.kind === 'GRPCRoute' ? 'HTTPRoute' : undefined;
+  const winners = other === undefined ? undefined : crossKinds.get(l)?.[other];
+  if (!winners) return '';
+  for (const w of winners) {
+    for (const h of hosts) {
+      for (const wh of w.hostnames) {
+        const shared = intersect(h, wh);
+        if (shared === undefined) continue;
+        return `${w.route.kind} ${w.route.nsName} and ${route.kind} ${route.nsName} share hostname ${shared} on listener `
+          + `${l.name}; the older route (then the first by namespace/name) wins: ${w.route.kind} ${w.route.nsName}.`;
+      }
+    }
+  }
+  return '';
 }
 
 /** parentRef as the API server would store it: group and kind defaulted. */
@@ -180,12 +232,20 @@ function judgeParent(
   }
   if (matched.length === 0) return withRefs(RC.noMatchingListenerHostname('No route hostname matches a listener hostname.'));
   if (cr.notAccepted) return withRefs({ ...cr.notAccepted });
+  // Cross serving (see the top of this file): the listeners this route does not lose.
+  let lost = '';
+  const winning = route.kind !== 'HTTPRoute' && route.kind !== 'GRPCRoute' ? matched : matched.filter(({ l, hosts }) => {
+    const loss = crossServingLoss(l, route, hosts);
+    rec?.cross.push({ parent: rec.lookups.length - 1, listener: all.indexOf(l), hosts, loss });
+    lost ||= loss;
+    return loss === '';
+  });
+  if (winning.length === 0) return withRefs(RC.hostnameConflict(lost));
   const gwKey = `${gateway.namespace}/${gateway.name}`;
   reg.useAll(cr.backendIds, gwKey);
-  for (const { l, hosts } of matched) {
+  for (const { l, hosts } of winning) {
     const attachment: Attachment = { route: cr.state, hostnames: hosts };
-    l.attachedRoutes++;
-    l.attachments.push(attachment);
+    addAttachment(l, attachment);
     rec?.effects.push({ parent: rec.lookups.length - 1, listener: all.indexOf(l), attachment });
   }
   rec?.uses.push(gwKey);

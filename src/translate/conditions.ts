@@ -75,6 +75,8 @@ export const RouteConditions = {
   notAllowedByListeners: (m: string) => c('Accepted', 'False', RR.NotAllowedByListeners, m),
   noMatchingListenerHostname: (m: string) => c('Accepted', 'False', RR.NoMatchingListenerHostname, m),
   noMatchingParent: (m: string) => c('Accepted', 'False', RR.NoMatchingParent, m),
+  /** Lost the HTTPRoute/GRPCRoute cross-serving rule on every listener (Portico's reason). */
+  hostnameConflict: (m: string) => c('Accepted', 'False', RR.HostnameConflict, m),
   unsupportedValue: (m: string) => c('Accepted', 'False', RR.UnsupportedValue, m),
   incompatibleFilters: (m: string) => c('Accepted', 'False', RR.IncompatibleFilters, m),
   /** Parent not usable (e.g. Gateway not accepted): Accepted stays Pending. */

@@ -10,8 +10,10 @@
 //   with what they read (a Service and its EndpointSlices, ReferenceGrants of a namespace);
 //   calls whose inputs did not change since the previous run are not redone;
 // - its attachment (status.parents entries, listeners attached to, Gateways using its
-//   backends), while the compilation is reused, the labels of its namespace are the same and
-//   every parent it looked up has the same fingerprint (what judging a parentRef reads of it);
+//   backends), while the compilation is reused, the labels of its namespace are the same,
+//   every parent it looked up has the same fingerprint (what judging a parentRef reads of it)
+//   and, for HTTPRoutes and GRPCRoutes, the cross-serving rule gives the same outcome on every
+//   listener it was judged on (it reads the routes attached before it);
 // - its stamped status, while the attachment is reused and the caller's previous status for it
 //   is the very object this cache produced last time (stamping it again would change nothing).
 // Per listener, the IR virtual hosts / L4 routes, while its attachments are the same (ir.ts).
@@ -20,7 +22,7 @@ import { LABEL_SERVICE_NAME } from '../api/core.ts';
 import type { Snapshot, SnapshotKind } from '../providers/snapshot.ts';
 import type { OwnedStatus } from './index.ts';
 import type { AttachRecord, CompiledRoute, Parents } from './attach.ts';
-import { attachRoute } from './attach.ts';
+import { addAttachment, attachRoute, crossServingLoss } from './attach.ts';
 import type { BackendCall, BackendRegistry } from './backends.ts';
 import { resolveBackendRef, sameBackendResult } from './backends.ts';
 import type { Context } from './context.ts';
@@ -231,28 +233,37 @@ export class TranslateCache {
     const cr = m.cr!;
     this.parents = parents;
     const a = m.attach;
-    if (a && this.fresh(a.nsSlot, true).version === a.nsVersion && this.sameParents(a)) {
+    if (a && this.fresh(a.nsSlot, true).version === a.nsVersion && this.sameParents(a) && this.sameCross(a, state)) {
       for (const g of a.rec.uses) reg.useAll(cr.backendIds, g);
-      for (const e of a.rec.effects) {
-        const l = a.slots[e.parent]!.listeners[e.listener]!;
-        l.attachedRoutes++;
-        l.attachments.push(e.attachment);
-      }
+      for (const e of a.rec.effects) addAttachment(a.slots[e.parent]!.listeners[e.listener]!, e.attachment);
       m.replayed = true;
       return m;
     }
     m.attach = undefined;
     m.owned = undefined;
     m.replayed = false;
-    const rec: AttachRecord = { lookups: [], effects: [], uses: [] };
+    const rec: AttachRecord = { lookups: [], effects: [], uses: [], cross: [] };
     const entries = attachRoute(ctx, parents, reg, cr, rec);
-    const kept: AttachRecord = { lookups: rec.lookups.slice(), effects: rec.effects.slice(), uses: rec.uses.slice() };
+    const kept: AttachRecord = {
+      lookups: rec.lookups.slice(), effects: rec.effects.slice(), uses: rec.uses.slice(), cross: rec.cross.slice(),
+    };
     const slots = kept.lookups.map((k) => this.slot(this.parentSlots, k, false));
     const nsSlot = this.slot(this.nsSlots, state.namespace, true);
     m.attach = {
       rec: kept, slots, versions: slots.map((sl) => sl.version), nsSlot, nsVersion: nsSlot.version, entries, count: entries.length,
     };
     return m;
+  }
+
+  /**
+   * Whether the HTTPRoute/GRPCRoute cross-serving rule (attach.ts) decides as before: it reads
+   * the routes attached earlier in this run, which may have changed even when the parents did not.
+   */
+  private sameCross(a: AttachMemo, route: RouteState): boolean {
+    for (const c of a.rec.cross) {
+      if (crossServingLoss(a.slots[c.parent]!.listeners[c.listener]!, route, c.hosts) !== c.loss) return false;
+    }
+    return true;
   }
 
   private sameParents(a: AttachMemo): boolean {
