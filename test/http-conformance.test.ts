@@ -78,6 +78,10 @@ interface Case {
   seenHost?: string;
   /** Backends that must receive a copy of the request (RequestMirror). */
   mirrored?: (1 | 2 | 3)[];
+  /** Any of these statuses will do (CORS preflights: 200 or 204). */
+  statuses?: number[];
+  /** Response headers that must equal one of the values given (whitespace ignored). */
+  oneOf?: Record<string, string[]>;
 }
 
 interface Scenario {
@@ -130,6 +134,11 @@ async function check(c: Case): Promise<void> {
     if (c.seenHost !== undefined) assert.equal(body.host, c.seenHost, `${what}: backend host`);
   }
   if (c.status !== undefined) assert.equal(r.status, c.status, `${what}: status`);
+  if (c.statuses) assert.ok(c.statuses.includes(r.status), `${what}: status ${r.status}, want one of ${c.statuses.join(', ')}`);
+  for (const [k, options] of Object.entries(c.oneOf ?? {})) {
+    const got = joined(r.headers[k.toLowerCase()])?.replace(/\s+/g, '');
+    assert.ok(options.some((o) => o.replace(/\s+/g, '') === got), `${what}: ${k} is ${got}, want one of ${options.join(' | ')}`);
+  }
   for (const v of c.mirrored ?? []) {
     // mirrors are fire and forget: the copy may land after the response
     await waitUntil(async () => (await backends[v - 1]!.log()).some((e) => e.path === c.path), `${what}: mirrored to v${v}`);
@@ -230,6 +239,27 @@ async function mirroredShare(path: string, v: 1 | 2 | 3, n: number): Promise<num
   await new Promise((r) => setTimeout(r, 300)); // let the last copies land
   return (await backends[v - 1]!.log()).filter((e) => e.path.includes(`tag=${tag}`)).length / n;
 }
+
+/** A CORS preflight from `origin` asking for `method` (and `headers`). */
+function preflight(path: string, origin: string, method: string, headers: string | undefined, extra: Partial<Case>): Case {
+  const h: Record<string, string> = { Origin: origin, 'access-control-request-method': method };
+  if (headers) h['access-control-request-headers'] = headers;
+  return { path, method: 'OPTIONS', headers: h, statuses: [200, 204], ...extra };
+}
+
+/** The full CORS answer of route cors-1 to an allowed origin. */
+const CORS1_ALLOWED = (origin: string): Record<string, string[]> => ({
+  'access-control-allow-origin': [origin],
+  'access-control-allow-methods': ['GET, OPTIONS', 'OPTIONS, GET'],
+  'access-control-allow-headers': ['x-header-1, x-header-2', 'x-header-2, x-header-1'],
+  'access-control-expose-headers': ['x-header-3, x-header-4', 'x-header-4, x-header-3'],
+  'access-control-max-age': ['3600'],
+  'access-control-allow-credentials': ['true'],
+});
+
+/** The upstream echo's retry simulation on our echo backend: fail with `code` until attempt `after`, then succeed. */
+const retry = (path: string, code: number, after: number, want: number): Case =>
+  ({ path: `${path}?responseCode=${code}&succeedAfter=${after}&uuid=${randomUUID()}`, ...(want === 200 ? { backend: 3 as const } : { status: want }) });
 
 const scenarios: Scenario[] = [
   {
@@ -628,6 +658,55 @@ spec:
 - {matches: [{path: {type: PathPrefix, value: /backend-timeout}}], backendRefs: [${be(1)}], timeouts: {backendRequest: 500ms}}
 - {matches: [{path: {type: PathPrefix, value: /disable-backend-timeout}}], backendRefs: [${be(1)}], timeouts: {backendRequest: 0s}}`),
     cases: [to('/backend-timeout', 1), answered('/backend-timeout?delay=1000', 504), to('/disable-backend-timeout?delay=1000', 1)],
+  },
+  {
+    name: 'HTTPRouteCORS',
+    routes: ['cors-multiple-origins-methods-headers', 'cors-wildcard-methods', 'cors-wildcard-origin', 'cors-wildcard-methods-headers'],
+    yaml: () => [
+      route('cors-multiple-origins-methods-headers', `
+- {matches: [{path: {type: PathPrefix, value: /cors-1}}], backendRefs: [${be(1)}], filters: [{type: CORS, cors: {allowOrigins: ["https://www.foo.com", "https://*.bar.com"], allowMethods: [GET, OPTIONS], allowHeaders: [x-header-1, x-header-2], exposeHeaders: [x-header-3, x-header-4], allowCredentials: true, maxAge: 3600}}]}`),
+      route('cors-wildcard-methods', `
+- {matches: [{path: {type: PathPrefix, value: /cors-2}}], backendRefs: [${be(1)}], filters: [{type: CORS, cors: {allowOrigins: ["https://www.foo.com"], allowMethods: ["*"]}}]}`),
+      route('cors-wildcard-origin', `
+- {matches: [{path: {type: PathPrefix, value: /cors-wildcard-origin}}], backendRefs: [${be(1)}], filters: [{type: CORS, cors: {allowOrigins: ["*"], allowMethods: [PUT], allowCredentials: false}}]}`),
+      route('cors-wildcard-methods-headers', `
+- {matches: [{path: {type: PathPrefix, value: /cors-wildcard-methods-headers}}], backendRefs: [${be(1)}], filters: [{type: CORS, cors: {allowOrigins: ["*"], allowMethods: ["*"], allowHeaders: ["*"], allowCredentials: true}}]}
+- {matches: [{path: {type: PathPrefix, value: /cors-wildcard-methods-headers-unauth}}], backendRefs: [${be(1)}], filters: [{type: CORS, cors: {allowOrigins: ["*"], allowMethods: ["*"], allowHeaders: ["*"], allowCredentials: false}}]}`),
+    ].join('\n---\n'),
+    cases: [
+      preflight('/cors-1', 'https://www.foo.com', 'GET', 'x-header-1, x-header-2', { oneOf: CORS1_ALLOWED('https://www.foo.com') }),
+      preflight('/cors-1', 'https://www.bar.com', 'GET', 'x-header-1, x-header-2', { oneOf: CORS1_ALLOWED('https://www.bar.com') }),
+      preflight('/cors-1', 'https://xpto.www.bar.com', 'GET', 'x-header-1, x-header-2', { oneOf: CORS1_ALLOWED('https://xpto.www.bar.com') }),
+      preflight('/cors-1', 'https://foobar.com', 'GET', undefined, { statuses: [200, 204, 403], response: { 'access-control-allow-origin': null } }),
+      to('/cors-1', 1, { headers: { Origin: 'https://www.foo.com', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-header-1, x-header-2' }, response: { 'access-control-allow-origin': 'https://www.foo.com' } }),
+      to('/cors-1', 1, { headers: { Origin: 'https://www.bar.com', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-header-1, x-header-2' }, response: { 'access-control-allow-origin': 'https://www.bar.com' } }),
+      to('/cors-1', 1, { headers: { Origin: 'https://foobar.com', 'access-control-request-method': 'GET' }, response: { 'access-control-allow-origin': null } }),
+      preflight('/cors-2', 'https://www.foo.com', 'POST', undefined, { oneOf: { 'access-control-allow-methods': ['POST', '*'] }, response: { 'access-control-allow-origin': 'https://www.foo.com', 'access-control-allow-credentials': null } }),
+      preflight('/cors-wildcard-origin', 'https://foobar.com', 'PUT', undefined, { oneOf: { 'access-control-allow-origin': ['https://foobar.com', '*'], 'access-control-allow-methods': ['PUT'] }, response: { 'access-control-allow-credentials': null } }),
+      preflight('/cors-wildcard-origin', 'https://foobar.com:12345', 'PUT', undefined, { oneOf: { 'access-control-allow-origin': ['https://foobar.com:12345', '*'], 'access-control-allow-methods': ['PUT'] }, response: { 'access-control-allow-credentials': null } }),
+      to('/cors-wildcard-origin', 1, { method: 'PUT', headers: { Origin: 'https://foobar.com:12345' }, oneOf: { 'access-control-allow-origin': ['https://foobar.com:12345', '*'] } }),
+      to('/cors-wildcard-origin', 1, { method: 'PUT', headers: { Origin: 'https://foobar.com' }, oneOf: { 'access-control-allow-origin': ['https://foobar.com', '*'] }, response: { 'access-control-allow-credentials': null } }),
+      preflight('/cors-wildcard-methods-headers', 'https://other.foo.com', 'PUT', 'x-header-1, x-header-2', {
+        oneOf: { 'access-control-allow-origin': ['https://other.foo.com'], 'access-control-allow-methods': ['PUT'], 'access-control-allow-headers': ['x-header-1, x-header-2', 'x-header-2, x-header-1'], 'access-control-allow-credentials': ['true'] },
+      }),
+      preflight('/cors-wildcard-methods-headers-unauth', 'https://other.foo.com', 'PUT', 'x-header-1, x-header-2', {
+        oneOf: { 'access-control-allow-origin': ['https://other.foo.com', '*'], 'access-control-allow-methods': ['PUT', '*'], 'access-control-allow-headers': ['x-header-1, x-header-2', 'x-header-2, x-header-1', '*'] },
+        response: { 'access-control-allow-credentials': null },
+      }),
+      to('/cors-wildcard-methods-headers', 1, { headers: { Origin: 'https://other.foo.com' }, oneOf: { 'access-control-allow-origin': ['https://other.foo.com'], 'access-control-allow-credentials': ['true'] } }),
+      to('/cors-wildcard-methods-headers-unauth', 1, { headers: { Origin: 'https://other.foo.com' }, oneOf: { 'access-control-allow-origin': ['https://other.foo.com', '*'] }, response: { 'access-control-allow-credentials': null } }),
+    ],
+  },
+  {
+    name: 'HTTPRouteRetry',
+    routes: ['retries'],
+    yaml: () => route('retries', `
+- {matches: [{path: {type: PathPrefix, value: /retry/code-500-attempts-3}}], retry: {codes: [500], attempts: 3}, backendRefs: [${be(3)}]}
+- {matches: [{path: {type: PathPrefix, value: /retry/code-all-attempts-2}}], retry: {codes: [500, 502, 503, 504], attempts: 2}, backendRefs: [${be(3)}]}`),
+    cases: [
+      retry('/retry/code-500-attempts-3', 500, 2, 200), retry('/retry/code-500-attempts-3', 500, 4, 500), retry('/retry/code-500-attempts-3', 503, 2, 503),
+      ...[500, 502, 503, 504].flatMap((code) => [retry('/retry/code-all-attempts-2', code, 1, 200), retry('/retry/code-all-attempts-2', code, 3, code)]),
+    ],
   },
 ];
 
