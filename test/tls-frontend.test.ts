@@ -148,3 +148,44 @@ test('GatewayFrontendClientCertificateValidationInsecureFallback: every client g
     assert.equal((await tlsExchange(p.tls, 'tls.example.org', 'x', opts)).data, 'T\nx' + 'T:bytes=1\n');
   }
 });
+
+test('AllowInsecureFallback admits a certificate from an untrusted CA that shares the trusted CA\'s name (RSA)', async () => {
+  // The upstream suite makes both its CAs with one subject and RSA keys, and its client
+  // certificates carry no authorityKeyIdentifier: OpenSSL takes the trusted CA as the issuer by
+  // name, the signature check fails on RSA padding, and that error, left queued, was raised on the
+  // connection's next read (reset). AllowInsecureFallback must not verify at all.
+  const [trusted, foreign] = await Promise.all([makeCA('gatewayapi', { rsa: true }), makeCA('gatewayapi', { rsa: true })]);
+  const [good, stranger] = await Promise.all([
+    makeCert(trusted, { cn: 'default', client: true, rsa: true }),
+    makeCert(foreign, { cn: 'default', client: true, rsa: true, noAuthorityKeyId: true }),
+  ]);
+  const port = await freePort();
+  const result = run(`${caConfigMapYaml('same-name-ca', trusted.certPem)}
+---
+${tlsSecretYaml('server-cert', serverCert)}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: same-name, namespace: default}
+spec:
+  gatewayClassName: portico
+  tls: {frontend: {default: {validation: {caCertificateRefs: [{kind: ConfigMap, group: "", name: same-name-ca}], mode: AllowInsecureFallback}}}}
+  listeners:
+  - {name: https, port: ${port}, protocol: HTTPS, tls: {certificateRefs: [{name: server-cert}]}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: same-name, namespace: default}
+spec:
+  parentRefs: [{name: same-name}]
+  hostnames: [example.org]
+  rules: [{backendRefs: [{name: v1, port: 8080}]}]
+---
+${localServiceYaml('v1', 8080, v1.port)}`);
+  const applied = await dp.apply({ ...result.ir, generation: 10 });
+  assert.deepEqual(applied.bindErrors, {});
+  for (const cert of [good, stranger, undefined]) {
+    const who = cert === good ? 'trusted certificate' : cert ? 'same-name foreign certificate' : 'no certificate';
+    for (let i = 0; i < 3; i++) assert.equal(await call(port, 'example.org', cert), 'v1', who);
+  }
+});

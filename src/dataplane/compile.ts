@@ -6,7 +6,7 @@ import { HostTable } from './router/hosts.ts';
 import { compileMatch } from './router/match.ts';
 import { compileHeaderOps } from './filters/headers.ts';
 import { compileCors } from './filters/cors.ts';
-import { listenerTlsOptions } from './listeners/tls-options.ts';
+import { clientVerificationCA, listenerTlsOptions } from './listeners/tls-options.ts';
 import type { PoolRegistry } from './upstream/pools.ts';
 import type { Metrics } from './metrics.ts';
 import type { RequestCounter } from './metrics.ts';
@@ -334,7 +334,7 @@ function addCertificates(port: PortConfig, l: IRListener, cx: CompileContext): v
     let x509: X509Certificate | undefined;
     try { x509 = new X509Certificate(c.certPem); } catch { x509 = undefined; }
     entry.certs.push({ ctx, x509 });
-    firstPem ??= { cert: c.certPem, key: c.keyPem, ca: l.tls?.clientValidation?.caPem };
+    firstPem ??= { cert: c.certPem, key: c.keyPem, ca: clientVerificationCA(l.tls?.clientValidation) };
   }
   if (entry.certs.length === 0) return;
   if (port.tls === undefined) port.tls = { byHost: new HostTable(), fallback: entry.certs[0].ctx, fallbackPem: firstPem! };
@@ -342,12 +342,12 @@ function addCertificates(port: PortConfig, l: IRListener, cx: CompileContext): v
 }
 
 function secureContext(c: IRCertificate, l: IRListener, cx: CompileContext): SecureContext | undefined {
-  const cv = l.tls?.clientValidation;
-  const key = `${c.certPem}\0${c.keyPem}\0${cv?.caPem ?? ''}`;
+  const ca = clientVerificationCA(l.tls?.clientValidation);
+  const key = `${c.certPem}\0${c.keyPem}\0${ca ?? ''}`;
   let ctx = cx.tlsCache.get(key);
   if (ctx === undefined) {
     try {
-      ctx = createSecureContext({ cert: c.certPem, key: c.keyPem, ca: cv?.caPem });
+      ctx = createSecureContext({ cert: c.certPem, key: c.keyPem, ca });
     } catch {
       return undefined; // a bad certificate never takes the port down; translate() reports it
     }

@@ -42,6 +42,10 @@ export interface CertOptions {
   both?: boolean;
   /** Days valid; default 2. Negative: already expired (for failure tests). */
   days?: number;
+  /** RSA 2048 key instead of EC P-256 (as the upstream conformance suite makes them). */
+  rsa?: boolean;
+  /** No authorityKeyIdentifier (Go's x509 leaves it out when the parent template has no SKI): verifiers find the issuer by name only. */
+  noAuthorityKeyId?: boolean;
 }
 
 export interface LeafCert extends CertPair {
@@ -70,12 +74,13 @@ async function openssl(dir: string, args: string[]): Promise<void> {
 }
 
 const KEY_ARGS = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+const RSA_KEY_ARGS = ['-newkey', 'rsa:2048', '-nodes'];
 
 /** A self-signed CA certificate and its key. */
-export async function makeCA(name = 'Portico Test CA'): Promise<CA> {
+export async function makeCA(name = 'Portico Test CA', opts: { rsa?: boolean } = {}): Promise<CA> {
   return withTempDir(async (dir) => {
     await openssl(dir, [
-      'req', '-x509', ...KEY_ARGS, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2',
+      'req', '-x509', ...(opts.rsa ? RSA_KEY_ARGS : KEY_ARGS), '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2',
       '-subj', `/CN=${name}`, '-set_serial', serial(),
       '-addext', 'basicConstraints=critical,CA:TRUE',
       '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
@@ -101,12 +106,13 @@ export async function makeCert(ca: CertPair, opts: CertOptions = {}): Promise<Le
     'keyUsage=critical,digitalSignature,keyEncipherment',
     `extendedKeyUsage=${eku}`,
     ...(san.length > 0 ? [`subjectAltName=${san.join(',')}`] : []),
+    ...(opts.noAuthorityKeyId ? ['authorityKeyIdentifier=none'] : []),
   ].join('\n');
   return withTempDir(async (dir) => {
     await writeFile(join(dir, 'ca.crt'), ca.certPem);
     await writeFile(join(dir, 'ca.key'), ca.keyPem);
     await writeFile(join(dir, 'ext.cnf'), ext + '\n');
-    await openssl(dir, ['req', '-new', ...KEY_ARGS, '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', `/CN=${cn.replace(/\//g, '_')}`]);
+    await openssl(dir, ['req', '-new', ...(opts.rsa ? RSA_KEY_ARGS : KEY_ARGS), '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', `/CN=${cn.replace(/\//g, '_')}`]);
     const days = opts.days ?? 2;
     const validity = days > 0
       ? ['-days', String(days)]

@@ -27,7 +27,7 @@ import type { Backends, L4Labels, L4Options, L4StreamServer, ResolvedL4Options }
 import { selectListener, selectRoute } from './hosts.ts';
 import { count, trackConnection } from './metrics.ts';
 import { reset, splice } from './proxy.ts';
-import { listenerTlsOptions } from '../listeners/tls-options.ts';
+import { clientVerificationCA, listenerTlsOptions } from '../listeners/tls-options.ts';
 
 interface CertEntry {
   context: tls.SecureContext;
@@ -74,7 +74,7 @@ function compile(listeners: IRListener[], backends: Backends): TlsTable {
     compiled.set(l, {
       listener: l,
       mode,
-      certs: mode === 'Passthrough' ? [] : contexts(l.tls?.certificates ?? [], cv?.caPem, o),
+      certs: mode === 'Passthrough' ? [] : contexts(l.tls?.certificates ?? [], clientVerificationCA(cv), o),
       requestCert: cv !== undefined,
       rejectUnauthorized: cv?.mode === 'AllowValidOnly',
       alpn: o.alpn,

@@ -32,3 +32,14 @@ export function listenerTlsOptions(options: Record<string, string> | undefined):
   if (alpn.length > 0) out.alpn = alpn;
   return out;
 }
+
+/**
+ * The CA bundle to verify client certificates against, or undefined when nothing is verified.
+ * AllowInsecureFallback admits every client whatever its certificate, so it is never verified:
+ * OpenSSL verifying a certificate whose issuer name matches a trusted CA but whose signature does
+ * not (two CAs with one subject, as in the upstream conformance suite) leaves an RSA padding
+ * error queued that Node then reports on the socket's next read, and the connection is reset.
+ */
+export function clientVerificationCA(cv: { caPem: string; mode: string } | undefined): string | undefined {
+  return cv !== undefined && cv.mode !== 'AllowInsecureFallback' ? cv.caPem : undefined;
+}
