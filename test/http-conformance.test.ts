@@ -8,11 +8,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
+import https from 'node:https';
+import { WebSocket } from 'ws';
 import { randomUUID } from 'node:crypto';
 import { createDataPlane, type DataPlane } from '../src/dataplane/index.ts';
-import { startEcho, type EchoBackend } from './support/echo-backend.ts';
-import { freePort, request } from './support/client.ts';
-import { localServiceYaml } from './support/manifests.ts';
+import { startEcho, type EchoBackend, type EchoBody } from './support/echo-backend.ts';
+import { freePort, h2request, request, type Reply } from './support/client.ts';
+import { makeCA, makeCert, type LeafCert } from './support/tls-certs.ts';
+import { localServiceYaml, tlsSecretYaml } from './support/manifests.ts';
 import { cond, run, statusOf } from './translate-helpers.ts';
 
 const NS = 'gateway-conformance-infra';
@@ -20,11 +24,14 @@ const NAMES = ['infra-backend-v1', 'infra-backend-v2', 'infra-backend-v3'];
 let backends: EchoBackend[] = [];
 let dp: DataPlane;
 let port: number;
+let tlsPort: number;
+let cert: LeafCert;
 let generation = 0;
 
 before(async () => {
   backends = await Promise.all(NAMES.map((n) => startEcho(n)));
-  port = await freePort();
+  [port, tlsPort] = await Promise.all([freePort(), freePort()]);
+  cert = await makeCert(await makeCA(), { dns: ['example.org', 'second-example.org', 'unknown-example.org', '*.wildcard.org'] });
   dp = await createDataPlane({ workers: 0, bindAddress: '127.0.0.1' });
 });
 
@@ -82,6 +89,10 @@ interface Case {
   statuses?: number[];
   /** Response headers that must equal one of the values given (whitespace ignored). */
   oneOf?: Record<string, string[]>;
+  /** Send over HTTP/2 with prior knowledge, or as a WebSocket (the backend's answer to a message must come back). */
+  protocol?: 'h2c' | 'ws';
+  /** Send over TLS to the HTTPS port with this SNI. */
+  sni?: string;
 }
 
 interface Scenario {
@@ -113,6 +124,45 @@ async function waitUntil(cond: () => Promise<boolean>, what: string, ms = 3000):
   }
 }
 
+/** Sends a case's request over HTTP/1.1, h2c or TLS. */
+async function send(c: Case): Promise<Reply> {
+  const host = c.host ?? 'example.com';
+  if (c.protocol === 'h2c') {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    try {
+      return await h2request(session, c.path, { host, method: c.method, headers: c.headers });
+    } finally {
+      session.close();
+    }
+  }
+  if (c.sni === undefined) return request(port, c.path, { host, method: c.method, headers: c.headers });
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port: tlsPort, servername: c.sni, path: c.path, method: c.method ?? 'GET', headers: { ...c.headers, host }, ca: cert.caPem, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString();
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) as EchoBody });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A WebSocket through the gateway: the backend answers a message with `NAME:message`. */
+async function checkWebSocket(c: Case): Promise<void> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${c.path}`, { headers: { host: c.host ?? 'example.com' } });
+  try {
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    const answer = new Promise<string>((resolve) => ws.once('message', (d: Buffer) => resolve(d.toString())));
+    ws.send('hello');
+    assert.equal(await answer, `${NAMES[(c.backend ?? 1) - 1]}:hello`);
+  } finally {
+    ws.close();
+  }
+}
+
 /** A header's values as the conformance suite compares them: joined by ',' (null when absent). */
 function joined(v: string | string[] | undefined): string | null {
   if (v === undefined) return null;
@@ -122,7 +172,8 @@ function joined(v: string | string[] | undefined): string | null {
 async function check(c: Case): Promise<void> {
   const what = `${c.method ?? 'GET'} ${c.host ?? 'example.com'}${c.path} ${JSON.stringify(c.headers ?? {})}`;
   if (c.mirrored) c = { ...c, path: `${c.path}${c.path.includes('?') ? '&' : '?'}id=${randomUUID()}` };
-  const r = await request(port, c.path, { host: c.host ?? 'example.com', method: c.method, headers: c.headers });
+  if (c.protocol === 'ws') return checkWebSocket(c);
+  const r = await send(c);
   if (c.backend !== undefined) {
     assert.equal(r.status, 200, `${what}: status`);
     const body = r.json();
@@ -260,6 +311,64 @@ const CORS1_ALLOWED = (origin: string): Record<string, string[]> => ({
 /** The upstream echo's retry simulation on our echo backend: fail with `code` until attempt `after`, then succeed. */
 const retry = (path: string, code: number, after: number, want: number): Case =>
   ({ path: `${path}?responseCode=${code}&succeedAfter=${after}&uuid=${randomUUID()}`, ...(want === 200 ? { backend: 3 as const } : { status: want }) });
+
+/** The upstream's backend Service with its h2c (8081) and WebSocket (8082) ports, on backend v1. */
+function protocolService(): string {
+  const v1 = backends[0]!;
+  return `apiVersion: v1
+kind: Service
+metadata: {name: infra-backend-v1-protocols, namespace: ${NS}}
+spec:
+  ports:
+  - {name: h2c, port: 8081, appProtocol: kubernetes.io/h2c}
+  - {name: ws, port: 8082, appProtocol: kubernetes.io/ws}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: infra-backend-v1-protocols-1, namespace: ${NS}, labels: {kubernetes.io/service-name: infra-backend-v1-protocols}}
+addressType: IPv4
+endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
+ports: [{name: h2c, port: ${v1.h2cPort}}, {name: ws, port: ${v1.port}}]`;
+}
+
+/** web-backend in gateway-conformance-web-backend (served by backend v1): a cross-namespace target. */
+const WEB_BACKEND = () => `apiVersion: v1\nkind: Namespace\nmetadata: {name: gateway-conformance-web-backend}\n---\n${localServiceYaml('web-backend', 8080, backends[0]!.port, { namespace: 'gateway-conformance-web-backend' })}`;
+
+/** A ReferenceGrant in `ns` from HTTPRoutes of `fromNs` (group `fromGroup`, kind `fromKind`) to Service `toName`. */
+const grant = (name: string, ns: string, o: { fromGroup?: string; fromKind?: string; fromNs?: string; toGroup?: string; toKind?: string; toName?: string } = {}) => `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  from: [{group: ${o.fromGroup ?? 'gateway.networking.k8s.io'}, kind: ${o.fromKind ?? 'HTTPRoute'}, namespace: ${o.fromNs ?? NS}}]
+  to: [{group: "${o.toGroup ?? ''}", kind: ${o.toKind ?? 'Service'}, name: ${o.toName ?? 'web-backend'}}]`;
+
+/** The HTTPS Gateway of GatewayHTTPSListenerDetectMisdirectedRequests, on the TLS port. */
+function httpsGateway(): string {
+  const l = (name: string, hostname?: string) => `  - {name: ${name}, port: ${tlsPort}, protocol: HTTPS, allowedRoutes: {namespaces: {from: Same}}${hostname ? `, hostname: "${hostname}"` : ''}, tls: {certificateRefs: [{name: tls-validity-checks-certificate}]}}`;
+  return `${tlsSecretYaml('tls-validity-checks-certificate', cert, NS)}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: same-namespace-with-https-listener, namespace: ${NS}, generation: 1}
+spec:
+  gatewayClassName: portico
+  listeners:
+${l('https')}
+${l('https-with-hostname', 'second-example.org')}
+${l('https-with-wildcard-hostname', '*.wildcard.org')}
+${l('https-with-hostname-matching-wildcard', 'fourth-example.wildcard.org')}`;
+}
+
+const misdirected = (n: number, section: string, v: 1 | 2 | 3, hostnames = '') => `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: https-listener-detect-misdirected-requests-test-${n}, namespace: ${NS}}
+spec:
+  parentRefs: [{name: same-namespace-with-https-listener, sectionName: ${section}}]
+${hostnames ? `  hostnames: [${hostnames}]\n` : ''}  rules: [{matches: [{path: {type: PathPrefix, value: /detect-misdirected-requests}}], backendRefs: [${be(v)}]}]`;
+
+/** A request over TLS with SNI `sni` and Host `host`: backend `want` (1..3) or status `want`. */
+const overTls = (sni: string, host: string, want: number): Case =>
+  ({ path: '/detect-misdirected-requests', sni, host, ...(want >= 100 ? { status: want } : { backend: want as 1 | 2 | 3 }) });
 
 const scenarios: Scenario[] = [
   {
@@ -706,6 +815,70 @@ spec:
     cases: [
       retry('/retry/code-500-attempts-3', 500, 2, 200), retry('/retry/code-500-attempts-3', 500, 4, 500), retry('/retry/code-500-attempts-3', 503, 2, 503),
       ...[500, 502, 503, 504].flatMap((code) => [retry('/retry/code-all-attempts-2', code, 1, 200), retry('/retry/code-all-attempts-2', code, 3, code)]),
+    ],
+  },
+  {
+    name: 'HTTPRouteBackendProtocolH2C',
+    routes: ['backend-protocol-h2c'],
+    yaml: () => `${protocolService()}\n---\n${route('backend-protocol-h2c', '- {backendRefs: [{name: infra-backend-v1-protocols, port: 8081}]}')}`,
+    cases: [to('/', 1, { protocol: 'h2c' })],
+    extra: async () => {
+      // the backend was spoken to over HTTP/2 (the echo's h2c port only speaks that)
+      assert.equal((await send({ path: '/', protocol: 'h2c' })).json().proto, 'HTTP/2.0');
+    },
+  },
+  {
+    name: 'HTTPRouteBackendProtocolWebSocket',
+    routes: ['backend-protocol-ws'],
+    yaml: () => `${protocolService()}\n---\n${route('backend-protocol-ws', '- {backendRefs: [{name: infra-backend-v1-protocols, port: 8082}]}')}`,
+    cases: [to('/ws', 1, { protocol: 'ws' })],
+  },
+  {
+    name: 'HTTPRouteInvalidBackendRefUnknownKind',
+    routes: ['invalid-backend-ref-unknown-kind'],
+    yaml: () => route('invalid-backend-ref-unknown-kind', '- {backendRefs: [{group: unknownkind.example.com, kind: NonExistent, name: infra-backend-v1, port: 8080}]}'),
+    cases: [answered('/v2', 500)],
+  },
+  {
+    name: 'HTTPRouteInvalidNonExistentBackendRef',
+    routes: ['invalid-nonexistent-backend-ref'],
+    yaml: () => route('invalid-nonexistent-backend-ref', `- {backendRefs: [{name: nonexistent, namespace: ${NS}, port: 8080}]}`),
+    cases: [answered('/', 500)],
+  },
+  {
+    name: 'HTTPRouteInvalidCrossNamespaceBackendRef',
+    routes: ['invalid-cross-namespace-backend-ref'],
+    yaml: () => `${WEB_BACKEND()}\n---\n${route('invalid-cross-namespace-backend-ref', '- {backendRefs: [{name: web-backend, namespace: gateway-conformance-web-backend, port: 8080}]}')}`,
+    cases: [answered('/', 500)],
+  },
+  {
+    name: 'HTTPRouteInvalidReferenceGrant',
+    routes: ['invalid-reference-grant'],
+    yaml: () => [
+      WEB_BACKEND(),
+      route('invalid-reference-grant', '- {backendRefs: [{name: web-backend, namespace: gateway-conformance-web-backend, port: 8080}]}'),
+      grant('reference-grant-wrong-namespace', NS),
+      grant('reference-grant-wrong-from-group', 'gateway-conformance-web-backend', { fromGroup: 'not-the-group-youre-looking-for' }),
+      grant('reference-grant-wrong-from-kind', 'gateway-conformance-web-backend', { fromKind: 'Gateway' }),
+      grant('reference-grant-wrong-from-namespace', 'gateway-conformance-web-backend', { fromNs: 'not-the-namespace-youre-looking-for' }),
+      grant('reference-grant-wrong-to-group', 'gateway-conformance-web-backend', { toGroup: 'not-the-group-youre-looking-for' }),
+      grant('reference-grant-wrong-to-kind', 'gateway-conformance-web-backend', { toKind: 'Gateway' }),
+      grant('reference-grant-wrong-to-name', 'gateway-conformance-web-backend', { toName: 'not-the-service-youre-looking-for' }),
+    ].join('\n---\n'),
+    cases: [answered('/', 500)],
+  },
+  {
+    name: 'GatewayHTTPSListenerDetectMisdirectedRequests',
+    routes: [1, 2, 3, 4].map((n) => `https-listener-detect-misdirected-requests-test-${n}`),
+    yaml: () => [httpsGateway(), misdirected(1, 'https', 1, 'example.org'), misdirected(2, 'https-with-hostname', 2), misdirected(3, 'https-with-wildcard-hostname', 3), misdirected(4, 'https-with-hostname-matching-wildcard', 1)].join('\n---\n'),
+    cases: [
+      overTls('example.org', 'example.org', 1), overTls('example.org', 'second-example.org', 421), overTls('example.org', 'unknown-example.org', 404),
+      overTls('second-example.org', 'second-example.org', 2), overTls('second-example.org', 'example.org', 421), overTls('second-example.org', 'unknown-example.org', 421),
+      overTls('third-example.wildcard.org', 'third-example.wildcard.org', 3), overTls('third-example.wildcard.org', 'fith-example.wildcard.org', 3),
+      overTls('third-example.wildcard.org', 'fourth-example.wildcard.org', 421), overTls('third-example.wildcard.org', 'second-example.org', 421),
+      overTls('third-example.wildcard.org', 'unknown-example.org', 421),
+      overTls('fourth-example.wildcard.org', 'fourth-example.wildcard.org', 1), overTls('fourth-example.wildcard.org', 'fith-example.wildcard.org', 421),
+      overTls('unknown-example.org', 'example.org', 1), overTls('unknown-example.org', 'unknown-example.org', 404),
     ],
   },
 ];
