@@ -161,6 +161,11 @@ export function gatewayStatus(ctx: Context, gw: GatewayState): Record<string, un
   else conds.push(GC.accepted());
   if (!accepted) conds.push(GC.notProgrammedInvalid('The Gateway is not accepted.'));
   else if (gw.programmedProblem) conds.push({ ...gw.programmedProblem });
+  // Nothing of a Gateway none of whose listeners can be programmed reaches the data plane
+  // (ir.ts keeps live listeners only): its Programmed must not claim otherwise.
+  else if (![...gw.listeners, ...gw.setListeners].some((l) => listenerAccepted(l) && !l.notProgrammed)) {
+    conds.push(GC.notProgrammedInvalid('No listener can be programmed.'));
+  }
   else conds.push(GC.programmed());
   const unresolved = gw.listeners.filter((l) => l.refsProblem);
   if (gw.refsProblem) conds.push({ ...gw.refsProblem });
