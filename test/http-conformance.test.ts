@@ -3,8 +3,8 @@
 // echo backend processes (infra-backend-v1..v3). Table driven: each entry is one upstream test,
 // its YAML (namespace gateway-conformance-infra, Gateway `same-namespace` on a free port) and the
 // requests with what the upstream test expects of them.
-//
-// Already covered one-to-one elsewhere: GatewayHTTPListenerIsolation (test/golden-incremental.test.ts).
+// No upstream traffic test is covered one-to-one by another test file (test/golden-incremental.test.ts
+// only translates GatewayHTTPListenerIsolation; its traffic is checked here).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -194,7 +194,7 @@ async function check(c: Case): Promise<void> {
     // mirrors are fire and forget: the copy may land after the response
     await waitUntil(async () => (await backends[v - 1]!.log()).some((e) => e.path === c.path), `${what}: mirrored to v${v}`);
   }
-  if (c.location !== undefined) assert.equal(r.headers.location, c.location.replace('PORT', String(port)), `${what}: location`);
+  if (c.location !== undefined) assert.equal(r.headers.location, c.location.replace('TLSPORT', String(tlsPort)).replace('PORT', String(port)), `${what}: location`);
   for (const [k, v] of Object.entries(c.response ?? {})) {
     assert.equal(joined(r.headers[k.toLowerCase()]), v, `${what}: response ${k}`);
   }
@@ -369,6 +369,17 @@ ${hostnames ? `  hostnames: [${hostnames}]\n` : ''}  rules: [{matches: [{path: {
 /** A request over TLS with SNI `sni` and Host `host`: backend `want` (1..3) or status `want`. */
 const overTls = (sni: string, host: string, want: number): Case =>
   ({ path: '/detect-misdirected-requests', sni, host, ...(want >= 100 ? { status: want } : { backend: want as 1 | 2 | 3 }) });
+
+/** A rule answering requests under `prefix` with a RequestRedirect (`redirect`: the fields, flow style). */
+const redirectRule = (prefix: string, redirect: string) => `- {matches: [{path: {type: PathPrefix, value: ${prefix}}}], filters: [{type: RequestRedirect, requestRedirect: {${redirect}}}]}`;
+
+/** A redirect of every status code upstream has a test for, by path. */
+const statusRedirect = (name: string, prefix: string, code: number, method = 'GET'): Scenario => ({
+  name,
+  routes: [`${code}-redirect`],
+  yaml: () => route(`${code}-redirect`, redirectRule(prefix, `statusCode: ${code}`)),
+  cases: [answered(prefix, code, { method, location: `http://example.com:PORT${prefix}` })],
+});
 
 const scenarios: Scenario[] = [
   {
@@ -879,6 +890,74 @@ spec:
       overTls('third-example.wildcard.org', 'unknown-example.org', 421),
       overTls('fourth-example.wildcard.org', 'fourth-example.wildcard.org', 1), overTls('fourth-example.wildcard.org', 'fith-example.wildcard.org', 421),
       overTls('unknown-example.org', 'example.org', 1), overTls('unknown-example.org', 'unknown-example.org', 404),
+    ],
+  },
+  {
+    name: 'GatewayHTTPListenerIsolation',
+    routes: ['empty-hostname', 'wildcard-example-com', 'wildcard-foo-example-com', 'abc-foo-example-com'].map((l) => `attaches-to-${l}`),
+    yaml: () => {
+      const gw = 'http-listener-isolation';
+      const listeners = ['empty-hostname', 'wildcard-example-com', 'wildcard-foo-example-com', 'abc-foo-example-com'];
+      const hostnames = ['', '"*.example.com"', '"*.foo.example.com"', 'abc.foo.example.com'];
+      return [`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: ${gw}, namespace: ${NS}, generation: 1}
+spec:
+  gatewayClassName: portico
+  listeners:
+${listeners.map((l, i) => `  - {name: ${l}, port: ${port}, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}${hostnames[i] ? `, hostname: ${hostnames[i]}` : ''}}`).join('\n')}`,
+      ...listeners.map((l) => `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: attaches-to-${l}, namespace: ${NS}}
+spec:
+  parentRefs: [{name: ${gw}, namespace: ${NS}, sectionName: ${l}}]
+  rules: [{matches: [{path: {type: PathPrefix, value: /${l}}}], backendRefs: [${be(1)}]}]`)].join('\n---\n');
+    },
+    // each host reaches exactly its own listener's route; the others' paths are 404 even where they would match
+    cases: [['bar.com', 'empty-hostname'], ['bar.example.com', 'wildcard-example-com'], ['bar.foo.example.com', 'wildcard-foo-example-com'], ['abc.foo.example.com', 'abc-foo-example-com']]
+      .flatMap(([host, own]) => ['empty-hostname', 'wildcard-example-com', 'wildcard-foo-example-com', 'abc-foo-example-com']
+        .map((l) => (l === own ? to(`/${l}`, 1, { host }) : answered(`/${l}`, 404, { host })))),
+  },
+  statusRedirect('HTTPRoute303Redirect', '/see-other', 303, 'POST'),
+  statusRedirect('HTTPRoute307Redirect', '/temporary', 307),
+  statusRedirect('HTTPRoute308Redirect', '/permanent', 308),
+  {
+    name: 'HTTPRouteRedirectPortAndScheme',
+    routes: ['http-route-for-listener-on-port-80', 'http-route-for-listener-on-port-443'],
+    yaml: () => [
+      httpsGateway(),
+      route('http-route-for-listener-on-port-80', [
+        redirectRule('/scheme-nil-and-port-nil', 'hostname: example.org'), redirectRule('/scheme-nil-and-port-80', 'port: 80, hostname: example.org'),
+        redirectRule('/scheme-nil-and-port-8080', 'port: 8080, hostname: example.org'), redirectRule('/scheme-https-and-port-nil', 'scheme: https, hostname: example.org'),
+        redirectRule('/scheme-https-and-port-443', 'scheme: https, port: 443, hostname: example.org'), redirectRule('/scheme-https-and-port-8443', 'scheme: https, port: 8443, hostname: example.org'),
+      ].join('\n')),
+      `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: http-route-for-listener-on-port-443, namespace: ${NS}}
+spec:
+  parentRefs: [{name: same-namespace-with-https-listener, sectionName: https}]
+  rules:
+${[
+    redirectRule('/scheme-nil-and-port-nil', 'hostname: example.org'), redirectRule('/scheme-nil-and-port-443', 'port: 443, hostname: example.org'),
+    redirectRule('/scheme-nil-and-port-8443', 'port: 8443, hostname: example.org'), redirectRule('/scheme-http-and-port-nil', 'scheme: http, hostname: example.org'),
+    redirectRule('/scheme-http-and-port-80', 'scheme: http, port: 80, hostname: example.org'), redirectRule('/scheme-http-and-port-8080', 'scheme: http, port: 8080, hostname: example.org'),
+  ].map((l) => `  ${l}`).join('\n')}`,
+    ].join('\n---\n'),
+    cases: [
+      // HTTP listener (ours is not on 80, so "no port" keeps the listener's port)
+      answered('/scheme-nil-and-port-nil', 302, { location: 'http://example.org:PORT/scheme-nil-and-port-nil' }),
+      answered('/scheme-nil-and-port-80', 302, { location: 'http://example.org/scheme-nil-and-port-80' }),
+      answered('/scheme-nil-and-port-8080', 302, { location: 'http://example.org:8080/scheme-nil-and-port-8080' }),
+      answered('/scheme-https-and-port-nil', 302, { location: 'https://example.org/scheme-https-and-port-nil' }),
+      answered('/scheme-https-and-port-443', 302, { location: 'https://example.org/scheme-https-and-port-443' }),
+      answered('/scheme-https-and-port-8443', 302, { location: 'https://example.org:8443/scheme-https-and-port-8443' }),
+      // HTTPS listener
+      answered('/scheme-nil-and-port-nil', 302, { sni: 'example.org', host: 'example.org', location: 'https://example.org:TLSPORT/scheme-nil-and-port-nil' }),
+      answered('/scheme-nil-and-port-443', 302, { sni: 'example.org', host: 'example.org', location: 'https://example.org/scheme-nil-and-port-443' }),
+      answered('/scheme-nil-and-port-8443', 302, { sni: 'example.org', host: 'example.org', location: 'https://example.org:8443/scheme-nil-and-port-8443' }),
+      answered('/scheme-http-and-port-nil', 302, { sni: 'example.org', host: 'example.org', location: 'http://example.org/scheme-http-and-port-nil' }),
+      answered('/scheme-http-and-port-80', 302, { sni: 'example.org', host: 'example.org', location: 'http://example.org/scheme-http-and-port-80' }),
+      answered('/scheme-http-and-port-8080', 302, { sni: 'example.org', host: 'example.org', location: 'http://example.org:8080/scheme-http-and-port-8080' }),
     ],
   },
 ];
