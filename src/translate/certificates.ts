@@ -40,8 +40,9 @@ export function readTLSSecret(secret: KubeObject): CertResult {
       try {
         const certs = pemBlocks(certPem, 'CERTIFICATE');
         if (certs.length === 0) throw new Error('no PEM certificate');
-        for (const c of certs) new X509Certificate(c);
-        createPrivateKey(keyPem);
+        const leaf = certs.map((c) => new X509Certificate(c))[0]!;
+        // A key that is not the leaf's would only fail later, in the data plane's createSecureContext.
+        if (!leaf.checkPrivateKey(createPrivateKey(keyPem))) throw new Error('tls.key does not match the certificate in tls.crt');
         result = { ok: true, certPem, keyPem };
       } catch (e) {
         result = { ok: false, message: `Secret ${name} holds a malformed certificate or key: ${(e as Error).message}.` };
