@@ -87,14 +87,16 @@ export const EXPERIMENTAL_FEATURES: ReadonlySet<FeatureName> = new Set<FeatureNa
 /**
  * What Portico claims: what translate() implements and the HTTP data plane carries. The
  * integrator adjusts this list as data-plane parts land. Not claimed: Mesh (Portico is not a
- * mesh), GatewayInfrastructure (no generated resources yet), GatewayHTTPSListenerDetectMisdirectedRequests
- * and port matching (experimental).
+ * mesh), GatewayInfrastructure (no generated resources yet) and port matching (experimental).
+ * GatewayHTTPSListenerDetectMisdirectedRequests: the HTTP data plane answers 421 when the Host
+ * selects another listener than the TLS SNI did (src/dataplane/handler.ts route()).
  */
 export const PORTICO_SUPPORTED_FEATURES: readonly FeatureName[] = ([
   FEATURES.Gateway,
   FEATURES.GatewayPort8080,
   FEATURES.GatewayStaticAddresses,
   FEATURES.GatewayHTTPListenerIsolation,
+  FEATURES.GatewayHTTPSListenerDetectMisdirectedRequests,
   FEATURES.GatewayAddressEmpty,
   FEATURES.GatewayBackendClientCertificate,
   FEATURES.GatewayFrontendClientCertificateValidation,
