@@ -960,6 +960,51 @@ ${[
       answered('/scheme-http-and-port-8080', 302, { sni: 'example.org', host: 'example.org', location: 'http://example.org:8080/scheme-http-and-port-8080' }),
     ],
   },
+  {
+    name: 'HTTPRouteSimpleSameNamespace',
+    routes: ['gateway-conformance-infra-test'],
+    yaml: () => route('gateway-conformance-infra-test', `- {backendRefs: [${be(1)}]}`),
+    cases: [to('/', 1)],
+  },
+  {
+    name: 'HTTPRouteReferenceGrant',
+    routes: ['reference-grant'],
+    yaml: () => [WEB_BACKEND(), grant('reference-grant', 'gateway-conformance-web-backend'),
+      route('reference-grant', '- {backendRefs: [{name: web-backend, namespace: gateway-conformance-web-backend, port: 8080}]}')].join('\n---\n'),
+    // web-backend is served by backend v1's process
+    cases: [to('/', 1)],
+  },
+  {
+    name: 'HTTPRoutePartiallyInvalidViaInvalidReferenceGrant',
+    routes: ['invalid-reference-grant'],
+    yaml: () => {
+      const app = 'gateway-conformance-app-backend';
+      return [`apiVersion: v1\nkind: Namespace\nmetadata: {name: ${app}}`,
+        localServiceYaml('app-backend-v1', 8080, backends[0]!.port, { namespace: app }), localServiceYaml('app-backend-v2', 8080, backends[1]!.port, { namespace: app }),
+        grant('invalid-reference-grant', app, { toName: 'app-backend-v1' }),
+        route('invalid-reference-grant', `
+- {matches: [{path: {type: PathPrefix, value: /v2}}], backendRefs: [{name: app-backend-v2, namespace: ${app}, port: 8080}]}
+- {backendRefs: [{name: app-backend-v1, namespace: ${app}, port: 8080}]}`)].join('\n---\n');
+    },
+    cases: [answered('/v2', 500), to('/', 1)],
+  },
+  {
+    name: 'HTTPRouteNamedRule',
+    routes: ['http-named-rules'],
+    yaml: () => route('http-named-rules', `
+- {name: named-rule, matches: [{path: {type: PathPrefix, value: /named}}], backendRefs: [${be(1)}]}
+- {matches: [{path: {type: PathPrefix, value: /unnamed}}], backendRefs: [${be(2)}]}`),
+    cases: [to('/named', 1), to('/unnamed', 2)],
+  },
+  {
+    name: 'HTTPRouteOmittedBackendRefs',
+    routes: ['omitted-backendrefs'],
+    yaml: () => route('omitted-backendrefs', `
+- {matches: [{path: {type: Exact, value: /omitted-no-forward}}]}
+- {matches: [{path: {type: Exact, value: /empty-no-forward}}], backendRefs: []}
+- {matches: [{path: {type: PathPrefix, value: /}}], backendRefs: [${be(1)}]}`),
+    cases: [to('/forward', 1), answered('/omitted-no-forward', 500), answered('/empty-no-forward', 500)],
+  },
 ];
 
 for (const s of scenarios) {
