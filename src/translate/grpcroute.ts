@@ -29,6 +29,11 @@ function methodPath(raw: unknown): IRMatch['path'] | RuleProblem {
   if ((m.service !== undefined && service === undefined) || (m.method !== undefined && method === undefined)) {
     return { reason: RouteReason.UnsupportedValue, message: 'gRPC service and method must be strings.' };
   }
+  // GRPCMethodMatch CEL: one or both of service and method must be set (type is always set, it
+  // defaults to Exact); a match on neither is not a match-all.
+  if (service === undefined && method === undefined) {
+    return { reason: RouteReason.UnsupportedValue, message: 'gRPC method match sets neither service nor method.' };
+  }
   if (type === 'Exact') {
     if ((service !== undefined && !SERVICE.test(service)) || (method !== undefined && !METHOD.test(method))) {
       return { reason: RouteReason.UnsupportedValue, message: 'gRPC service or method name is invalid.' };
