@@ -25,12 +25,14 @@ let backends: EchoBackend[] = [];
 let dp: DataPlane;
 let port: number;
 let tlsPort: number;
+let port2: number;
+let port3: number;
 let cert: LeafCert;
 let generation = 0;
 
 before(async () => {
   backends = await Promise.all(NAMES.map((n) => startEcho(n)));
-  [port, tlsPort] = await Promise.all([freePort(), freePort()]);
+  [port, tlsPort, port2, port3] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   cert = await makeCert(await makeCA(), { dns: ['example.org', 'second-example.org', 'unknown-example.org', '*.wildcard.org'] });
   dp = await createDataPlane({ workers: 0, bindAddress: '127.0.0.1' });
 });
@@ -93,6 +95,8 @@ interface Case {
   protocol?: 'h2c' | 'ws';
   /** Send over TLS to the HTTPS port with this SNI. */
   sni?: string;
+  /** Send to the second or third HTTP port (scenarios with listeners on several ports). */
+  via?: 2 | 3;
 }
 
 interface Scenario {
@@ -135,7 +139,8 @@ async function send(c: Case): Promise<Reply> {
       session.close();
     }
   }
-  if (c.sni === undefined) return request(port, c.path, { host, method: c.method, headers: c.headers });
+  const target = c.via === 2 ? port2 : c.via === 3 ? port3 : port;
+  if (c.sni === undefined) return request(target, c.path, { host, method: c.method, headers: c.headers });
   return new Promise((resolve, reject) => {
     const req = https.request({ host: '127.0.0.1', port: tlsPort, servername: c.sni, path: c.path, method: c.method ?? 'GET', headers: { ...c.headers, host }, ca: cert.caPem, agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -170,7 +175,7 @@ function joined(v: string | string[] | undefined): string | null {
 }
 
 async function check(c: Case): Promise<void> {
-  const what = `${c.method ?? 'GET'} ${c.host ?? 'example.com'}${c.path} ${JSON.stringify(c.headers ?? {})}`;
+  const what = `${c.method ?? 'GET'} ${c.host ?? 'example.com'}${c.via ? ` (port ${c.via})` : ''}${c.path} ${JSON.stringify(c.headers ?? {})}`;
   if (c.mirrored) c = { ...c, path: `${c.path}${c.path.includes('?') ? '&' : '?'}id=${randomUUID()}` };
   if (c.protocol === 'ws') return checkWebSocket(c);
   const r = await send(c);
@@ -1004,6 +1009,48 @@ ${[
 - {matches: [{path: {type: Exact, value: /empty-no-forward}}], backendRefs: []}
 - {matches: [{path: {type: PathPrefix, value: /}}], backendRefs: [${be(1)}]}`),
     cases: [to('/forward', 1), answered('/omitted-no-forward', 500), answered('/empty-no-forward', 500)],
+  },
+  {
+    name: 'HTTPRouteListenerPortMatching',
+    routes: ['backend-v1', 'backend-v2', 'backend-v3'],
+    yaml: () => {
+      const gw = 'httproute-listener-port-matching';
+      // upstream's ports 80, 8080 and 8090 are our port, port2 and port3
+      const l = (n: number, p: number, host: string) => `  - {name: listener-${n}, port: ${p}, protocol: HTTP, hostname: ${host}, allowedRoutes: {namespaces: {from: Same}}}`;
+      const r = (name: string, p: number, v: 1 | 2 | 3, section = '') => `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: ${name}, namespace: ${NS}}
+spec:
+  parentRefs: [{name: ${gw}, namespace: ${NS}, port: ${p}${section ? `, sectionName: ${section}` : ''}}]
+  rules: [{backendRefs: [${be(v)}]}]`;
+      return [`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: ${gw}, namespace: ${NS}, generation: 1}
+spec:
+  gatewayClassName: portico
+  listeners:
+${[l(1, port, 'foo.com'), l(2, port2, 'foo.com'), l(3, port2, 'bar.com'), l(4, port3, 'foo.com'), l(5, port3, 'bar.com')].join('\n')}`,
+      r('backend-v1', port, 1), r('backend-v2', port2, 2), r('backend-v3', port3, 3, 'listener-4')].join('\n---\n');
+    },
+    cases: [
+      to('/', 1, { host: 'foo.com' }), to('/', 2, { host: 'foo.com:8080', via: 2 }), to('/', 2, { host: 'bar.com:8080', via: 2 }),
+      to('/', 3, { host: 'foo.com:8090', via: 3 }), answered('/', 404, { host: 'bar.com:8090', via: 3 }),
+    ],
+  },
+  {
+    name: 'HTTPRouteMultipleGateways',
+    routes: ['multiple-gateways-shared-route', 'same-namespace-dedicated-route', 'all-namespaces-dedicated-route'],
+    yaml: () => [`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: all-namespaces, namespace: ${NS}, generation: 1}
+spec:
+  gatewayClassName: portico
+  listeners: [{name: http, port: ${port2}, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}]`,
+    route('multiple-gateways-shared-route', `- {matches: [{path: {type: PathPrefix, value: /shared}}], backendRefs: [${be(1)}]}`).replace('parentRefs: [{name: same-namespace}]', 'parentRefs: [{name: same-namespace}, {name: all-namespaces}]'),
+    route('same-namespace-dedicated-route', `- {matches: [{path: {type: PathPrefix, value: /}}], backendRefs: [${be(2)}]}`),
+    route('all-namespaces-dedicated-route', `- {matches: [{path: {type: PathPrefix, value: /}}], backendRefs: [${be(3)}]}`).replace('parentRefs: [{name: same-namespace}]', 'parentRefs: [{name: all-namespaces}]'),
+    ].join('\n---\n'),
+    cases: [to('/shared', 1), to('/', 2), to('/shared', 1, { via: 2 }), to('/', 3, { via: 2 })],
   },
 ];
 
