@@ -1052,6 +1052,68 @@ spec:
     ].join('\n---\n'),
     cases: [to('/shared', 1), to('/', 2), to('/shared', 1, { via: 2 }), to('/', 3, { via: 2 })],
   },
+  {
+    name: 'HTTPRouteHTTPSListener',
+    routes: ['httproute-https-test', 'httproute-https-test-no-hostname'],
+    yaml: () => [httpsGateway(), `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: httproute-https-test, namespace: ${NS}}
+spec:
+  parentRefs: [{name: same-namespace-with-https-listener}]
+  hostnames: [example.org]
+  rules: [{backendRefs: [${be(1)}]}]`, `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: httproute-https-test-no-hostname, namespace: ${NS}}
+spec:
+  parentRefs: [{name: same-namespace-with-https-listener, sectionName: https-with-hostname}]
+  rules: [{backendRefs: [${be(2)}]}]`].join('\n---\n'),
+    cases: [
+      to('/', 1, { sni: 'example.org', host: 'example.org' }), answered('/', 404, { sni: 'unknown-example.org', host: 'unknown-example.org' }),
+      to('/', 2, { sni: 'second-example.org', host: 'second-example.org' }),
+    ],
+  },
+  {
+    name: 'HTTPRouteCrossNamespace',
+    routes: [],
+    yaml: () => {
+      const web = 'gateway-conformance-web-backend';
+      return [`apiVersion: v1\nkind: Namespace\nmetadata: {name: ${web}, labels: {gateway-conformance: backend}}`,
+        localServiceYaml('web-backend', 8080, backends[0]!.port, { namespace: web }),
+        `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: backend-namespaces, namespace: ${NS}, generation: 1}
+spec:
+  gatewayClassName: portico
+  listeners: [{name: http, port: ${port2}, protocol: HTTP, allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {gateway-conformance: backend}}}}}]`,
+        `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: cross-namespace, namespace: ${web}}
+spec:
+  parentRefs: [{name: backend-namespaces, namespace: ${NS}}]
+  rules: [{backendRefs: [{name: web-backend, port: 8080}]}]`].join('\n---\n');
+    },
+    // web-backend is served by backend v1's process
+    cases: [to('/', 1, { via: 2 })],
+  },
+  {
+    name: 'HTTPRouteRequestHeaderModifierBackendWeights',
+    routes: ['request-header-modifier-backend-weights'],
+    yaml: () => {
+      const ref = (v: 1 | 2) => be(v, `weight: 10, filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: Backend, value: infra-backend-v${v}}]}}]`);
+      return route('request-header-modifier-backend-weights', `- {backendRefs: [${ref(1)}, ${ref(2)}]}`);
+    },
+    cases: [{ path: '/', status: 200 }],
+    extra: async () => {
+      // each backend gets the header its own backendRef sets, never the other's
+      const seen = new Set<string>();
+      for (let i = 0; i < 40; i++) {
+        const body = (await request(port, '/', { host: 'example.com' })).json();
+        assert.equal(body.headers.backend, body.name);
+        seen.add(body.name);
+      }
+      assert.equal(seen.size, 2, 'both backends chosen');
+    },
+  },
 ];
 
 for (const s of scenarios) {
