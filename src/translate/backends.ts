@@ -188,6 +188,8 @@ function endpointsFor(ctx: Context, svc: KubeObject, svcPort: Record<string, unk
   const seen = new Set<string>();
   const out: { address: string; port: number }[] = [];
   for (const slice of ctx.endpointSlices(svc.metadata.namespace ?? 'default', svc.metadata.name)) {
+    // ports present but not a list (null, "8080") is malformed: such a slice contributes nothing.
+    if ('ports' in slice && !Array.isArray(slice.ports)) continue;
     const ports = objArr(slice.ports);
     let port: number | undefined;
     if (ports.length > 0) {

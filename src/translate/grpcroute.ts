@@ -9,9 +9,9 @@ import type { Context } from './context.ts';
 import type { RuleProblem } from './filters.ts';
 import { convertFilters, isProblem } from './filters.ts';
 import { sessionPersistence, valueMatches } from './httproute.ts';
-import { compileRules, deferredFilterEnv, pushRuleRoutes, weightedBackends } from './rules.ts';
+import { compileRules, deferredFilterEnv, pushRuleRoutes, ruleMatches, weightedBackends } from './rules.ts';
 import type { RouteState } from './state.ts';
-import { isSafeRegex, obj, objArr, str } from './util.ts';
+import { isSafeRegex, obj, str } from './util.ts';
 
 const SERVICE = /^\.?[A-Za-z_][A-Za-z_0-9]*(\.[A-Za-z_][A-Za-z_0-9]*)*$/;
 const METHOD = /^[A-Za-z_][A-Za-z_0-9]*$/;
@@ -57,7 +57,8 @@ export function compileGRPCRoute(ctx: Context, reg: BackendRegistry, state: Rout
 }
 
 function compileRule(ctx: Context, reg: BackendRegistry, cr: CompiledRoute, rule: Record<string, unknown>, ri: number): RuleProblem | undefined {
-  const rawMatches = Array.isArray(rule.matches) && rule.matches.length > 0 ? objArr(rule.matches) : [{}];
+  const rawMatches = ruleMatches(rule);
+  if (isProblem(rawMatches)) return rawMatches;
   const matches: IRMatch[] = [];
   for (const m of rawMatches) {
     const path = methodPath(m.method);

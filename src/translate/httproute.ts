@@ -11,7 +11,7 @@ import type { Context } from './context.ts';
 import type { RuleProblem } from './filters.ts';
 import { convertFilters, isProblem } from './filters.ts';
 import type { RouteState } from './state.ts';
-import { compileRules, deferredFilterEnv, pushRuleRoutes, weightedBackends } from './rules.ts';
+import { compileRules, deferredFilterEnv, pushRuleRoutes, ruleMatches, weightedBackends } from './rules.ts';
 import { durationMs, isSafeRegex, obj, objArr, str, int } from './util.ts';
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
@@ -125,7 +125,8 @@ export function compileHTTPRoute(ctx: Context, reg: BackendRegistry, state: Rout
 }
 
 function compileRule(ctx: Context, reg: BackendRegistry, cr: CompiledRoute, rule: Record<string, unknown>, ri: number): RuleProblem | undefined {
-  const rawMatches = Array.isArray(rule.matches) && rule.matches.length > 0 ? objArr(rule.matches) : [{}];
+  const rawMatches = ruleMatches(rule);
+  if (isProblem(rawMatches)) return rawMatches;
   const matches: IRMatch[] = [];
   for (const m of rawMatches) {
     const c = convertMatch(m);

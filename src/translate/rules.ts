@@ -13,7 +13,7 @@ import type { FilterEnv, RuleProblem } from './filters.ts';
 import { convertFilters, isProblem } from './filters.ts';
 import { httpKey } from './precedence.ts';
 import type { RouteState } from './state.ts';
-import { int, isHostname, obj, objArr, str, arr } from './util.ts';
+import { int, isHostname, isObj, obj, objArr, str, arr } from './util.ts';
 
 const REFS_CONDITION: Record<string, (m: string) => Condition> = {
   [RouteReason.RefNotPermitted]: RC.refNotPermitted,
@@ -96,14 +96,26 @@ export function compileRules(
   const cr = newCompiled(state);
   const spec = obj(state.obj.spec);
   cr.hostnames = routeHostnames(spec);
-  const rules = Array.isArray(spec.rules) && spec.rules.length > 0 ? objArr(spec.rules) : [{}];
+  const rules: unknown[] = Array.isArray(spec.rules) && spec.rules.length > 0 ? spec.rules : [{}];
   const dropped: { index: number; problem: RuleProblem }[] = [];
   rules.forEach((rule, ri) => {
-    const p = compileRule(cr, rule, ri);
+    // A null (or otherwise non-object) rule is malformed, not an empty match-all rule.
+    const p = isObj(rule) ? compileRule(cr, rule, ri) : { reason: RouteReason.UnsupportedValue, message: 'Rule is not an object.' };
     if (p) dropped.push({ index: ri, problem: p });
   });
   finishRules(cr, rules.length, dropped);
   return cr;
+}
+
+/**
+ * The matches of an HTTPRoute or GRPCRoute rule; none (absent or []) is one match-all. Matches
+ * that are not a list of objects (e.g. "all", [null]) are malformed, never read as match-all.
+ */
+export function ruleMatches(rule: Record<string, unknown>): readonly Record<string, unknown>[] | RuleProblem {
+  const m = rule.matches;
+  if (m === undefined || m === null || (Array.isArray(m) && m.length === 0)) return [{}];
+  if (!Array.isArray(m) || !m.every(isObj)) return { reason: RouteReason.UnsupportedValue, message: 'Rule matches must be a list of objects.' };
+  return m;
 }
 
 /** A kept rule of an HTTPRoute or GRPCRoute, ready to become IR routes. */
