@@ -1114,6 +1114,30 @@ spec:
       assert.equal(seen.size, 2, 'both backends chosen');
     },
   },
+  {
+    // the selector-only headless Service (endpoints from Pods) and the IPv6 slices are left out:
+    // the backends here are local processes on 127.0.0.1
+    name: 'HTTPRouteServiceTypes',
+    routes: ['service-types'],
+    yaml: () => {
+      const v1 = backends[0]!;
+      const svc = (name: string, headless: boolean) => `apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: ${NS}}
+spec: {${headless ? 'clusterIP: None, ' : ''}ports: [{name: first-port, protocol: TCP, port: 8080, targetPort: 3000}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: ${name}-ip4, namespace: ${NS}, labels: {kubernetes.io/service-name: ${name}}}
+addressType: IPv4
+endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
+ports: [{name: first-port, port: ${v1.port}, protocol: TCP}]`;
+      return [svc('manual-endpointslices', false), svc('headless-manual-endpointslices', true), route('service-types', `
+- {matches: [{path: {type: Exact, value: /manual-endpointslices}}], backendRefs: [{name: manual-endpointslices, port: 8080}]}
+- {matches: [{path: {type: Exact, value: /headless-manual-endpointslices}}], backendRefs: [{name: headless-manual-endpointslices, port: 8080}]}`)].join('\n---\n');
+    },
+    cases: [to('/manual-endpointslices', 1), to('/headless-manual-endpointslices', 1)],
+  },
 ];
 
 for (const s of scenarios) {
