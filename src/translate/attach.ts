@@ -96,15 +96,24 @@ export function effectiveHostnames(listenerHost: string | undefined, routeHosts:
 /** HTTPRoute and GRPCRoute attachments of each listener (the cross-serving rule reads them). */
 const crossKinds = new WeakMap<ListenerState, { HTTPRoute: Attachment[]; GRPCRoute: Attachment[] }>();
 
-/** Attaches a route to a listener (also used by the incremental translator's replay). */
-export function addAttachment(l: ListenerState, a: Attachment): void {
+/**
+ * Attaches a route to a listener (also used by the incremental translator's replay); false when
+ * the route is already attached there. Two parentRefs of one route may select the same listener
+ * (the whole Gateway and one of its sections): the route counts once in attachedRoutes and its
+ * rules appear once in the IR. Routes attach one after the other, so an earlier attachment of
+ * this route to the listener can only be its last one.
+ */
+export function addAttachment(l: ListenerState, a: Attachment): boolean {
+  const last = l.attachments[l.attachments.length - 1];
+  if (last && last.route.kind === a.route.kind && last.route.nsName === a.route.nsName) return false;
   l.attachedRoutes++;
   l.attachments.push(a);
   const kind = a.route.kind;
-  if (kind !== 'HTTPRoute' && kind !== 'GRPCRoute') return;
+  if (kind !== 'HTTPRoute' && kind !== 'GRPCRoute') return true;
   let byKind = crossKinds.get(l);
   if (!byKind) crossKinds.set(l, (byKind = { HTTPRoute: [], GRPCRoute: [] }));
   byKind[kind].push(a);
+  return true;
 }
 
 /**
@@ -245,7 +254,7 @@ function judgeParent(
   reg.useAll(cr.backendIds, gwKey);
   for (const { l, hosts } of winning) {
     const attachment: Attachment = { route: cr.state, hostnames: hosts };
-    addAttachment(l, attachment);
+    if (!addAttachment(l, attachment)) continue;
     rec?.effects.push({ parent: rec.lookups.length - 1, listener: all.indexOf(l), attachment });
   }
   rec?.uses.push(gwKey);
