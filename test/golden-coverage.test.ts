@@ -93,10 +93,6 @@ const NOT_YET: ReadonlySet<string> = new Set([
   'ListenerSet/Programmed/ParentNotProgrammed',
   // Not produced by translate() yet (no constructor or no input reaching it):
   'Listener/OverlappingTLSConfig/OverlappingCertificates',
-  'ListenerSet/Accepted/Invalid',
-  'ListenerSet/Programmed/Invalid',
-  'ListenerEntry/Accepted/TooManyListeners',
-  'ListenerEntry/Conflicted/ListenerConflict',
 ]);
 
 function scopeOf(kind: string): { own: Scope; entries?: [string, Scope] } | undefined {

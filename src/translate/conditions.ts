@@ -4,7 +4,7 @@
 import type { Condition } from '../api/meta.ts';
 import {
   GatewayClassReason as GCR, GatewayReason as GR, ListenerReason as LR, ListenerSetReason as LSR,
-  PolicyReason as PR, RouteReason as RR,
+  ListenerEntryReason as LER, PolicyReason as PR, RouteReason as RR,
 } from '../api/conditions.ts';
 import { arr, isObj, obj, str } from './util.ts';
 
@@ -44,6 +44,8 @@ export const ListenerConditions = {
   unsupportedValue: (m: string) => c('Accepted', 'False', LR.UnsupportedValue, m),
   portUnavailable: (m: string) => c('Accepted', 'False', LR.PortUnavailable, m),
   noValidCACertificate: (m: string) => c('Accepted', 'False', LR.NoValidCACertificate, m),
+  /** ListenerSet entries only: past the Gateway's listener limit (listenerset.ts). */
+  tooManyListeners: (m: string) => c('Accepted', 'False', LER.TooManyListeners, m),
   /** A conflicted listener is not accepted; the reason names the conflict (as conformance expects). */
   notAcceptedConflict: (reason: string, m: string) => c('Accepted', 'False', reason, m),
   programmed: () => c('Programmed', 'True', LR.Programmed, 'Listener is programmed.'),
@@ -57,6 +59,7 @@ export const ListenerConditions = {
   conflicted: (reason: string, m: string) => c('Conflicted', 'True', reason, m),
   noConflicts: () => c('Conflicted', 'False', LR.NoConflicts, 'No conflicts.'),
   overlappingHostnames: (m: string) => c('OverlappingTLSConfig', 'True', LR.OverlappingHostnames, m),
+  overlappingCertificates: (m: string) => c('OverlappingTLSConfig', 'True', LR.OverlappingCertificates, m),
 };
 
 export const ListenerSetConditions = {

@@ -7,7 +7,7 @@
 // by SNI); TLS Passthrough (mixing it with termination needs TLSRouteModeMixed, not claimed);
 // TCP; UDP runs on its own transport and only meets other UDP listeners. Inside a family,
 // hostnames must differ (TCP and UDP listeners have none, so any two conflict).
-import { ListenerReason } from '../api/conditions.ts';
+import { ListenerEntryReason, ListenerReason } from '../api/conditions.ts';
 import { ListenerConditions as LC } from './conditions.ts';
 import { intersect } from './hostnames.ts';
 import type { ListenerState } from './state.ts';
@@ -35,7 +35,15 @@ export function conflictBetween(a: ListenerState, b: ListenerState): string | un
 }
 
 function markConflict(l: ListenerState, reason: string, other: ListenerState): void {
-  if (l.conflicted) return;
+  if (l.conflicted) {
+    // A ListenerSet entry conflicting in several ways reports ListenerConflict, the reason its
+    // godoc prefers over HostnameConflict / ProtocolConflict (Gateway listeners have no such reason).
+    if (l.ownerKind === 'ListenerSet' && l.conflicted.reason !== reason) {
+      l.conflicted = LC.conflicted(ListenerEntryReason.ListenerConflict,
+        `Conflicts with several listeners on port ${l.port}, by hostname and by protocol (last: ${other.name}).`);
+    }
+    return;
+  }
   const msg = reason === ListenerReason.ProtocolConflict
     ? `Port ${l.port} is also used by listener ${other.name} (${other.protocol}) with an incompatible protocol.`
     : `Listener ${other.name} uses the same port ${l.port} and hostname ${l.hostname ?? '(none)'}.`;
@@ -51,10 +59,7 @@ export function resolveConflicts(groups: ListenerState[][]): void {
     for (const l of candidates) {
       for (const w of winnersByPort.get(l.port) ?? []) {
         const reason = conflictBetween(l, w);
-        if (reason) {
-          markConflict(l, reason, w);
-          break;
-        }
+        if (reason) markConflict(l, reason, w);
       }
     }
     // Within the group: no winner.

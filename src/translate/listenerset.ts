@@ -5,7 +5,7 @@
 import type { Condition } from '../api/meta.ts';
 import { GATEWAY_GROUP } from '../api/common.ts';
 import type { Context } from './context.ts';
-import { ListenerSetConditions as LSC } from './conditions.ts';
+import { ListenerConditions as LC, ListenerSetConditions as LSC } from './conditions.ts';
 import { gatewayAccepted, listenerAccepted, listenerStatus, listenerLive } from './gateway.ts';
 import { matchesSelector } from './labels.ts';
 import { buildListener } from './listeners.ts';
@@ -23,13 +23,22 @@ export function buildListenerSets(ctx: Context, gateways: Map<string, GatewaySta
     if (!gw) continue; // not a Portico Gateway (or none): not ours to report on
     const set: ListenerSetState = { obj: lsObj, namespace: ns, name: lsObj.metadata.name, gateway: gw, listeners: [] };
     const seen = new Set<string>();
+    const duplicates: string[] = [];
     objArr(spec.listeners).forEach((e, i) => {
       const l = buildListener(ctx, gw, lsObj, e, i);
-      if (seen.has(l.name)) return;
+      if (seen.has(l.name)) {
+        duplicates.push(l.name);
+        return;
+      }
       seen.add(l.name);
       set.listeners.push(l);
     });
-    if (!allowedBy(ctx, gw, ns)) {
+    // The CRD requires 1..64 entries keyed by name; a set breaking that (e.g. written before
+    // validation, or by a client bypassing it) is semantically invalid as a whole.
+    const invalid = invalidSpec(set.listeners.length, duplicates);
+    if (invalid) {
+      set.problem = LSC.invalid(invalid);
+    } else if (!allowedBy(ctx, gw, ns)) {
       set.problem = LSC.notAllowed(`Gateway ${gw.namespace}/${gw.name} does not allow ListenerSets from namespace ${ns}.`);
     } else if (!gatewayAccepted(gw)) {
       set.problem = LSC.parentNotAccepted(`Gateway ${gw.namespace}/${gw.name} is not accepted.`);
@@ -42,9 +51,30 @@ export function buildListenerSets(ctx: Context, gateways: Map<string, GatewaySta
     { created: createdAt(b.obj.metadata), nsName: `${b.namespace}/${b.name}` }));
   for (const set of out) {
     set.gateway.listenerSets.push(set);
-    if (!set.problem) set.gateway.setListeners.push(...set.listeners);
+    if (set.problem) continue;
+    for (const l of set.listeners) {
+      // Gateway listeners first, then sets in merge order: past the limit, entries are refused.
+      const total = set.gateway.listeners.length + set.gateway.setListeners.length;
+      if (total >= MAX_LISTENERS_PER_GATEWAY) {
+        l.notAccepted = LC.tooManyListeners(`Gateway ${set.gateway.namespace}/${set.gateway.name} already has ${MAX_LISTENERS_PER_GATEWAY} listeners (its own and those of older ListenerSets).`);
+        continue;
+      }
+      set.gateway.setListeners.push(l);
+    }
   }
   return out;
+}
+
+/**
+ * Portico serves at most 64 listeners per Gateway, its own and its ListenerSets' together:
+ * the limit the CRDs put on one Gateway's (and one ListenerSet's) listener list.
+ */
+export const MAX_LISTENERS_PER_GATEWAY = 64;
+
+function invalidSpec(count: number, duplicates: string[]): string | undefined {
+  if (duplicates.length > 0) return `Listener names must be unique; repeated: ${[...new Set(duplicates)].join(', ')}.`;
+  if (count === 0) return 'spec.listeners must hold at least one listener.';
+  return undefined;
 }
 
 function allowedBy(ctx: Context, gw: GatewayState, ns: string): boolean {
