@@ -35,7 +35,12 @@ export class Engine {
 
   constructor(options: DataPlaneOptions) {
     this.bindAddress = options.bindAddress ?? '0.0.0.0';
-    this.rt = { metrics: this.metrics, accessLog: options.accessLog === true, debugHeaders: options.debugHeaders === true };
+    this.rt = {
+      metrics: this.metrics,
+      accessLog: options.accessLog === true,
+      debugHeaders: options.debugHeaders === true,
+      clientHeaderTimeoutMs: options.clientHeaderTimeoutMs ?? 60_000,
+    };
   }
 
   /** Applies are serialized: each one starts from the state the previous one left. */

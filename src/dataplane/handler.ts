@@ -33,6 +33,8 @@ export interface Runtime {
   metrics: Metrics;
   accessLog: boolean;
   debugHeaders: boolean;
+  /** DataPlaneOptions.clientHeaderTimeoutMs, resolved. */
+  clientHeaderTimeoutMs: number;
 }
 
 /** Request headers never forwarded (hop-by-hop, RFC 9110 §7.6.1) and HTTP/2 pseudo-headers. */

@@ -15,6 +15,12 @@ export interface DataPlaneOptions {
   accessLog?: boolean;
   /** Adds a response header naming the route and rule that served the request. */
   debugHeaders?: boolean;
+  /**
+   * How long a client may take to send its request headers (and a new connection to send its
+   * first bytes) before the connection is closed: slow clients must not hold sockets forever.
+   * Default 60 000 ms.
+   */
+  clientHeaderTimeoutMs?: number;
 }
 
 export interface ApplyResult {

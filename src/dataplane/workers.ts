@@ -30,7 +30,7 @@ interface Pending {
 export async function createWorkerPool(options: DataPlaneOptions, count: number): Promise<DataPlane> {
   cluster.setupPrimary({
     exec: fileURLToPath(new URL('./worker.ts', import.meta.url)),
-    args: [JSON.stringify({ bindAddress: options.bindAddress, accessLog: options.accessLog, debugHeaders: options.debugHeaders })],
+    args: [JSON.stringify({ bindAddress: options.bindAddress, accessLog: options.accessLog, debugHeaders: options.debugHeaders, clientHeaderTimeoutMs: options.clientHeaderTimeoutMs })],
   });
   const workers = new Map<number, Worker>();
   const pending = new Map<number, Pending>();

@@ -2,6 +2,7 @@
 // prior knowledge (the first bytes tell them apart); HTTPS ports terminate TLS with the
 // certificate chosen by SNI among the port's listeners and offer h2 and http/1.1 by ALPN.
 // The server outlives generations: requests read `state.current` when they start.
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -10,10 +11,16 @@ import { Duplex } from 'node:stream';
 import { handleRequest, handleUpgrade, type PortState, type Runtime } from '../handler.ts';
 import type { PortConfig } from '../model.ts';
 
+/** node:http's own header-deadline bookkeeping (exported by its server module for https). */
+const { setupConnectionsTracking } = createRequire(import.meta.url)('_http_server') as { setupConnectionsTracking: (this: http.Server) => void };
+
 const H2_PREFACE = 'PRI * HTTP/2.0';
-const SILENT_CONNECTION_MS = 60_000;
 /** One client connection may not hold more than this many streams open at once. */
 const H2_SETTINGS: http2.Settings = { enableConnectProtocol: false, maxConcurrentStreams: 1000 };
+
+/** EADDRINUSE retries when binding a port (see PortServer.listen), 100 ms apart: about 2 s in all. */
+const BIND_RETRIES = 20;
+const BIND_RETRY_MS = 100;
 
 export class PortServer implements PortState {
   current: PortConfig;
@@ -44,7 +51,7 @@ export class PortServer implements PortState {
       const pem = cfg.tls?.fallbackPem;
       // HTTP/1.1 over TLS gets the cleartext listeners' deadlines (see below); the http2 types
       // do not list these options, which its HTTP/1.1 fallback honours.
-      const h1Deadlines = { requestTimeout: 0, headersTimeout: 60_000 };
+      const h1Deadlines = headerDeadlines(rt.clientHeaderTimeoutMs);
       const server = http2.createSecureServer({
         ...h1Deadlines,
         allowHTTP1: true,
@@ -64,17 +71,18 @@ export class PortServer implements PortState {
     } else {
       const h1 = http.createServer({
         requireHostHeader: true,
-        // Whole-request deadline off: long uploads and streams are legitimate; slow headers are
-        // still cut by headersTimeout, and routes carry their own timeouts.
-        requestTimeout: 0,
+        ...headerDeadlines(rt.clientHeaderTimeoutMs),
         // "Upgrade: h2c" from an HTTP/1.1 client is declined (answered over HTTP/1.1); others are proxied.
         shouldUpgradeCallback: (req) => String(req.headers.upgrade).toLowerCase() !== 'h2c',
       }, onRequest);
       h1.on('upgrade', onUpgrade);
+      // h1 never listens (connections reach it through sniff()), and node:http starts checking
+      // header deadlines only in listen(): start it here, or slow clients are never cut.
+      setupConnectionsTracking.call(h1);
       const h2 = http2.createServer({ settings: H2_SETTINGS }, onRequest);
       h2.on('session', (s) => this.track(s));
       this.h1 = h1;
-      this.front = net.createServer((sock) => sniff(sock, h1, h2));
+      this.front = net.createServer((sock) => sniff(sock, h1, h2, rt.clientHeaderTimeoutMs));
     }
     this.front.on('connection', (sock: net.Socket) => {
       this.sockets.add(sock);
@@ -95,8 +103,24 @@ export class PortServer implements PortState {
     }
   }
 
-  listen(): Promise<void> {
-    if (this.shared) return Promise.resolve();
+  /**
+   * Binds the port. EADDRINUSE is retried for a while: an address:port a removed Gateway just
+   * released (the address pool hands the freed address straight to the next Gateway) can still be
+   * held by the closing server, or by the cluster primary until every worker let go of it.
+   */
+  async listen(retries = BIND_RETRIES): Promise<void> {
+    if (this.shared) return;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.listenOnce();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= retries) throw err;
+        await new Promise((r) => setTimeout(r, BIND_RETRY_MS));
+      }
+    }
+  }
+
+  private listenOnce(): Promise<void> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       this.front.once('error', onError);
@@ -122,7 +146,8 @@ export class PortServer implements PortState {
   close(graceMs = 5_000): Promise<void> {
     return new Promise((resolve) => {
       this.front.close(() => resolve());
-      this.h1?.closeIdleConnections();
+      // h1 never listened: close() only closes its idle connections and stops its deadline timer.
+      this.h1?.close(() => undefined);
       for (const s of this.sessions) s.close();
       if (graceMs <= 0) {
         for (const s of this.sockets) s.destroy();
@@ -169,11 +194,20 @@ export function portKind(cfg: PortConfig): string {
   return `${cfg.protocol}${cfg.mtls ? '+mtls' : ''}${cfg.sharedWithTls === true ? '+shared' : ''}`;
 }
 
+/**
+ * HTTP/1.1 deadlines: the whole-request deadline is off (long uploads and streams are legitimate;
+ * routes carry their own timeouts), but headers must arrive within `headersMs`. Node checks the
+ * deadline every connectionsCheckingInterval (30 s by default), so that follows a short deadline.
+ */
+function headerDeadlines(headersMs: number): { requestTimeout: number; headersTimeout: number; connectionsCheckingInterval: number } {
+  return { requestTimeout: 0, headersTimeout: headersMs, connectionsCheckingInterval: Math.min(30_000, Math.max(10, Math.floor(headersMs / 4))) };
+}
+
 /** Routes a cleartext connection to the HTTP/1 or the h2c server by its first bytes. */
-function sniff(sock: net.Socket, h1: http.Server, h2: http2.Http2Server): void {
+function sniff(sock: net.Socket, h1: http.Server, h2: http2.Http2Server, silentMs: number): void {
   let seen: Buffer | undefined;
   // A connection that never says anything is closed like one that never finishes its headers.
-  sock.setTimeout(SILENT_CONNECTION_MS, () => sock.destroy());
+  sock.setTimeout(silentMs, () => sock.destroy());
   const onData = (chunk: Buffer) => {
     seen = seen === undefined ? chunk : Buffer.concat([seen, chunk]);
     const n = Math.min(seen.length, H2_PREFACE.length);
