@@ -91,8 +91,6 @@ const NOT_YET: ReadonlySet<string> = new Set([
   'ListenerEntry/Accepted/PortUnavailable',
   'ListenerEntry/Programmed/PortUnavailable',
   'ListenerSet/Programmed/ParentNotProgrammed',
-  // Not produced by translate() yet (no constructor or no input reaching it):
-  'Listener/OverlappingTLSConfig/OverlappingCertificates',
 ]);
 
 function scopeOf(kind: string): { own: Scope; entries?: [string, Scope] } | undefined {

@@ -79,3 +79,23 @@ export function readCABundle(source: KubeObject): CAResult {
   caCache.set(source, result);
   return result;
 }
+
+const dnsCache = new Map<string, string[]>();
+
+/** The DNS subject alternative names of the leaf certificate of a PEM chain ([] if unreadable). */
+export function certificateDNSNames(certPem: string): string[] {
+  const cached = dnsCache.get(certPem);
+  if (cached) return cached;
+  let names: string[];
+  try {
+    const leaf = pemBlocks(certPem, 'CERTIFICATE')[0];
+    const san = leaf ? new X509Certificate(leaf).subjectAltName ?? '' : '';
+    names = san.split(',').map((e) => e.trim()).filter((e) => e.startsWith('DNS:')).map((e) => e.slice(4).toLowerCase());
+  } catch {
+    names = [];
+  }
+  // Keyed by PEM text (IR certificates are copies): bound it so rotated certificates do not pile up.
+  if (dnsCache.size >= 1024) dnsCache.clear();
+  dnsCache.set(certPem, names);
+  return names;
+}

@@ -9,6 +9,7 @@
 // hostnames must differ (TCP and UDP listeners have none, so any two conflict).
 import { ListenerEntryReason, ListenerReason } from '../api/conditions.ts';
 import { ListenerConditions as LC } from './conditions.ts';
+import { certificateDNSNames } from './certificates.ts';
 import { intersect } from './hostnames.ts';
 import type { ListenerState } from './state.ts';
 
@@ -91,16 +92,42 @@ export function resolveConflicts(groups: ListenerState[][]): void {
   for (const list of winnersByPort.values()) markOverlappingTLS(list);
 }
 
-/** OverlappingTLSConfig: terminating listeners on one port whose hostnames overlap. */
+/**
+ * OverlappingTLSConfig: terminating listeners on one port whose hostnames overlap, or that offer
+ * two different certificates valid for a common name (which one a client gets then depends on
+ * the listener its connection was opened for). When both hold, OverlappingCertificates wins, as
+ * the godoc asks. One certificate shared by both listeners is not an overlap of certificates.
+ */
 function markOverlappingTLS(list: ListenerState[]): void {
   const tls = list.filter((l) => l.tlsMode === 'Terminate');
   for (let i = 0; i < tls.length; i++) {
     for (let j = i + 1; j < tls.length; j++) {
       const a = tls[i]!;
       const b = tls[j]!;
+      if (certificatesOverlap(a, b)) {
+        a.overlapping = LC.overlappingCertificates(`A certificate of listener ${b.name} on port ${a.port} is valid for a name this listener's certificate also claims.`);
+        b.overlapping = LC.overlappingCertificates(`A certificate of listener ${a.name} on port ${b.port} is valid for a name this listener's certificate also claims.`);
+        continue;
+      }
       if (intersect(a.hostname, b.hostname) === undefined) continue;
-      a.overlapping ??= LC.overlappingHostnames(`Hostname overlaps with listener ${b.name} on port ${a.port}.`);
-      b.overlapping ??= LC.overlappingHostnames(`Hostname overlaps with listener ${a.name} on port ${b.port}.`);
+      if (a.overlapping?.reason !== ListenerReason.OverlappingCertificates) {
+        a.overlapping ??= LC.overlappingHostnames(`Hostname overlaps with listener ${b.name} on port ${a.port}.`);
+      }
+      if (b.overlapping?.reason !== ListenerReason.OverlappingCertificates) {
+        b.overlapping ??= LC.overlappingHostnames(`Hostname overlaps with listener ${a.name} on port ${b.port}.`);
+      }
     }
   }
+}
+
+/** Two different certificates, one of each listener, with intersecting DNS SANs. */
+function certificatesOverlap(a: ListenerState, b: ListenerState): boolean {
+  for (const ca of a.tls?.certificates ?? []) {
+    for (const cb of b.tls?.certificates ?? []) {
+      if (ca.certPem === cb.certPem) continue;
+      const namesB = certificateDNSNames(cb.certPem);
+      if (certificateDNSNames(ca.certPem).some((x) => namesB.some((y) => intersect(x, y) !== undefined))) return true;
+    }
+  }
+  return false;
 }
