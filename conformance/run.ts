@@ -169,6 +169,13 @@ async function main(): Promise<number> {
     const claimed = (gc.status?.supportedFeatures ?? []).map((f: any) => f.name ?? f);
     say(`GatewayClass ${GATEWAY_CLASS} accepted; Portico claims ${claimed.length} features: ${claimed.join(', ')}`);
 
+    // A previous run's namespaces may still be terminating (the suite deletes them at its end);
+    // the suite cannot create its base manifests in a terminating namespace, so wait them out.
+    await waitFor('namespaces of a previous run to finish terminating', 180_000, async () => {
+      const list = await client.get('/api/v1/namespaces');
+      return !(list.items ?? []).some((ns: any) => String(ns.metadata?.name).startsWith('gateway-conformance') && ns.status?.phase === 'Terminating');
+    }, 1000);
+
     const reportFile = join(reportsDir, `experimental-v${VERSIONS.gatewayAPI}-default-report.yaml`);
     const suiteArgs = [
       '-test.run', '^TestConformance$', '-test.v', '-test.timeout', '0',
