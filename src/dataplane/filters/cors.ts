@@ -2,6 +2,7 @@
 // Origins: "*" (any), exact "scheme://host[:port]", or "scheme://*.suffix[:port]" where "*" is a
 // greedy leftmost wildcard (one or more labels). An allowed origin is always echoed back, which is
 // the only form that works with credentials.
+import type { IRFilter } from '../../ir/types.ts';
 import type { HeaderBag } from './headers.ts';
 
 interface OriginRule {
@@ -25,14 +26,7 @@ export interface CorsSpec {
   maxAge: string;
 }
 
-export function compileCors(f: {
-  allowOrigins: string[];
-  allowCredentials: boolean;
-  allowMethods: string[];
-  allowHeaders: string[];
-  exposeHeaders: string[];
-  maxAge: number;
-}): CorsSpec {
+export function compileCors(f: Omit<Extract<IRFilter, { type: 'CORS' }>, 'type'>): CorsSpec {
   const spec: CorsSpec = {
     anyOrigin: false,
     exact: new Set(),
