@@ -85,6 +85,23 @@ export function testOutcomes(output: string): Map<string, string> {
   return out;
 }
 
+/**
+ * The `go test -v` lines that belong to one top-level test, so a failure in CI shows its reason
+ * without the suite log. Parallel tests interleave; `=== RUN|CONT|NAME|PAUSE` headers say whose
+ * lines follow, and `--- PASS|FAIL|SKIP` verdict lines name their test themselves.
+ */
+export function testLines(output: string, name: string): string[] {
+  const lines: string[] = [];
+  let current = '';
+  for (const line of output.split('\n')) {
+    const header = /^=== (?:RUN|CONT|NAME|PAUSE)\s+TestConformance\/([^/\s]+)/.exec(line);
+    if (header) current = header[1];
+    const verdict = /^\s*--- (?:PASS|FAIL|SKIP): TestConformance\/([^/\s]+)/.exec(line);
+    if ((verdict ? verdict[1] : current) === name) lines.push(line);
+  }
+  return lines;
+}
+
 /** Tests listed in expected-pass.txt (one ShortName a line, # comments) that did not pass. */
 export function missingExpected(expectedText: string, outcomes: Map<string, string>): string[] {
   return expectedText
@@ -212,6 +229,12 @@ async function main(): Promise<number> {
       // A selection skips the other tests (the suite reports them SKIP): only the selected ones count.
       const relevant = values['run-test'] || values['skip-tests'] ? missing.filter((m) => !m.endsWith('did not run') && !m.endsWith(': SKIP')) : missing;
       if (relevant.length) {
+        // The reasons first, the list last: CI keeps the end of the output.
+        for (const entry of relevant) {
+          const name = entry.slice(0, entry.indexOf(':'));
+          const lines = testLines(output, name);
+          if (lines.length) say(`the suite's lines for ${name} (last 60):\n${lines.slice(-60).join('\n')}`);
+        }
         say(`tests listed in conformance/expected-pass.txt that did not pass:\n  ${relevant.join('\n  ')}`);
         ok = false;
       } else say('every test in conformance/expected-pass.txt passed');

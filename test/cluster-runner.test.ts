@@ -2,7 +2,7 @@
 // per-test verdicts from `go test -v` output, and the check against expected-pass.txt.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { missingExpected, summaryTable, testOutcomes } from '../conformance/run.ts';
+import { missingExpected, summaryTable, testLines, testOutcomes } from '../conformance/run.ts';
 
 const goTestOutput = [
   '=== RUN   TestConformance',
@@ -27,6 +27,32 @@ test('expected-pass entries that failed or did not run are reported; comments ar
   assert.deepEqual(missingExpected(expected, testOutcomes(goTestOutput)), [
     'TLSRouteHostnameIntersection: FAIL',
     'GRPCExactMethodMatching: did not run',
+  ]);
+});
+
+test("a failed test's own lines are picked out of interleaved parallel output", () => {
+  const output = [
+    '=== RUN   TestConformance/A',
+    '=== PAUSE TestConformance/A',
+    '=== RUN   TestConformance/B',
+    '    b.go:1: b starts',
+    '=== CONT  TestConformance/A',
+    '    a.go:7: a: expected 200, got 500',
+    '=== NAME  TestConformance/B',
+    '    b.go:2: b goes on',
+    '=== RUN   TestConformance/A/sub',
+    '    a.go:9: sub fails',
+    '    --- FAIL: TestConformance/A (3.00s)',
+    '    --- PASS: TestConformance/B (1.00s)',
+  ].join('\n');
+  assert.deepEqual(testLines(output, 'A'), [
+    '=== RUN   TestConformance/A',
+    '=== PAUSE TestConformance/A',
+    '=== CONT  TestConformance/A',
+    '    a.go:7: a: expected 200, got 500',
+    '=== RUN   TestConformance/A/sub',
+    '    a.go:9: sub fails',
+    '    --- FAIL: TestConformance/A (3.00s)',
   ]);
 });
 
