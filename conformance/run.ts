@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
-import { buildSuite, conformanceDir, goAvailable, suiteDir, VERSIONS } from './lib/build.ts';
+import { buildSuite, conformanceDir, goAvailable, suiteDir, VERSIONS, withLock } from './lib/build.ts';
 import { KubeClient, waitFor } from './lib/kube.ts';
 import { acquire, canRunAgent } from './cluster.ts';
 
@@ -124,6 +124,14 @@ function startPortico(kubeconfig: string, logFile: string): ChildProcess {
   return child;
 }
 
+interface RunOptions {
+  profiles?: string;
+  'run-test'?: string;
+  'skip-tests'?: string;
+  'timeout-config-overrides'?: string;
+  'keep-cluster'?: boolean;
+}
+
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     options: {
@@ -148,6 +156,12 @@ async function main(): Promise<number> {
 
   say('building the conformance suite and bringing the cluster up (the first run builds Kubernetes: long)');
   const suiteBin = await buildSuite();
+  // Two runs on one cluster would share namespaces and the GatewayClass, with two Portico
+  // processes writing status: a second run waits for the first.
+  return withLock('conformance-run', () => runAgainstCluster(suiteBin, values, positionals));
+}
+
+async function runAgainstCluster(suiteBin: string, values: RunOptions, positionals: string[]): Promise<number> {
   // acquire() registers this run as a user of the cluster, so a test process that shares it never
   // stops it mid-run; releasing stops it only if no one else uses it and no person started it.
   const cluster = await acquire({ agent: true });
@@ -224,18 +238,38 @@ async function main(): Promise<number> {
     const outcomes = testOutcomes(output);
     const expectedFile = join(conformanceDir, 'expected-pass.txt');
     if (existsSync(expectedFile)) {
-      const missing = missingExpected(readFileSync(expectedFile, 'utf8'), outcomes);
-      if (values['run-test'] || values['skip-tests']) say('a test selection was given; expected-pass.txt is only checked for tests that ran');
+      const selection = Boolean(values['run-test'] || values['skip-tests'] || positionals.length);
+      if (selection) say('a test selection was given; expected-pass.txt is only checked for tests that ran');
       // A selection skips the other tests (the suite reports them SKIP): only the selected ones count.
-      const relevant = values['run-test'] || values['skip-tests'] ? missing.filter((m) => !m.endsWith('did not run') && !m.endsWith(': SKIP')) : missing;
-      if (relevant.length) {
-        // The reasons first, the list last: CI keeps the end of the output.
-        for (const entry of relevant) {
-          const name = entry.slice(0, entry.indexOf(':'));
-          const lines = testLines(output, name);
-          if (lines.length) say(`the suite's lines for ${name} (last 60):\n${lines.slice(-60).join('\n')}`);
+      const failed = (missing: string[]) => (selection ? missing.filter((m) => !m.endsWith('did not run') && !m.endsWith(': SKIP')) : missing);
+      const relevant = failed(missingExpected(readFileSync(expectedFile, 'utf8'), outcomes));
+      for (const entry of relevant) {
+        const name = entry.slice(0, entry.indexOf(':'));
+        const lines = testLines(output, name);
+        if (lines.length) say(`the suite's lines for ${name} (last 60):\n${lines.slice(-60).join('\n')}`);
+      }
+      // A test that failed once runs once more, alone: a second failure fails the run; a pass is
+      // reported as flaky (with the first run's lines above), never hidden.
+      const stillFailing: string[] = [];
+      for (const entry of relevant) {
+        const name = entry.slice(0, entry.indexOf(':'));
+        if (!entry.endsWith(': FAIL')) {
+          stillFailing.push(entry);
+          continue;
         }
-        say(`tests listed in conformance/expected-pass.txt that did not pass:\n  ${relevant.join('\n  ')}`);
+        say(`running ${name} once more, alone`);
+        const retryArgs = [...suiteArgs.filter((a) => !/^--(run-test|skip-tests|report-output)=/.test(a)), `--run-test=${name}`, `--report-output=${join(logDir, 'retry-report.yaml')}`];
+        const retry = await runSuite(suiteBin, retryArgs, cluster.kubeconfig, join(logDir, `retry-${name}.log`));
+        if (testOutcomes(retry.output).get(name) === 'PASS') say(`FLAKY: ${name} failed in the full run and passed alone (its lines from the full run are above)`);
+        else {
+          const lines = testLines(retry.output, name);
+          if (lines.length) say(`the suite's lines for ${name}, second run (last 60):\n${lines.slice(-60).join('\n')}`);
+          stillFailing.push(entry);
+        }
+      }
+      // The list last: CI keeps the end of the output.
+      if (stillFailing.length) {
+        say(`tests listed in conformance/expected-pass.txt that did not pass:\n  ${stillFailing.join('\n  ')}`);
         ok = false;
       } else say('every test in conformance/expected-pass.txt passed');
     }
