@@ -135,6 +135,33 @@ test('kubernetes provider: create, update and delete of every kind reach the sna
   }
 });
 
+test('kubernetes provider: an object deleted and created again under its name is the new object, even at the same generation', async (t) => {
+  const conn = await testCluster(t);
+  if (!conn) return;
+  const env = await setup(conn);
+  try {
+    // A long debounce puts the delete and the create in one publication, as happens when the
+    // conformance suite deletes a test's route and the next test creates one of the same name.
+    const { provider, until } = await startProvider(env, { debounceMs: 300 });
+    const path = pathFor(provider, 'HTTPRoute', env.ns, 'same-name');
+    const body = (value: string) => ({
+      apiVersion: provider.resource('HTTPRoute')!.apiVersion,
+      kind: 'HTTPRoute',
+      metadata: { name: 'same-name' },
+      spec: { parentRefs: [{ name: 'gw' }], rules: [{ matches: [{ path: { type: 'PathPrefix', value } }] }] },
+    });
+    const first = await env.admin.request('POST', pathFor(provider, 'HTTPRoute', env.ns), { body: body('/first') });
+    await until('the first route', (s) => get(s, 'HTTPRoute', `${env.ns}/same-name`)?.metadata.uid === first.metadata.uid);
+    await env.admin.request('DELETE', path);
+    const second = await env.admin.request('POST', pathFor(provider, 'HTTPRoute', env.ns), { body: body('/second') });
+    assert.equal(second.metadata.generation, first.metadata.generation, 'both are generation 1');
+    const snap = await until('the second route', (s) => get(s, 'HTTPRoute', `${env.ns}/same-name`)?.metadata.uid === second.metadata.uid);
+    assert.equal((get(snap, 'HTTPRoute', `${env.ns}/same-name`)!.spec as any).rules[0].matches[0].path.value, '/second');
+  } finally {
+    await teardown(env);
+  }
+});
+
 /** Creates an object as the admin and returns it as stored. */
 async function make(env: Env, provider: KubernetesProvider, kind: SnapshotKind, body: Record<string, any>): Promise<KubeObject> {
   const r = provider.resource(kind)!;

@@ -281,10 +281,11 @@ export class KubernetesProvider {
 /**
  * What identifies a version of an object for translation. Gateway API objects change status
  * whenever Portico writes it; status is not an input, so their version is the generation (spec)
- * plus the metadata translation may read. Other kinds: the resourceVersion.
+ * plus the metadata translation may read, and the uid: an object deleted and created again under
+ * its name starts again at generation 1, and is a new object. Other kinds: the resourceVersion.
  */
 function versionOf(kind: SnapshotKind, obj: KubeObject): string {
   if (!CRD_GROUPS[kind] || obj.metadata.generation === undefined) return obj.metadata.resourceVersion ?? '';
   const m = obj.metadata;
-  return JSON.stringify([m.generation, m.labels ?? {}, m.annotations ?? {}, m.deletionTimestamp ?? '']);
+  return JSON.stringify([m.uid ?? '', m.generation, m.labels ?? {}, m.annotations ?? {}, m.deletionTimestamp ?? '']);
 }
