@@ -20,6 +20,7 @@ import { chooseBackend, cookieValue, nextEndpoint, resolveToken, sessionToken } 
 import { markDown, markUp, type EndpointRuntime } from './upstream/pools.ts';
 import type { H1Handler } from './upstream/h1.ts';
 import { observe, type Metrics, type RequestCounter } from './metrics.ts';
+import { encodeGrpcTimeout, parseGrpcTimeout } from './grpc-timeout.ts';
 import type { BackendChoice, CompiledFilters, ExtAuthRuntime, ListenerRuntime, PortConfig, RouteRuntime } from './model.ts';
 
 export type Req = IncomingMessage | Http2ServerRequest;
@@ -127,6 +128,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   extraRequestHeaders?: HeaderBag;
   /** Headers an ExternalAuth service (gRPC) asked to remove from the forwarded request. */
   removeRequestHeaders?: string[];
+  /** GRPCRoute with a valid grpc-timeout: when the call must be over (performance.now() ms); 0: none. */
+  grpcDeadline = 0;
+  /** The grpc-timeout value last put on the upstream request (refreshed per attempt while a filter did not replace it). */
+  sentGrpcTimeout?: string;
 
   constructor(cfg: PortConfig, rt: Runtime, req: Req, res: Res) {
     this.cfg = cfg;
@@ -177,7 +182,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
   run(r: RouteRuntime): void {
     this.routeRt = r;
     this.counter = r.counter;
-    if (r.requestMs > 0) this.requestTimer = setTimeout(onRequestTimeout, r.requestMs, this);
+    let deadlineMs = r.requestMs;
+    if (r.grpc) {
+      // The client's grpc-timeout is a deadline for the whole call, like timeouts.request: the
+      // earlier of the two wins (malformed values are ignored).
+      const clientMs = parseGrpcTimeout(this.req.headers['grpc-timeout']);
+      if (clientMs !== undefined) {
+        if (deadlineMs === 0 || clientMs < deadlineMs) deadlineMs = clientMs;
+        this.grpcDeadline = this.start + deadlineMs;
+      }
+    }
+    if (deadlineMs > 0 || this.grpcDeadline !== 0) this.requestTimer = setTimeout(onRequestTimeout, deadlineMs, this);
     this.res.on('close', onClientClose); // `on`, not `once`: once allocates a wrapper per request
     (this.res as any)[kExchange] = this;
     const f = r.filters;
@@ -272,6 +287,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     out['x-forwarded-proto'] = this.listener!.scheme;
     if (out['x-forwarded-host'] === undefined) out['x-forwarded-host'] = this.rawHost;
     out.host = this.rawHost;
+    // The backend learns the time left, not the time the client started with (see send()).
+    if (this.grpcDeadline !== 0) out['grpc-timeout'] = this.sentGrpcTimeout = encodeGrpcTimeout(this.grpcDeadline - performance.now());
     let path = this.view.path;
     if (rf.any) path = this.requestFilters(rf, out, path);
     if (bf.any) path = this.requestFilters(bf, out, path);
@@ -343,6 +360,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.lastChunk = undefined;
     this.controller = undefined;
     this.upstreamStart = performance.now();
+    if (this.grpcDeadline !== 0 && this.attempt > 0 && this.upstreamHeaders['grpc-timeout'] === this.sentGrpcTimeout) {
+      // A retry: what is left of the deadline now (unless a header filter set its own value).
+      this.upstreamHeaders['grpc-timeout'] = this.sentGrpcTimeout = encodeGrpcTimeout(this.grpcDeadline - this.upstreamStart);
+    }
     if (r.backendRequestMs > 0) this.attemptTimer = setTimeout(onAttemptTimeout, r.backendRequestMs, this);
     const body = this.body;
     if (this.upgradeSocket !== undefined) {
