@@ -1,6 +1,8 @@
 // Every condition reason of the spec (gateway-api-spec.md §2.2–2.6) must appear in some golden
 // out.yaml and be asserted by some expect.yaml, on the right kind of status and condition type,
-// so that each one is exercised and reviewed. Reasons translate() cannot produce yet are listed
+// so that each one is exercised and reviewed. Reasons decided after translate() by the status
+// layer (src/status/programmed.ts) are shown by cases whose options.yaml describes the data
+// plane's result (test/golden/README.md). Reasons Portico cannot produce yet are listed
 // in NOT_YET: the list may only shrink; the test says so when one of them shows up.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -81,16 +83,6 @@ const NOT_YET: ReadonlySet<string> = new Set([
   'GatewayClass/Accepted/Unsupported',
   'GatewayClass/Accepted/UnsupportedVersion',
   'GatewayClass/SupportedVersion/UnsupportedVersion',
-  // Programmed after the data plane acks, bind failures: decided by src/status/programmed.ts
-  // from the data plane's result, not by translate(), so a golden case cannot show them.
-  'Gateway/Programmed/Pending',
-  'Gateway/Programmed/NoResources',
-  'Gateway/Programmed/AddressNotAssigned',
-  'Listener/Accepted/PortUnavailable',
-  'ListenerSet/Programmed/PortUnavailable',
-  'ListenerEntry/Accepted/PortUnavailable',
-  'ListenerEntry/Programmed/PortUnavailable',
-  'ListenerSet/Programmed/ParentNotProgrammed',
 ]);
 
 function scopeOf(kind: string): { own: Scope; entries?: [string, Scope] } | undefined {

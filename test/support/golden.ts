@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { KubeObject } from '../../src/api/meta.ts';
 import { buildSnapshot, type Snapshot } from '../../src/providers/snapshot.ts';
 import { translate, type TranslateOptions, type TranslateResult } from '../../src/translate/index.ts';
+import { gateProgrammed, markUnassigned } from '../../src/status/programmed.ts';
 
 export const GOLDEN_DIR = fileURLToPath(new URL('../golden/', import.meta.url));
 /** The fixed clock of every golden run, so lastTransitionTime is stable. */
@@ -59,14 +60,66 @@ export function loadBaseObjects(): KubeObject[] {
 
 /**
  * Extra TranslateOptions of a case (optional options.yaml), e.g. `localAddresses: [127.0.0.1]`
- * to stand for the host's addresses. `now` is always GOLDEN_NOW.
+ * to stand for the host's addresses. `now` is always GOLDEN_NOW. The `dataPlane` key is not a
+ * TranslateOption (see loadDataPlane).
  */
 export function loadCaseOptions(name: string): Partial<TranslateOptions> {
+  const { dataPlane: _ignored, ...options } = readOptionsFile(name);
+  return options as Partial<TranslateOptions>;
+}
+
+function readOptionsFile(name: string): Record<string, unknown> {
   const file = join(GOLDEN_DIR, name, 'options.yaml');
   if (!existsSync(file)) return {};
   const [doc] = parseYamlDocs(file);
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`${file}: expected a mapping of TranslateOptions`);
-  return doc as Partial<TranslateOptions>;
+  return doc as Record<string, unknown>;
+}
+
+/**
+ * What the data plane made of the case's IR (options.yaml `dataPlane`), for the status layer
+ * (src/status/programmed.ts) the run loop applies after translate():
+ *   live: the generation the data plane has applied (the snapshot's is 1), or `none`
+ *   bindErrors: {"address:port" or "udp/address:port": error message} of listeners it could not bind
+ *   bindAddress: the --bind-address (default 0.0.0.0)
+ *   changed: ["Gateway/ns/name", ...] whose configuration differs from the live one (while behind)
+ *   unassigned: {"Gateway/ns/name": message} Gateways the Kubernetes address pool had no address for
+ */
+export interface DataPlaneResult {
+  live: number | 'none';
+  bindErrors?: Record<string, string>;
+  bindAddress?: string;
+  changed?: string[];
+  unassigned?: Record<string, string>;
+}
+
+const DATA_PLANE_KEYS = new Set(['live', 'bindErrors', 'bindAddress', 'changed', 'unassigned']);
+
+export function loadDataPlane(name: string): DataPlaneResult | undefined {
+  const value = readOptionsFile(name).dataPlane;
+  if (value === undefined) return undefined;
+  const where = `${name}/options.yaml dataPlane`;
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${where}: expected a mapping`);
+  const dp = value as Record<string, unknown>;
+  for (const k of Object.keys(dp)) if (!DATA_PLANE_KEYS.has(k)) throw new Error(`${where}: unknown key "${k}"`);
+  if (dp.live !== 'none' && typeof dp.live !== 'number') throw new Error(`${where}: live must be a generation number or "none"`);
+  return dp as unknown as DataPlaneResult;
+}
+
+/**
+ * The statuses after the status layer, as the run loop (src/cli/controller.ts, then in
+ * Kubernetes mode src/providers/kubernetes/mode.ts) computes them: translate's, gated on the
+ * data plane's result, then the Gateways without a pool address marked.
+ */
+export function applyDataPlane(result: TranslateResult, dp: DataPlaneResult): TranslateResult {
+  const live = dp.live === 'none' ? undefined : { generation: dp.live, bindErrors: dp.bindErrors ?? {} };
+  const gated = gateProgrammed(result.statuses, result.ir, live, {
+    now: GOLDEN_NOW,
+    ...(dp.bindAddress !== undefined ? { bindAddress: dp.bindAddress } : {}),
+    ...(dp.changed !== undefined ? { changed: new Set(dp.changed) } : {}),
+  });
+  const statuses = markUnassigned(gated, new Map(Object.entries(dp.unassigned ?? {})), GOLDEN_NOW);
+  return { ...result, statuses };
 }
 
 /** Builds the snapshot and options of a case, for translators other than translate(). */
@@ -74,7 +127,10 @@ export function caseInput(name: string, base?: KubeObject[]): { snapshot: Snapsh
   return { snapshot: buildSnapshot(loadCaseObjects(name, base), 1), options: { ...loadCaseOptions(name), now: GOLDEN_NOW } };
 }
 
-/** Translates a case; `reversed` feeds the objects in reverse order (output must not change). */
+/**
+ * Translates a case (then applies the status layer when options.yaml describes the data plane's
+ * result); `reversed` feeds the objects in reverse order (output must not change).
+ */
 export function runCase(name: string, reversed = false): TranslateResult {
   let objects = loadCaseObjects(name);
   if (reversed) {
@@ -82,7 +138,9 @@ export function runCase(name: string, reversed = false): TranslateResult {
     const byKey = new Map(objects.map((o) => [`${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`, o]));
     objects = [...byKey.values()].reverse();
   }
-  return translate(buildSnapshot(objects, 1), { ...loadCaseOptions(name), now: GOLDEN_NOW });
+  const result = translate(buildSnapshot(objects, 1), { ...loadCaseOptions(name), now: GOLDEN_NOW });
+  const dataPlane = loadDataPlane(name);
+  return dataPlane ? applyDataPlane(result, dataPlane) : result;
 }
 
 /** What out.yaml holds: every owned object with its status, and the IR. */

@@ -5,12 +5,16 @@
 import type { Condition, KubeObject } from '../../api/meta.ts';
 import { CONTROLLER_NAME } from '../../api/meta.ts';
 import type { OwnedStatus } from '../../translate/index.ts';
+import { markUnassigned } from '../../status/programmed.ts';
 import { KubernetesProvider } from './index.ts';
 import type { KubernetesProviderOptions } from './index.ts';
 import { LeaderElector } from './leader.ts';
 import type { LeaderElectorOptions } from './leader.ts';
 import { StatusWriter } from './status-writer.ts';
 import type { WriteReport } from './status-writer.ts';
+
+// Moved to status/programmed.ts (with the ListenerSets' ParentNotProgrammed); kept importable here.
+export { markAddressNotAssigned } from '../../status/programmed.ts';
 
 export interface KubernetesModeOptions extends KubernetesProviderOptions {
   /** The statuses to write: the latest translation, Programmed gated on what is live. */
@@ -121,16 +125,14 @@ export class KubernetesMode {
    * that only others caused (see keepProgrammed).
    */
   private currentStatuses(): OwnedStatus[] {
-    const unassigned = this.provider.unassignedGateways();
     const now = this.options.now?.() ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-    return this.options.statuses().map((s) => {
+    const message = `No address left in the address pool ${this.provider.addressPool?.cidr}`;
+    const unassigned = new Map([...this.provider.unassignedGateways()].map((key) => [`Gateway/${key}`, message]));
+    return markUnassigned(this.options.statuses(), unassigned, now).map((s) => {
       const kind = s.object.kind;
       if (kind !== 'Gateway' && kind !== 'ListenerSet') return s;
-      const key = `${s.object.metadata.namespace}/${s.object.metadata.name}`;
-      if (kind === 'Gateway' && unassigned.has(key)) {
-        return { ...s, status: markAddressNotAssigned(s.status, `No address left in the address pool ${this.provider.addressPool?.cidr}`, now) };
-      }
       if (!awaitingDataPlane(s)) return s;
+      const key = `${s.object.metadata.namespace}/${s.object.metadata.name}`;
       const cluster = this.provider.cached(kind, key);
       return cluster ? { ...s, status: keepProgrammed(s.status, cluster, s.object.metadata.generation) } : s;
     });
@@ -174,27 +176,4 @@ function awaitingDataPlane(s: OwnedStatus): boolean {
   const conditions = (s.status.conditions ?? []) as Condition[];
   return conditions.some((c) => c.type === 'Programmed' && c.status === 'False' && c.reason === 'Pending'
     && c.message.startsWith('Waiting for the data plane'));
-}
-
-/** Programmed=False/AddressNotAssigned on a Gateway status (and no addresses reported). */
-export function markAddressNotAssigned(status: Record<string, unknown>, message: string, now: string): Record<string, unknown> {
-  const out = structuredClone(status);
-  const conditions = (Array.isArray(out.conditions) ? out.conditions : []) as Condition[];
-  const programmed = conditions.find((c) => c.type === 'Programmed');
-  if (programmed) {
-    if (programmed.status !== 'False' || programmed.reason !== 'AddressNotAssigned') programmed.lastTransitionTime = now;
-    Object.assign(programmed, { status: 'False', reason: 'AddressNotAssigned', message });
-  } else {
-    conditions.push({ type: 'Programmed', status: 'False', reason: 'AddressNotAssigned', message, lastTransitionTime: now });
-  }
-  out.conditions = conditions;
-  delete out.addresses;
-  // Its listeners are not programmed either, for the same reason (not for a bind error).
-  for (const l of (Array.isArray(out.listeners) ? out.listeners : []) as { conditions?: Condition[] }[]) {
-    const c = l.conditions?.find((x) => x.type === 'Programmed');
-    if (!c) continue;
-    if (c.status !== 'False' || c.reason !== 'Pending' || c.message !== message) c.lastTransitionTime = now;
-    Object.assign(c, { status: 'False', reason: 'Pending', message });
-  }
-  return out;
 }
