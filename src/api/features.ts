@@ -131,6 +131,9 @@ export const PORTICO_SUPPORTED_FEATURES: readonly FeatureName[] = ([
   FEATURES.GRPCRouteNamedRouteRule,
   FEATURES.TLSRoute,
   FEATURES.TLSRouteModeTerminate,
+  // Mixed: TLS Passthrough and terminating listeners share a port, chosen by SNI per connection
+  // (translate/conflicts.ts accepts the pair; dataplane/l4/tls.ts serves it).
+  FEATURES.TLSRouteModeMixed,
   FEATURES.TCPRoute,
   FEATURES.UDPRoute,
   FEATURES.BackendTLSPolicy,

@@ -3,21 +3,28 @@
 // forbids picking a winner, so every listener of a conflicting pair is Conflicted; across
 // groups the earlier group wins and only the later listener is Conflicted.
 //
-// On one port, listeners must be of one "family": HTTP; HTTPS and TLS Terminate (told apart
-// by SNI); TLS Passthrough (mixing it with termination needs TLSRouteModeMixed, not claimed);
-// TCP; UDP runs on its own transport and only meets other UDP listeners. Inside a family,
-// hostnames must differ (TCP and UDP listeners have none, so any two conflict).
+// On one port, listeners must be of one "family": HTTP; TLS (HTTPS, TLS Terminate and TLS
+// Passthrough, told apart by SNI); TCP; UDP runs on its own transport and only meets other UDP
+// listeners. Passthrough shares a port with terminating listeners only because Portico claims
+// TLSRouteModeMixed (GEP-2643: without it the spec requires ProtocolConflict; the data plane
+// decides per connection by the listener the SNI selects). Inside a family, hostnames must
+// differ (TCP and UDP listeners have none, so any two conflict): a Passthrough and a Terminate
+// listener with the same hostname, or both without one, are a HostnameConflict.
+import { FEATURES, PORTICO_SUPPORTED_FEATURES } from '../api/features.ts';
 import { ListenerEntryReason, ListenerReason } from '../api/conditions.ts';
 import { ListenerConditions as LC } from './conditions.ts';
 import { certificateDNSNames } from './certificates.ts';
 import { intersect } from './hostnames.ts';
 import type { ListenerState } from './state.ts';
 
-function family(l: ListenerState): string {
+/** Whether TLS Passthrough and terminating listeners may share a port (the claim decides). */
+export const MIXED_TLS_MODES = PORTICO_SUPPORTED_FEATURES.includes(FEATURES.TLSRouteModeMixed);
+
+function family(l: ListenerState, mixed: boolean): string {
   switch (l.protocol) {
     case 'HTTP': return 'http';
-    case 'HTTPS': return 'tls-terminate';
-    case 'TLS': return l.tlsMode === 'Passthrough' ? 'tls-passthrough' : 'tls-terminate';
+    case 'HTTPS': return 'tls';
+    case 'TLS': return l.tlsMode === 'Passthrough' && !mixed ? 'tls-passthrough' : 'tls';
     case 'TCP': return 'tcp';
     default: return 'udp';
   }
@@ -27,10 +34,13 @@ function transport(l: ListenerState): string {
   return l.protocol === 'UDP' ? 'udp' : 'tcp';
 }
 
-/** The conflict reason between two listeners, or undefined when they are distinct. */
-export function conflictBetween(a: ListenerState, b: ListenerState): string | undefined {
+/**
+ * The conflict reason between two listeners, or undefined when they are distinct. `mixed`:
+ * whether TLSRouteModeMixed is supported (a parameter so the unclaimed rule stays testable).
+ */
+export function conflictBetween(a: ListenerState, b: ListenerState, mixed = MIXED_TLS_MODES): string | undefined {
   if (a.port !== b.port || transport(a) !== transport(b)) return undefined;
-  if (family(a) !== family(b)) return ListenerReason.ProtocolConflict;
+  if (family(a, mixed) !== family(b, mixed)) return ListenerReason.ProtocolConflict;
   if (a.protocol === 'TCP' || a.protocol === 'UDP') return ListenerReason.HostnameConflict;
   return (a.hostname ?? '') === (b.hostname ?? '') ? ListenerReason.HostnameConflict : undefined;
 }
@@ -51,15 +61,15 @@ function markConflict(l: ListenerState, reason: string, other: ListenerState): v
   l.conflicted = LC.conflicted(reason, msg);
 }
 
-/** Decides conflicts in place. `groups` are in precedence order. */
-export function resolveConflicts(groups: ListenerState[][]): void {
+/** Decides conflicts in place. `groups` are in precedence order; `mixed` as for conflictBetween. */
+export function resolveConflicts(groups: ListenerState[][], mixed = MIXED_TLS_MODES): void {
   const winnersByPort = new Map<number, ListenerState[]>();
   for (const group of groups) {
     const candidates = group.filter((l) => !l.notAccepted);
     // Across groups: earlier winners take precedence.
     for (const l of candidates) {
       for (const w of winnersByPort.get(l.port) ?? []) {
-        const reason = conflictBetween(l, w);
+        const reason = conflictBetween(l, w, mixed);
         if (reason) markConflict(l, reason, w);
       }
     }
@@ -74,7 +84,7 @@ export function resolveConflicts(groups: ListenerState[][]): void {
     for (const list of byPort.values()) {
       for (let i = 0; i < list.length; i++) {
         for (let j = i + 1; j < list.length; j++) {
-          const reason = conflictBetween(list[i]!, list[j]!);
+          const reason = conflictBetween(list[i]!, list[j]!, mixed);
           if (reason) {
             markConflict(list[i]!, reason, list[j]!);
             markConflict(list[j]!, reason, list[i]!);
@@ -93,17 +103,21 @@ export function resolveConflicts(groups: ListenerState[][]): void {
 }
 
 /**
- * OverlappingTLSConfig: terminating listeners on one port whose hostnames overlap, or that offer
- * two different certificates valid for a common name (which one a client gets then depends on
- * the listener its connection was opened for). When both hold, OverlappingCertificates wins, as
- * the godoc asks. One certificate shared by both listeners is not an overlap of certificates.
+ * OverlappingTLSConfig: TLS listeners on one port whose hostnames overlap, or that offer two
+ * different certificates valid for a common name (which one a client gets then depends on the
+ * listener its connection was opened for). When both hold, OverlappingCertificates wins, as the
+ * godoc asks. One certificate shared by both listeners is not an overlap of certificates. A pair
+ * needs at least one listener terminating at Portico: a connection Portico terminated for one
+ * hostname can be reused by the client (HTTP connection coalescing) for the other listener's
+ * hostname, Passthrough included; two Passthrough listeners hold no TLS config of Portico's.
  */
 function markOverlappingTLS(list: ListenerState[]): void {
-  const tls = list.filter((l) => l.tlsMode === 'Terminate');
+  const tls = list.filter((l) => l.tlsMode !== undefined);
   for (let i = 0; i < tls.length; i++) {
     for (let j = i + 1; j < tls.length; j++) {
       const a = tls[i]!;
       const b = tls[j]!;
+      if (a.tlsMode === 'Passthrough' && b.tlsMode === 'Passthrough') continue;
       if (certificatesOverlap(a, b)) {
         a.overlapping = LC.overlappingCertificates(`A certificate of listener ${b.name} on port ${a.port} is valid for a name this listener's certificate also claims.`);
         b.overlapping = LC.overlappingCertificates(`A certificate of listener ${a.name} on port ${b.port} is valid for a name this listener's certificate also claims.`);
