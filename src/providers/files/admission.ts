@@ -72,6 +72,12 @@ export class Admission {
     for (const key of this.lastValid.keys()) if (!this.present.has(key)) this.lastValid.delete(key);
   }
 
+  /** Forgets an object no longer in any manifest, between reads that admit only some objects. */
+  forget(key: string): void {
+    this.byKey.delete(key);
+    this.lastValid.delete(key);
+  }
+
   private verdict(key: string, obj: KubeObject, contentHash: string): FieldErrors {
     const known = this.byInstance.get(obj);
     if (known) return known;

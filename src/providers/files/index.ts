@@ -14,8 +14,8 @@ import type { FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { KubeObject } from '../../api/meta.ts';
-import { buildSnapshot, CLUSTER_SCOPED, isSnapshotKind } from '../snapshot.ts';
-import type { ProviderDiagnostic, RejectedObject, Snapshot } from '../snapshot.ts';
+import { buildSnapshot, CLUSTER_SCOPED, isSnapshotKind, objectKey } from '../snapshot.ts';
+import type { ObjectKey, ProviderDiagnostic, RejectedObject, Snapshot, SnapshotKind } from '../snapshot.ts';
 import { Admission } from './admission.ts';
 import { parseManifest } from './parse.ts';
 import type { ParsedFile, ParsedObject } from './parse.ts';
@@ -27,6 +27,12 @@ export interface FileProviderOptions {
   log?: (line: string) => void;
   /** Quiet period after a file system event before re-reading (ms). */
   debounceMs?: number;
+  /**
+   * After the first read, redo only the changed files' part of the snapshot (default true).
+   * False: every read fills and admits every object again and builds the snapshot anew (tests
+   * compare both).
+   */
+  incremental?: boolean;
 }
 
 const MANIFEST_EXTENSIONS = /\.(ya?ml|json)$/i;
@@ -46,11 +52,45 @@ interface FileState {
   lastGood?: ParsedObject[];
 }
 
+/**
+ * What one file puts in the snapshot, made from one list of parsed objects (`from`). While that
+ * list is the same (the file did not change) and no other file defines the same objects, it stays
+ * valid: the metadata memory and admission verdict of its keys are touched by no one else.
+ */
+interface Contribution {
+  from: readonly ParsedObject[];
+  /** "Kind/ns/name" of each object of a snapshot kind it defines, in order. */
+  keys: string[];
+  /** Admitted objects (or the last valid version of refused ones), in order. */
+  objects: KubeObject[];
+  rejected: RejectedObject[];
+  /** Diagnostics made while filling and admitting (ignored kinds, refusals). */
+  diagnostics: ProviderDiagnostic[];
+}
+
 /** What the provider remembers about each object, so metadata stays stable between reads. */
 interface ObjectMemory {
   contentHash: string;
   generation: number;
   creationTimestamp: string;
+  /** The filled object last made for this key, and its content hash (reused when equal). */
+  object?: KubeObject;
+  objectHash?: string;
+}
+
+/** The objects a file gives this read (its last good version when it does not parse). */
+interface FileObjects {
+  file: string;
+  objects: ParsedObject[];
+  mtimeMs: number;
+}
+
+/** What an incremental read redoes. */
+interface Delta {
+  changed: FileObjects[];
+  removed: string[];
+  /** Keys the changed and removed files defined before this read. */
+  freed: Set<string>;
 }
 
 export class FileProvider {
@@ -63,8 +103,13 @@ export class FileProvider {
   /** The filled copy of each parsed object, reused while its file and memory are unchanged. */
   private readonly filled = new WeakMap<ParsedObject, { object: KubeObject; key: string; contentHash: string }>();
   private readonly admission = new Admission();
-  private previousObjects: KubeObject[] = [];
-  private previousRejected: RejectedObject[] = [];
+  private readonly incremental: boolean;
+  /** Each file's part of the current snapshot, in listing order. */
+  private contributions = new Map<string, Contribution>();
+  /** The file that defines each key (meaningless while `duplicates`). */
+  private readonly owner = new Map<string, string>();
+  /** Whether some object is defined more than once: reads are full ones until that is gone. */
+  private duplicates = false;
   private previousDiagnostics = '';
   private readonly watchers = new Map<string, FSWatcher>();
   private current: Snapshot = buildSnapshot([], 0);
@@ -81,6 +126,8 @@ export class FileProvider {
   private readDiagnostics = new Map<string, ProviderDiagnostic[]>();
   private listDiagnostics: ProviderDiagnostic[] = [];
   private listed: string[] = [];
+  /** The files found under each path given (in the order given), each list sorted. */
+  private rootLists: string[][] = [];
   private reads = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
@@ -90,6 +137,7 @@ export class FileProvider {
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     // Short: a save is one or two events in a row; a burst (checkout, copy) keeps postponing it.
     this.debounceMs = options.debounceMs ?? 3;
+    this.incremental = options.incremental !== false;
   }
 
   /** The latest published snapshot (generation 0 before the first reload). */
@@ -227,8 +275,8 @@ export class FileProvider {
 
   /**
    * One read: of every file, or after watcher events naming only manifest files, of those files
-   * (the listing is redone when one of them is new or gone). Returns whether the published
-   * snapshot changed.
+   * (a new file is added to the listing; the listing is redone when a file is gone). Returns
+   * whether the published snapshot changed.
    */
   private async readAll(): Promise<boolean> {
     const only = this.dirtyAll ? undefined : new Set(this.dirty);
@@ -239,15 +287,14 @@ export class FileProvider {
     }
     let files = this.listed;
     if (only === undefined || [...only].some((f) => !this.files.has(f)) || !(await allFiles(only))) {
-      this.listDiagnostics = [];
-      files = await this.listFiles(this.listDiagnostics);
-      this.listed = files;
+      if (only === undefined || !(await this.addListed(only))) {
+        this.listDiagnostics = [];
+        files = await this.listFiles(this.listDiagnostics);
+        this.listed = files;
+      } else {
+        files = this.listed;
+      }
     }
-    const diagnostics: ProviderDiagnostic[] = [...this.listDiagnostics];
-    const seen = new Set<string>();
-    const parsedObjects: ParsedObject[] = [];
-    const mtimes = new Map<ParsedObject, number>();
-
     const readDiagnostics = new Map<string, ProviderDiagnostic[]>();
     const states = await Promise.all(files.map((file) => {
       const previous = this.files.get(file);
@@ -261,13 +308,17 @@ export class FileProvider {
       return this.readFileState(file, d);
     }));
     this.readDiagnostics = readDiagnostics;
+    const diagnostics: ProviderDiagnostic[] = [...this.listDiagnostics];
+    const seen = new Set<string>();
+    const listing: FileObjects[] = [];
     for (const [i, file] of files.entries()) {
       seen.add(file);
-      diagnostics.push(...(readDiagnostics.get(file) ?? []));
+      const rd = readDiagnostics.get(file);
+      if (rd !== undefined && rd.length > 0) diagnostics.push(...rd);
       const state = states[i];
       if (!state) continue;
       const { parsed } = state;
-      diagnostics.push(...parsed.warnings);
+      if (parsed.warnings.length > 0) diagnostics.push(...parsed.warnings);
       let objects: ParsedObject[];
       if (parsed.errors.length === 0) {
         objects = parsed.objects;
@@ -279,26 +330,122 @@ export class FileProvider {
         }
         objects = state.lastGood ?? [];
       }
-      for (const o of objects) {
-        parsedObjects.push(o);
-        mtimes.set(o, state.mtimeMs);
-      }
+      listing.push({ file, objects, mtimeMs: state.mtimeMs });
     }
-    for (const file of this.files.keys()) if (!seen.has(file)) this.files.delete(file);
+    if (this.files.size > seen.size) for (const file of this.files.keys()) if (!seen.has(file)) this.files.delete(file);
 
-    const { objects, rejected } = this.fillMetadata(parsedObjects, mtimes, diagnostics);
+    const before = this.contributions;
+    const plan = this.incremental && this.current.generation > 0 ? this.planDelta(listing) : undefined;
+    if (plan) this.fillChanged(listing, plan);
+    else this.fillAll(listing);
+    for (const c of listing) diagnostics.push(...this.contributions.get(c.file)!.diagnostics);
     this.reportNew(diagnostics);
-    // Unchanged files give the very same object instances, so comparing identities is enough.
     const diagnosticsText = JSON.stringify(diagnostics);
-    const same = diagnosticsText === this.previousDiagnostics && sameInstances(objects, this.previousObjects)
-      && sameInstances(rejected.map((r) => r.object), this.previousRejected.map((r) => r.object));
+    const touched = plan ? [...plan.changed.map((c) => c.file), ...plan.removed] : [...new Set([...before.keys(), ...this.contributions.keys()])];
+    const same = diagnosticsText === this.previousDiagnostics && touched.every((f) => sameContribution(before.get(f), this.contributions.get(f)));
     if (same && this.current.generation > 0) return false;
-    this.previousObjects = objects;
-    this.previousRejected = rejected;
     this.previousDiagnostics = diagnosticsText;
-    const snapshot = buildSnapshot(objects, this.current.generation + 1, diagnostics);
+    const rejected: RejectedObject[] = [];
+    for (const c of listing) {
+      const r = this.contributions.get(c.file)!.rejected;
+      if (r.length > 0) rejected.push(...r);
+    }
+    const generation = this.current.generation + 1;
+    const snapshot = plan ? this.patchSnapshot(before, plan, generation, diagnostics) : buildSnapshot(listing.flatMap((c) => this.contributions.get(c.file)!.objects), generation, diagnostics);
     this.current = rejected.length > 0 ? { ...snapshot, rejected } : snapshot;
     return true;
+  }
+
+  /**
+   * The files whose contribution must be made again (their objects changed) and the files gone,
+   * or undefined when only a full fill gives the right answer: when an object is defined in two
+   * places (which one wins depends on every file's order).
+   */
+  private planDelta(listing: FileObjects[]): Delta | undefined {
+    if (this.duplicates) return undefined;
+    const changed: FileObjects[] = [];
+    for (const c of listing) if (this.contributions.get(c.file)?.from !== c.objects) changed.push(c);
+    const removed: string[] = [];
+    if (this.contributions.size > listing.length - changed.length) {
+      const listed = new Set(listing.map((c) => c.file));
+      for (const file of this.contributions.keys()) if (!listed.has(file)) removed.push(file);
+    }
+    const freed = new Set<string>();
+    for (const file of [...changed.map((c) => c.file), ...removed]) for (const k of this.contributions.get(file)?.keys ?? []) freed.add(k);
+    const claimed = new Set<string>();
+    for (const c of changed) {
+      for (const p of c.objects) {
+        const key = parsedKey(p.object);
+        if (key === undefined) continue;
+        if (claimed.has(key) || (this.owner.has(key) && !freed.has(key))) return undefined;
+        claimed.add(key);
+      }
+    }
+    return { changed, removed, freed };
+  }
+
+  /** Fills every file's objects, as on the first read. */
+  private fillAll(listing: FileObjects[]): void {
+    this.locations.clear();
+    this.owner.clear();
+    this.duplicates = false;
+    this.admission.begin();
+    const present = new Set<string>();
+    const contributions = new Map<string, Contribution>();
+    for (const c of listing) contributions.set(c.file, this.fill(c, present));
+    // An object that disappeared and comes back later is a new object, as in a cluster.
+    for (const key of this.memory.keys()) if (!present.has(key)) this.memory.delete(key);
+    this.admission.end();
+    this.contributions = contributions;
+  }
+
+  /** Fills the objects of the changed files only; the other files' contributions stay. */
+  private fillChanged(listing: FileObjects[], plan: Delta): void {
+    const contributions = new Map(this.contributions);
+    for (const key of plan.freed) {
+      this.locations.delete(key);
+      this.owner.delete(key);
+    }
+    for (const file of plan.removed) contributions.delete(file);
+    const present = new Set<string>();
+    for (const c of plan.changed) contributions.set(c.file, this.fill(c, present));
+    for (const key of plan.freed) {
+      if (present.has(key)) continue;
+      this.memory.delete(key);
+      this.admission.forget(key);
+    }
+    this.contributions = contributions.size === listing.length ? contributions : new Map(listing.map((c) => [c.file, contributions.get(c.file)!]));
+  }
+
+  /** The previous snapshot's maps with the changed files' objects replaced (maps of untouched kinds are shared). */
+  private patchSnapshot(before: ReadonlyMap<string, Contribution>, plan: Delta, generation: number, diagnostics: ProviderDiagnostic[]): Snapshot {
+    const maps = new Map(this.current.objects as ReadonlyMap<SnapshotKind, ReadonlyMap<ObjectKey, KubeObject>>);
+    const copied = new Map<SnapshotKind, Map<ObjectKey, KubeObject>>();
+    const writable = (kind: SnapshotKind): Map<ObjectKey, KubeObject> => {
+      let m = copied.get(kind);
+      if (!m) {
+        m = new Map(maps.get(kind));
+        copied.set(kind, m);
+        maps.set(kind, m);
+      }
+      return m;
+    };
+    const files = [...plan.changed.map((c) => c.file), ...plan.removed];
+    for (const file of files) {
+      for (const o of before.get(file)?.objects ?? []) {
+        const kind = o.kind as SnapshotKind;
+        const k = objectKey(kind, o.metadata.namespace, o.metadata.name);
+        if (maps.get(kind)?.get(k) === o) writable(kind).delete(k);
+      }
+    }
+    for (const c of plan.changed) {
+      for (const o of this.contributions.get(c.file)!.objects) {
+        const kind = o.kind as SnapshotKind;
+        const k = objectKey(kind, o.metadata.namespace, o.metadata.name);
+        if (maps.get(kind)?.get(k) !== o) writable(kind).set(k, o);
+      }
+    }
+    return { generation, objects: maps, diagnostics };
   }
 
   /** A full read, for events that name something other than manifest files. */
@@ -317,7 +464,10 @@ export class FileProvider {
     const out = new Set<string>();
     this.directories.clear();
     const watched = new Set<string>();
+    const rootLists: string[][] = [];
     for (const path of this.paths) {
+      const list: string[] = [];
+      rootLists.push(list);
       let info;
       try {
         info = await stat(path);
@@ -327,6 +477,7 @@ export class FileProvider {
       }
       if (!info.isDirectory()) {
         out.add(path);
+        list.push(path);
         continue;
       }
       this.directories.add(path);
@@ -348,12 +499,41 @@ export class FileProvider {
           found.push(f);
         }
         for (const f of found.sort()) out.add(f);
+        list.push(...found);
       } catch (err) {
         diagnostics.push({ where: path, message: fsMessage(err) });
       }
     }
     this.watchedDirectories = watched;
+    this.rootLists = rootLists;
     return [...out];
+  }
+
+  /**
+   * Puts new files the watcher reported into the listing, without listing directories again.
+   * False when that is not enough (a file is gone, or is not under a listed directory).
+   */
+  private async addListed(only: Set<string>): Promise<boolean> {
+    if (!(await allFiles(only))) return false;
+    let added = false;
+    for (const f of only) {
+      if (this.files.has(f)) continue;
+      let found = false;
+      for (let r = 0; r < this.paths.length; r++) {
+        const root = this.paths[r]!;
+        if (!this.directories.has(root) || !f.startsWith(`${root}/`) || f.slice(root.length).split('/').some((seg) => seg.startsWith('.'))) continue;
+        found = true;
+        const list = this.rootLists[r]!;
+        const i = lowerBound(list, f);
+        if (list[i] !== f) {
+          list.splice(i, 0, f);
+          added = true;
+        }
+      }
+      if (!found) return false;
+    }
+    if (added) this.listed = [...new Set(this.rootLists.flat())];
+    return true;
   }
 
   private async readFileState(file: string, diagnostics: ProviderDiagnostic[]): Promise<FileState | undefined> {
@@ -385,25 +565,31 @@ export class FileProvider {
   }
 
   /**
-   * Copies the parsed objects, fills in the metadata the API server would have set and admits
-   * them (or refuses them) as the API server would.
+   * One file's contribution: copies its parsed objects, fills in the metadata the API server
+   * would have set and admits them (or refuses them) as the API server would. Keys defined are
+   * added to `present`.
    */
-  private fillMetadata(parsed: ParsedObject[], mtimes: Map<ParsedObject, number>, diagnostics: ProviderDiagnostic[]): { objects: KubeObject[]; rejected: RejectedObject[] } {
-    const out = { objects: [] as KubeObject[], rejected: [] as RejectedObject[], diagnostics };
-    const present = new Set<string>();
-    this.locations.clear();
-    this.admission.begin();
-    for (const p of parsed) {
+  private fill(c: FileObjects, present: Set<string>): Contribution {
+    const out: Contribution = { from: c.objects, keys: [], objects: [], rejected: [], diagnostics: [] };
+    const claim = (key: string, where: string): void => {
+      const earlier = this.locations.get(key);
+      if (earlier) {
+        out.diagnostics.push({ where, message: `${key} is also defined at ${earlier}; this later definition wins` });
+        this.duplicates = true;
+      }
+      this.locations.set(key, where);
+      this.owner.set(key, c.file);
+      present.add(key);
+      out.keys.push(key);
+    };
+    for (const p of c.objects) {
       const cached = this.filled.get(p);
       if (cached) {
         const mem = this.memory.get(cached.key);
         const meta = cached.object.metadata;
         if (mem && mem.contentHash === cached.contentHash && mem.creationTimestamp === meta.creationTimestamp
           && (mem.generation === meta.generation || p.object.metadata.generation !== undefined)) {
-          const earlier = this.locations.get(cached.key);
-          if (earlier) diagnostics.push({ where: p.where, message: `${cached.key} is also defined at ${earlier}; this later definition wins` });
-          this.locations.set(cached.key, p.where);
-          present.add(cached.key);
+          claim(cached.key, p.where);
           this.admission.admit(cached.key, cached.object, cached.contentHash, p.where, out);
           continue;
         }
@@ -411,24 +597,21 @@ export class FileProvider {
       const kind = p.object.kind;
       if (!isSnapshotKind(kind)) {
         if (GATEWAY_GROUPS.test(p.object.apiVersion)) {
-          diagnostics.push({ where: p.where, message: `kind ${kind} of ${p.object.apiVersion} is not one Portico reads; ignored` });
+          out.diagnostics.push({ where: p.where, message: `kind ${kind} of ${p.object.apiVersion} is not one Portico reads; ignored` });
         }
         continue;
       }
       // Only the top level and metadata are ours to fill: the rest is shared with the parsed
       // object, which nothing mutates (a deep copy doubled the memory of every object).
-      const obj: KubeObject = { ...p.object, metadata: { ...p.object.metadata } };
+      let obj: KubeObject = { ...p.object, metadata: { ...p.object.metadata } };
       if (!CLUSTER_SCOPED.has(kind) && !obj.metadata.namespace) obj.metadata.namespace = 'default';
       const key = CLUSTER_SCOPED.has(kind) ? `${kind}/${obj.metadata.name}` : `${kind}/${obj.metadata.namespace}/${obj.metadata.name}`;
-      const earlier = this.locations.get(key);
-      if (earlier) diagnostics.push({ where: p.where, message: `${key} is also defined at ${earlier}; this later definition wins` });
-      this.locations.set(key, p.where);
-      present.add(key);
+      claim(key, p.where);
 
       const contentHash = hashContent(obj);
       let mem = this.memory.get(key);
       if (!mem) {
-        mem = { contentHash, generation: 1, creationTimestamp: rfc3339(mtimes.get(p) ?? Date.now()) };
+        mem = { contentHash, generation: 1, creationTimestamp: rfc3339(c.mtimeMs) };
         this.memory.set(key, mem);
       } else if (mem.contentHash !== contentHash) {
         mem.contentHash = contentHash;
@@ -440,13 +623,15 @@ export class FileProvider {
       if (meta.uid === undefined) meta.uid = stableUid(key);
       // The API server labels every Namespace with its name; allowedRoutes selectors rely on it.
       if (kind === 'Namespace') meta.labels = { ...meta.labels, 'kubernetes.io/metadata.name': meta.name };
+      // The same object as last time (its file changed elsewhere): keep the instance, so that
+      // later stages see it unchanged without comparing it.
+      if (mem.object !== undefined && mem.objectHash === contentHash && JSON.stringify(mem.object) === JSON.stringify(obj)) obj = mem.object;
+      mem.object = obj;
+      mem.objectHash = contentHash;
       this.filled.set(p, { object: obj, key, contentHash });
       this.admission.admit(key, obj, contentHash, p.where, out);
     }
-    // An object that disappeared and comes back later is a new object, as in a cluster.
-    for (const key of this.memory.keys()) if (!present.has(key)) this.memory.delete(key);
-    this.admission.end();
-    return { objects: out.objects, rejected: out.rejected };
+    return out;
   }
 
   private reportNew(diagnostics: ProviderDiagnostic[]): void {
@@ -471,6 +656,31 @@ async function allFiles(paths: Iterable<string>): Promise<boolean> {
 
 function sameInstances(a: readonly unknown[], b: readonly unknown[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** Whether two contributions of a file put the same object instances in the snapshot (absent: none). */
+function sameContribution(a: Contribution | undefined, b: Contribution | undefined): boolean {
+  return sameInstances(a?.objects ?? [], b?.objects ?? [])
+    && sameInstances((a?.rejected ?? []).map((r) => r.object), (b?.rejected ?? []).map((r) => r.object));
+}
+
+/** The key fill() gives a parsed object ("Kind/ns/name", "Kind/name"), or undefined for kinds not read. */
+function parsedKey(o: KubeObject): string | undefined {
+  const kind = o.kind;
+  if (!isSnapshotKind(kind)) return undefined;
+  return CLUSTER_SCOPED.has(kind) ? `${kind}/${o.metadata.name}` : `${kind}/${o.metadata.namespace || 'default'}/${o.metadata.name}`;
+}
+
+/** First index of a sorted list whose element is not below `x` (string order, as Array.sort). */
+function lowerBound(list: readonly string[], x: string): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Hash of everything the generation tracks: all but metadata and status. */
