@@ -7,9 +7,10 @@ import net from 'node:net';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { SecureContext, TLSSocket } from 'node:tls';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { handleRequest, handleUpgrade, type PortState, type Runtime } from '../handler.ts';
 import type { PortConfig } from '../model.ts';
+import { VersionDispatch, type VersionRange } from './tls-versions.ts';
 
 /** node:http's own header-deadline bookkeeping (exported by its server module for https). */
 const { setupConnectionsTracking } = createRequire(import.meta.url)('_http_server') as { setupConnectionsTracking: (this: http.Server) => void };
@@ -32,6 +33,8 @@ export class PortServer implements PortState {
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private front!: net.Server;
   private h1?: http.Server;
+  /** HTTPS ports where listeners set TLS version ranges: one TLS server per range (tls-versions.ts). */
+  private versions?: VersionDispatch<http2.Http2SecureServer>;
 
   /**
    * The port also carries TLS listeners: the l4 TLS server binds it, reads the SNI and hands
@@ -48,26 +51,41 @@ export class PortServer implements PortState {
     const onRequest = (req: any, res: any) => handleRequest(this, rt, req, res);
     const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(this, rt, req, socket, head);
     if (cfg.protocol === 'HTTPS') {
-      const pem = cfg.tls?.fallbackPem;
       // HTTP/1.1 over TLS gets the cleartext listeners' deadlines (see below); the http2 types
       // do not list these options, which its HTTP/1.1 fallback honours.
       const h1Deadlines = headerDeadlines(rt.clientHeaderTimeoutMs);
-      const server = http2.createSecureServer({
-        ...h1Deadlines,
-        allowHTTP1: true,
-        cert: pem?.cert,
-        key: pem?.key,
-        ca: pem?.ca,
-        SNICallback: (name, cb) => cb(null, this.contextFor(name)),
-        settings: H2_SETTINGS,
-        // Client certificates are checked per listener below, so the handshake itself never fails on them.
-        requestCert: cfg.mtls,
-        rejectUnauthorized: false,
-      }, onRequest);
-      server.on('secureConnection', (sock: TLSSocket) => { if (this.current.checkConnections === true) this.checkConnection(sock); });
-      server.on('upgrade', onUpgrade);
-      server.on('session', (s) => this.track(s));
-      this.front = server;
+      const secureServer = (range: VersionRange) => {
+        const pem = this.current.tls?.fallbackPem;
+        const server = http2.createSecureServer({
+          ...h1Deadlines,
+          allowHTTP1: true,
+          cert: pem?.cert,
+          key: pem?.key,
+          ca: pem?.ca,
+          SNICallback: (name, cb) => cb(null, this.contextFor(name)),
+          settings: H2_SETTINGS,
+          // Client certificates are checked per listener below, so the handshake itself never fails on them.
+          requestCert: cfg.mtls,
+          rejectUnauthorized: false,
+          ...(range.min !== undefined ? { minVersion: range.min } : {}),
+          ...(range.max !== undefined ? { maxVersion: range.max } : {}),
+        }, onRequest);
+        server.on('secureConnection', (sock: TLSSocket) => { if (this.current.checkConnections === true) this.checkConnection(sock); });
+        server.on('upgrade', onUpgrade);
+        server.on('session', (s) => this.track(s));
+        return server;
+      };
+      if (cfg.tlsVersions === true) {
+        this.versions = new VersionDispatch((range) => {
+          const server = secureServer(range);
+          // It never listens: start node:http's header-deadline checks for its HTTP/1.1 side here.
+          setupConnectionsTracking.call(server as unknown as http.Server);
+          return server;
+        }, (name) => this.rangeFor(name), rt.clientHeaderTimeoutMs);
+        this.front = net.createServer((sock) => this.versions!.accept(sock));
+      } else {
+        this.front = secureServer({});
+      }
     } else {
       const h1 = http.createServer({
         requireHostHeader: true,
@@ -99,7 +117,10 @@ export class PortServer implements PortState {
     this.current = cfg;
     const pem = cfg.tls?.fallbackPem;
     if (this.protocol === 'HTTPS' && pem !== undefined) {
-      try { (this.front as http2.Http2SecureServer).setSecureContext({ cert: pem.cert, key: pem.key, ca: pem.ca }); } catch { /* keep the previous default */ }
+      const servers = this.versions !== undefined ? [...this.versions.servers()] : [this.front as http2.Http2SecureServer];
+      for (const s of servers) {
+        try { s.setSecureContext({ cert: pem.cert, key: pem.key, ca: pem.ca }); } catch { /* keep the previous default */ }
+      }
     }
   }
 
@@ -148,6 +169,7 @@ export class PortServer implements PortState {
       this.front.close(() => resolve());
       // h1 never listened: close() only closes its idle connections and stops its deadline timer.
       this.h1?.close(() => undefined);
+      if (this.versions !== undefined) for (const s of this.versions.servers()) s.close(() => undefined);
       for (const s of this.sessions) s.close();
       if (graceMs <= 0) {
         for (const s of this.sockets) s.destroy();
@@ -172,6 +194,12 @@ export class PortServer implements PortState {
     if (l.minTlsVersion !== undefined && (sock.getProtocol() ?? '') < l.minTlsVersion) sock.destroy();
   }
 
+  /** The TLS version range of the listener a servername selects (tls-versions.ts). */
+  private rangeFor(servername: string): VersionRange {
+    const l = this.current.listeners.lookup(servername);
+    return l === undefined ? {} : { min: l.minTlsVersion as VersionRange['min'], max: l.maxTlsVersion as VersionRange['max'] };
+  }
+
   private track(s: http2.ServerHttp2Session): void {
     this.sessions.add(s);
     s.once('close', () => this.sessions.delete(s));
@@ -191,7 +219,7 @@ export class PortServer implements PortState {
 }
 
 export function portKind(cfg: PortConfig): string {
-  return `${cfg.protocol}${cfg.mtls ? '+mtls' : ''}${cfg.sharedWithTls === true ? '+shared' : ''}`;
+  return `${cfg.protocol}${cfg.mtls ? '+mtls' : ''}${cfg.sharedWithTls === true ? '+shared' : ''}${cfg.tlsVersions === true ? '+versions' : ''}`;
 }
 
 /**
@@ -203,7 +231,13 @@ function headerDeadlines(headersMs: number): { requestTimeout: number; headersTi
   return { requestTimeout: 0, headersTimeout: headersMs, connectionsCheckingInterval: Math.min(30_000, Math.max(10, Math.floor(headersMs / 4))) };
 }
 
-/** Routes a cleartext connection to the HTTP/1 or the h2c server by its first bytes. */
+/**
+ * Routes a cleartext connection to the HTTP/1 or the h2c server by its first bytes, then steps
+ * out of the way: the bytes read are pushed back into the socket and the native socket itself
+ * goes to the chosen server. node:http then consumes the socket handle with its native parser and
+ * http2 feeds what is buffered to its session before consuming the handle, so neither protocol
+ * runs through a JavaScript stream wrapper after the first read.
+ */
 function sniff(sock: net.Socket, h1: http.Server, h2: http2.Http2Server, silentMs: number): void {
   let seen: Buffer | undefined;
   // A connection that never says anything is closed like one that never finishes its headers.
@@ -215,45 +249,15 @@ function sniff(sock: net.Socket, h1: http.Server, h2: http2.Http2Server, silentM
     if (isH2 && seen.length < H2_PREFACE.length) return; // need more bytes to decide
     sock.off('data', onData);
     sock.setTimeout(0);
+    sock.pause();
+    sock.unshift(seen);
     if (isH2) {
-      h2.emit('connection', new Prefixed(sock, seen));
+      h2.emit('connection', sock);
     } else {
-      sock.pause();
-      sock.unshift(seen);
       h1.emit('connection', sock);
       sock.resume();
     }
   };
   sock.on('data', onData);
   sock.on('error', () => {});
-}
-
-/**
- * The h2c connection after sniffing: http2 reads its socket natively and would miss the bytes
- * already read, so it gets a duplex that replays them first. Only h2c prior-knowledge
- * connections pay for this wrapper.
- */
-class Prefixed extends Duplex {
-  private readonly sock: net.Socket;
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
-
-  constructor(sock: net.Socket, first: Buffer) {
-    super();
-    this.sock = sock;
-    this.remoteAddress = sock.remoteAddress;
-    this.remotePort = sock.remotePort;
-    this.push(first);
-    sock.on('data', (d: Buffer) => { if (!this.push(d)) sock.pause(); });
-    sock.on('end', () => this.push(null));
-    sock.on('close', () => this.destroy());
-  }
-
-  override _read(): void { this.sock.resume(); }
-  override _write(chunk: Buffer, enc: BufferEncoding, cb: (err?: Error | null) => void): void { this.sock.write(chunk, enc, cb); }
-  override _final(cb: (err?: Error | null) => void): void { this.sock.end(); cb(); }
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void { this.sock.destroy(err ?? undefined); cb(err); }
-  setTimeout(): this { return this; }
-  setNoDelay(): this { return this; }
-  setKeepAlive(): this { return this; }
 }
