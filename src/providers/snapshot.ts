@@ -28,6 +28,34 @@ export interface Snapshot {
    * them before Portico sees them. Absent or empty when nothing was refused.
    */
   readonly rejected?: readonly RejectedObject[];
+  /**
+   * The Gateway API CRDs the provider saw (CustomResourceDefinitions of group
+   * gateway.networking.k8s.io), by CRD name, with their `gateway.networking.k8s.io/bundle-version`
+   * annotation ("" when it is missing). Kubernetes mode reads them from the API server, file mode
+   * from CRD objects among the manifests. Absent when none were seen (plain manifests, or no
+   * permission to read CRDs): Portico then assumes the bundle it implements (v1.6).
+   */
+  readonly crdBundleVersions?: Readonly<Record<string, string>>;
+}
+
+/** The annotation every Gateway API CRD carries with the release bundle it comes from. */
+export const BUNDLE_VERSION_ANNOTATION = 'gateway.networking.k8s.io/bundle-version';
+const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
+
+/**
+ * crdBundleVersions of a set of objects: the Gateway API CustomResourceDefinitions among them.
+ * Undefined when there is none. Objects of any other kind are ignored.
+ */
+export function crdBundleVersions(objects: Iterable<KubeObject>): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
+  for (const o of objects) {
+    if (o?.kind !== 'CustomResourceDefinition' || typeof o.metadata?.name !== 'string') continue;
+    if ((o.spec as { group?: unknown } | undefined)?.group !== GATEWAY_API_GROUP) continue;
+    const version = o.metadata.annotations?.[BUNDLE_VERSION_ANNOTATION];
+    out ??= {};
+    out[o.metadata.name] = typeof version === 'string' ? version : '';
+  }
+  return out;
 }
 
 /** An object refused by validation, with what is wrong with it. */

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../../src/api/meta.ts';
-import { buildSnapshot, type Snapshot } from '../../src/providers/snapshot.ts';
+import { buildSnapshot, crdBundleVersions, type Snapshot } from '../../src/providers/snapshot.ts';
 import { translate, type TranslateOptions, type TranslateResult } from '../../src/translate/index.ts';
 import { gateProgrammed, markUnassigned } from '../../src/status/programmed.ts';
 
@@ -122,9 +122,19 @@ export function applyDataPlane(result: TranslateResult, dp: DataPlaneResult): Tr
   return { ...result, statuses };
 }
 
+/**
+ * The snapshot of a case's objects, as the file provider makes it: CustomResourceDefinitions
+ * among them give crdBundleVersions (src/providers/snapshot.ts), every other kind it reads goes in.
+ */
+export function caseSnapshot(objects: KubeObject[]): Snapshot {
+  const snapshot = buildSnapshot(objects, 1);
+  const crds = crdBundleVersions(objects);
+  return crds ? { ...snapshot, crdBundleVersions: crds } : snapshot;
+}
+
 /** Builds the snapshot and options of a case, for translators other than translate(). */
 export function caseInput(name: string, base?: KubeObject[]): { snapshot: Snapshot; options: TranslateOptions } {
-  return { snapshot: buildSnapshot(loadCaseObjects(name, base), 1), options: { ...loadCaseOptions(name), now: GOLDEN_NOW } };
+  return { snapshot: caseSnapshot(loadCaseObjects(name, base)), options: { ...loadCaseOptions(name), now: GOLDEN_NOW } };
 }
 
 /**
@@ -138,7 +148,7 @@ export function runCase(name: string, reversed = false): TranslateResult {
     const byKey = new Map(objects.map((o) => [`${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`, o]));
     objects = [...byKey.values()].reverse();
   }
-  const result = translate(buildSnapshot(objects, 1), { ...loadCaseOptions(name), now: GOLDEN_NOW });
+  const result = translate(caseSnapshot(objects), { ...loadCaseOptions(name), now: GOLDEN_NOW });
   const dataPlane = loadDataPlane(name);
   return dataPlane ? applyDataPlane(result, dataPlane) : result;
 }
