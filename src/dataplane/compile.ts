@@ -104,10 +104,17 @@ export function compile(ir: IR, cx: CompileContext): Generation {
         if (l.protocol === 'HTTPS') addCertificates(port, l, cx);
         if (l.tls?.clientValidation !== undefined) port.mtls = true;
         if (port.mtls || runtime.minTlsVersion !== undefined) port.checkConnections = true;
+        if (runtime.minTlsVersion !== undefined || runtime.maxTlsVersion !== undefined) port.tlsVersions = true;
       }
     }
   }
   return gen;
+}
+
+/** An HTTPS listener's TLS version range from its tls.options. */
+function tlsVersions(l: IRListener): { minTlsVersion?: string; maxTlsVersion?: string } {
+  const o = listenerTlsOptions(l.tls?.options);
+  return { minTlsVersion: o.minVersion, maxTlsVersion: o.maxVersion };
 }
 
 function sourceKey(s: Source): string {
@@ -125,7 +132,7 @@ function compileListener(gw: IRGateway, l: IRListener, cx: CompileContext, backe
     port: l.port,
     scheme: l.protocol === 'HTTPS' ? 'https' : 'http',
     clientValidation: l.tls?.clientValidation?.mode,
-    minTlsVersion: l.protocol === 'HTTPS' ? listenerTlsOptions(l.tls?.options).minVersion : undefined,
+    ...(l.protocol === 'HTTPS' ? tlsVersions(l) : {}),
     vhosts,
     noRoute: cx.metrics.counter(gateway, name, '', '', ''),
     latency: cx.metrics.requestHistogram(gateway, name),

@@ -32,6 +32,8 @@ export interface PortConfig {
   sharedWithTls?: boolean;
   /** HTTPS: some listener checks connections after the handshake (client certificate, minimum TLS version). */
   checkConnections?: boolean;
+  /** HTTPS: some listener sets a TLS version range; connections go to a TLS server per range by SNI (listeners/tls-versions.ts). */
+  tlsVersions?: boolean;
 }
 
 export interface PortTLS {
@@ -55,8 +57,10 @@ export interface ListenerRuntime {
   scheme: 'http' | 'https';
   /** Frontend client certificate validation mode, when configured. */
   clientValidation?: 'AllowValidOnly' | 'AllowInsecureFallback';
-  /** tls.options portico.dev/tls-min-version (HTTPS): connections below it are closed after the handshake. */
+  /** tls.options portico.dev/tls-min-version (HTTPS): lowest version the handshake accepts (checked again after it). */
   minTlsVersion?: string;
+  /** tls.options portico.dev/tls-max-version (HTTPS): highest version the handshake offers. */
+  maxTlsVersion?: string;
   vhosts: HostTable<VirtualHostRuntime>;
   /** Requests answered without a route (404, 421). */
   noRoute: RequestCounter;

@@ -12,6 +12,7 @@ import type { AllowedNamespaces, GatewayState, GroupKind, ListenerState } from '
 import { PROTOCOL_KINDS, isListenerProtocol } from './state.ts';
 import { int, isHostname, isObj, obj, objArr, str, strMap } from './util.ts';
 import { ListenerReason } from '../api/conditions.ts';
+import { tlsOptionsProblem } from './tls-options.ts';
 
 /** Frontend client-certificate validation that applies to a port (Gateway spec.tls.frontend). */
 export interface FrontendValidation {
@@ -125,6 +126,9 @@ function resolveTLS(ctx: Context, l: ListenerState, spec: Record<string, unknown
   }
   l.tlsMode = mode;
   const options = strMap(tls.options);
+  const optionsProblem = tlsOptionsProblem(obj(tls.options), mode);
+  // Not served with weaker settings than asked for; references are still resolved and reported.
+  if (optionsProblem !== undefined) l.notAccepted ??= LC.unsupportedValue(optionsProblem);
   const irTLS: IRListenerTLS = { mode, certificates: [] };
   if (Object.keys(options).length > 0) irTLS.options = options;
   l.tls = irTLS;
