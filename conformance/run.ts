@@ -18,6 +18,7 @@ import YAML from 'yaml';
 import { buildSuite, conformanceDir, goAvailable, suiteDir, VERSIONS, withLock } from './lib/build.ts';
 import { KubeClient, waitFor } from './lib/kube.ts';
 import { acquire, canRunAgent } from './cluster.ts';
+import { PORTICO_SUPPORTED_FEATURES } from '../src/api/features.ts';
 
 export const GATEWAY_CLASS = 'portico';
 export const CONTROLLER_NAME = 'portico.dev/gateway-controller';
@@ -180,10 +181,15 @@ async function runAgainstCluster(suiteBin: string, values: RunOptions, positiona
     let exited: number | null | undefined;
     portico.on('exit', (code) => (exited = code));
     try {
-      await waitFor('GatewayClass portico to be Accepted by Portico', 90_000, async () => {
+      // The GatewayClass may still hold a previous run's status (a cluster kept between runs), with
+      // a previous build's features: the suite reads them once at its start, so wait for this
+      // build's claim.
+      const wanted = [...PORTICO_SUPPORTED_FEATURES].sort().join(',');
+      await waitFor('GatewayClass portico to be Accepted by Portico, with its features', 90_000, async () => {
         if (exited !== undefined) throw new Error('exited');
         const gc = await client.get(`/apis/gateway.networking.k8s.io/v1/gatewayclasses/${GATEWAY_CLASS}`);
-        return gc.status?.conditions?.some((c: any) => c.type === 'Accepted' && c.status === 'True' && c.observedGeneration === gc.metadata.generation);
+        const features = (gc.status?.supportedFeatures ?? []).map((f: any) => f.name ?? f).sort().join(',');
+        return features === wanted && gc.status?.conditions?.some((c: any) => c.type === 'Accepted' && c.status === 'True' && c.observedGeneration === gc.metadata.generation);
       }, 500);
     } catch (e) {
       const text = existsSync(porticoLog) ? readFileSync(porticoLog, 'utf8') : '';
