@@ -13,8 +13,11 @@ import { tlsExchange } from './support/l4-net.ts';
 import { caConfigMapYaml, localServiceYaml, tlsSecretYaml } from './support/manifests.ts';
 import { makeCA, makeCert, type CA } from './support/tls-certs.ts';
 import { cond, run, statusOf } from './translate-helpers.ts';
+import { altNames } from '../src/dataplane/upstream/identity.ts';
 
 const SPIFFE = 'spiffe://cluster.local/ns/default/sa/backend';
+/** Node writes this one quoted and escaped in subjectaltname (a comma is "\u002c"). */
+const SPIFFE_COMMA = 'spiffe://cluster.local/ns/default/sa/a,b';
 let ca: CA;
 let dp: DataPlane;
 let listenerPort: number;
@@ -60,12 +63,15 @@ spec:
 
 before(async () => {
   ca = await makeCA();
-  const [spiffeCert, dnsOnlyCert, termCert] = await Promise.all([
+  const [spiffeCert, dnsOnlyCert, commaCert, termCert] = await Promise.all([
     makeCert(ca, { dns: ['backend.example'], uris: [SPIFFE] }),
     makeCert(ca, { dns: ['backend.example'] }),
+    makeCert(ca, { dns: ['backend.example'], uris: [SPIFFE_COMMA], sanSection: true }),
     makeCert(ca, { dns: ['*.term.example'] }),
   ]);
-  const [spiffePort, dnsOnlyPort] = await Promise.all([tlsBackend('spiffe', spiffeCert), tlsBackend('dns-only', dnsOnlyCert)]);
+  const [spiffePort, dnsOnlyPort, commaPort] = await Promise.all([
+    tlsBackend('spiffe', spiffeCert), tlsBackend('dns-only', dnsOnlyCert), tlsBackend('comma', commaCert),
+  ]);
   listenerPort = await freePort();
   // uri-ok: the backend's SPIFFE id. uri-any: one of two URIs (the second matches). uri-bad: another
   // service account. uri-none: the right URI, but the backend certificate has only DNS names
@@ -84,17 +90,20 @@ spec:
     tlsRoute('any', 'uri-any'),
     tlsRoute('bad', 'uri-bad'),
     tlsRoute('none', 'uri-none'),
+    tlsRoute('comma', 'uri-comma'),
     localServiceYaml('uri-ok', 443, spiffePort),
     localServiceYaml('uri-any', 443, spiffePort),
     localServiceYaml('uri-bad', 443, spiffePort),
     localServiceYaml('uri-none', 443, dnsOnlyPort),
+    localServiceYaml('uri-comma', 443, commaPort),
     policy('uri-ok', `[{type: URI, uri: "${SPIFFE}"}]`),
     policy('uri-any', `[{type: URI, uri: "spiffe://cluster.local/ns/default/sa/other"}, {type: URI, uri: "${SPIFFE}"}]`),
     policy('uri-bad', '[{type: URI, uri: "spiffe://cluster.local/ns/default/sa/other"}]'),
     policy('uri-none', `[{type: URI, uri: "${SPIFFE}"}]`),
+    policy('uri-comma', `[{type: URI, uri: "${SPIFFE_COMMA}"}]`),
   ].join('\n---\n');
   const result = run(yaml);
-  for (const name of ['ok', 'any', 'bad', 'none']) {
+  for (const name of ['ok', 'any', 'bad', 'none', 'comma']) {
     const parents = (statusOf(result, `TLSRoute/default/${name}`)?.parents ?? []) as { conditions: unknown }[];
     assert.equal(cond(parents[0]?.conditions, 'Accepted')?.status, 'True', `TLSRoute ${name} Accepted`);
     const ancestors = (statusOf(result, `BackendTLSPolicy/default/uri-${name}`)?.ancestors ?? []) as { conditions: unknown }[];
@@ -129,4 +138,14 @@ test('TLSRoute (Terminate): a URI SAN the backend certificate does not carry clo
   assert.equal(none.data, '', 'a certificate with DNS names only does not satisfy a URI SAN');
   assert.ok(!received.spiffe.includes('secret-1'), 'the wrong-identity backend never got the plaintext');
   assert.ok(!received['dns-only'].includes('secret-2'), 'the DNS-only backend never got the plaintext');
+});
+
+test('a URI with a comma (quoted and escaped by Node in subjectaltname) still matches exactly', async () => {
+  assert.equal((await exchange('comma', 'c')).data, 'comma:c');
+  assert.deepEqual(
+    altNames('URI:"spiffe://x/a\\u002cb", URI:spiffe://x/plain, DNS:a.example, URI:"spiffe://x/q\\"t"', 'URI'),
+    ['spiffe://x/a,b', 'spiffe://x/plain', 'spiffe://x/q"t'],
+  );
+  assert.deepEqual(altNames(undefined, 'URI'), []);
+  assert.deepEqual(altNames('DNS:a.example', 'URI'), []);
 });

@@ -46,6 +46,8 @@ export interface CertOptions {
   rsa?: boolean;
   /** No authorityKeyIdentifier (Go's x509 leaves it out when the parent template has no SKI): verifiers find the issuer by name only. */
   noAuthorityKeyId?: boolean;
+  /** subjectAltNames written as an openssl config section, so URIs may contain commas. */
+  sanSection?: boolean;
 }
 
 export interface LeafCert extends CertPair {
@@ -105,8 +107,10 @@ export async function makeCert(ca: CertPair, opts: CertOptions = {}): Promise<Le
     'basicConstraints=critical,CA:FALSE',
     'keyUsage=critical,digitalSignature,keyEncipherment',
     `extendedKeyUsage=${eku}`,
-    ...(san.length > 0 ? [`subjectAltName=${san.join(',')}`] : []),
+    ...(san.length > 0 && !opts.sanSection ? [`subjectAltName=${san.join(',')}`] : []),
+    ...(san.length > 0 && opts.sanSection ? ['subjectAltName=@alt'] : []),
     ...(opts.noAuthorityKeyId ? ['authorityKeyIdentifier=none'] : []),
+    ...(san.length > 0 && opts.sanSection ? ['[alt]', ...san.map((e, i) => `${e.slice(0, e.indexOf(':'))}.${i + 1}=${e.slice(e.indexOf(':') + 1)}`)] : []),
   ].join('\n');
   return withTempDir(async (dir) => {
     await writeFile(join(dir, 'ca.crt'), ca.certPem);

@@ -10,6 +10,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { IRBackendTLS, IRCertificate } from '../../ir/types.ts';
+import { verifyBackendIdentity } from '../upstream/identity.ts';
 import type { Endpoint } from './balance.ts';
 
 /** TCP keepalive probes on both legs, so a peer that vanished without a FIN is noticed. */
@@ -73,20 +74,8 @@ function originationOptions(t: IRBackendTLS, clientCert?: IRCertificate): tls.Co
     o.cert = clientCert.certPem;
     o.key = clientCert.keyPem;
   }
-  const sans = t.subjectAltNames;
-  if (sans && sans.length > 0) {
-    // subjectAltNames replace the hostname check: any one of them must be in the certificate.
-    o.checkServerIdentity = (_host, cert) => {
-      const names = (cert.subjectaltname ?? '').split(', ');
-      for (const san of sans) {
-        if (san.type === 'URI' && names.includes(`URI:${san.uri}`)) return undefined;
-        if (san.type === 'Hostname' && tls.checkServerIdentity(san.hostname, cert) === undefined) return undefined;
-      }
-      return new Error(`backend certificate matches none of the subjectAltNames of ${t.source.namespace}/${t.source.name}`);
-    };
-  } else {
-    o.checkServerIdentity = (_host, cert) => tls.checkServerIdentity(t.sni, cert);
-  }
+  // subjectAltNames, when given, replace the hostname check (any one of them must match).
+  o.checkServerIdentity = (_host, cert) => verifyBackendIdentity(t, cert);
   return o;
 }
 

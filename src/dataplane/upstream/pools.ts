@@ -3,10 +3,11 @@
 // reuses the pools of endpoints it still has, and pools no generation uses are closed gracefully
 // (undici lets their in-flight requests finish).
 import { Pool } from 'undici';
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import type { PeerCertificate } from 'node:tls';
 import { createHash } from 'node:crypto';
 import type { IRBackend, IRCertificate } from '../../ir/types.ts';
 import { H1Client } from './h1.ts';
+import { verifyBackendIdentity } from './identity.ts';
 
 export interface EndpointRuntime {
   address: string;
@@ -107,7 +108,6 @@ function createPool(backend: IRBackend, address: string, port: number, clientCer
       bodyTimeout: 0,
     } as Pool.Options);
   }
-  const sans = tls.subjectAltNames;
   return new Pool(`https://${host}:${port}`, {
     // h2c means HTTP/2 (gRPC backends); with TLS that is h2 by ALPN.
     allowH2: backend.protocol === 'h2' || backend.protocol === 'h2c',
@@ -120,24 +120,9 @@ function createPool(backend: IRBackend, address: string, port: number, clientCer
       cert: clientCert?.certPem,
       key: clientCert?.keyPem,
       rejectUnauthorized: true,
-      checkServerIdentity: (_host: string, cert: PeerCertificate) => verifyIdentity(tls.sni, sans, cert),
+      checkServerIdentity: (_host: string, cert: PeerCertificate) => verifyBackendIdentity(tls, cert),
     },
   });
-}
-
-/** BackendTLSPolicy: subjectAltNames, when given, replace the hostname check. */
-function verifyIdentity(
-  sni: string,
-  sans: ({ type: 'Hostname'; hostname: string } | { type: 'URI'; uri: string })[] | undefined,
-  cert: PeerCertificate,
-): Error | undefined {
-  if (!sans || sans.length === 0) return checkServerIdentity(sni, cert);
-  const alt = cert.subjectaltname ?? '';
-  for (const s of sans) {
-    if (s.type === 'Hostname' && checkServerIdentity(s.hostname, cert) === undefined) return undefined;
-    if (s.type === 'URI' && alt.split(', ').includes(`URI:${s.uri}`)) return undefined;
-  }
-  return new Error(`backend certificate matches none of the subjectAltNames of the BackendTLSPolicy`);
 }
 
 /** Short stable digest of PEM text for pool keys (computed per generation, never per request). */
