@@ -24,6 +24,9 @@ let capture: http2.Http2Server;
 /** grpc-timeout of each request the capture backend received (null: absent). */
 const captured: (string | null)[] = [];
 const clients: grpc.Client[] = [];
+let flaky: http2.Http2Server;
+/** grpc-timeout of each attempt the flaky backend received; it answers 503 to the first. */
+const flakySeen: string[] = [];
 let session: http2.ClientHttp2Session;
 
 const grpcRoute = (name: string, backendId: string, extra: Partial<IRHTTPRoute> = {}): IRHTTPRoute => ({
@@ -46,6 +49,15 @@ before(async () => {
     stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' }, { endStream: true });
   });
   await new Promise<void>((r) => capture.listen(0, '127.0.0.1', () => r()));
+  flaky = http2.createServer();
+  flaky.on('stream', (stream, headers) => {
+    flakySeen.push(String(headers['grpc-timeout']));
+    stream.on('error', () => {});
+    stream.resume();
+    if (flakySeen.length === 1) stream.respond({ ':status': 503 }, { endStream: true });
+    else stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' }, { endStream: true });
+  });
+  await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', () => r()));
   port = await freePort();
   dp = await createDataPlane({ workers: 0 });
   const r = await dp.apply(ir(1, [listener('grpc', port, {
@@ -55,7 +67,12 @@ before(async () => {
     'plain.test': [grpcRoute('plain', 'g')],
     'capture.test': [grpcRoute('capture', 'capture')],
     'capped.test': [grpcRoute('capped', 'capture', { timeouts: { requestMs: 1000 } })],
-  })], [h2cBackend('g', g.port), h2cBackend('capture', (capture.address() as net.AddressInfo).port)]));
+    'retry.test': [grpcRoute('retry', 'flaky', { retry: { codes: [503], attempts: 1, backoffMs: 200 } })],
+  })], [
+    h2cBackend('g', g.port),
+    h2cBackend('capture', (capture.address() as net.AddressInfo).port),
+    h2cBackend('flaky', (flaky.address() as net.AddressInfo).port),
+  ]));
   assert.deepEqual(r.bindErrors, {});
   session = http2.connect(`http://127.0.0.1:${port}`);
   session.on('error', () => {});
@@ -66,6 +83,7 @@ after(async () => {
   for (const c of clients) c.close();
   await dp?.close();
   capture?.close();
+  flaky?.close();
   await g?.close();
 });
 
@@ -79,7 +97,7 @@ interface RawResult {
 }
 
 /** One unary call over a raw HTTP/2 stream: a JSON message in gRPC framing, extra request headers as given. */
-function rawCall(authority: string, message: unknown, headers: Record<string, string>): Promise<RawResult> {
+function rawCall(authority: string, message: unknown, headers: Record<string, string>, method = 'Unary'): Promise<RawResult> {
   const json = Buffer.from(JSON.stringify(message));
   const frame = Buffer.alloc(5 + json.length);
   frame.writeUInt32BE(json.length, 1);
@@ -87,7 +105,7 @@ function rawCall(authority: string, message: unknown, headers: Record<string, st
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const req = session.request({
-      ':method': 'POST', ':path': `/${TEST_SERVICE}/Unary`, ':authority': authority,
+      ':method': 'POST', ':path': `/${TEST_SERVICE}/${method}`, ':authority': authority,
       'content-type': 'application/grpc', te: 'trailers', ...headers,
     });
     const out: RawResult = { status: undefined, message: undefined, trailersOnly: false, body: '', ms: 0 };
@@ -138,6 +156,15 @@ test('an overdue call ends with DEADLINE_EXCEEDED from Portico (Trailers-Only), 
   assert.match(await dp.metrics(), /portico_http_requests_total\{[^}]*route="default\/enforce"[^}]*code="5xx"\} 1/);
 });
 
+test('a stream still running at its deadline ends with DEADLINE_EXCEEDED in trailers after the messages already relayed', async () => {
+  const r = await rawCall('enforce.test', { count: 100, intervalMs: 20 }, { 'grpc-timeout': '300m' }, 'ServerStream');
+  assert.equal(r.status, String(grpc.status.DEADLINE_EXCEEDED), JSON.stringify(r));
+  assert.ok(!r.trailersOnly);
+  assert.match(r.message ?? '', /portico/);
+  const messages = r.body.split('"name":"g"').length - 1;
+  assert.ok(messages > 0 && messages < 100, `${messages} messages before the deadline`);
+});
+
 test('calls within their deadline succeed, over a raw stream and from grpc-js with its own deadline', async () => {
   const r = await rawCall('enforce.test', { delayMs: 50 }, { 'grpc-timeout': '5S' });
   assert.equal(r.status, '0', JSON.stringify(r));
@@ -165,4 +192,11 @@ test('the backend gets the time left in milliseconds, capped by timeouts.request
   assert.ok(ms(captured[1]) > 0 && ms(captured[1]) <= 1000, `capped: forwarded ${captured[1]}`);
   assert.equal(captured[2], 'soon');
   assert.equal(captured[3], null, 'no header is invented');
+});
+
+test('a retry tells the backend what is left after the first attempt and the backoff', async () => {
+  assert.equal((await rawCall('retry.test', {}, { 'grpc-timeout': '5S' })).status, '0');
+  assert.equal(flakySeen.length, 2);
+  const [first, second] = flakySeen.map((v) => Number(/^(\d+)m$/.exec(v)?.[1] ?? NaN));
+  assert.ok(first <= 5000 && second <= first - 190, `attempts told ${flakySeen.join(', ')}`);
 });
