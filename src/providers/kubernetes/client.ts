@@ -31,6 +31,8 @@ export interface RequestOptions {
   /** Resolve with the body as text instead of parsed JSON (e.g. /readyz). */
   text?: boolean;
   signal?: AbortSignal;
+  /** Accept header (default application/json), e.g. to ask for metadata only. */
+  accept?: string;
 }
 
 export interface WatchOptions {
@@ -40,6 +42,8 @@ export interface WatchOptions {
   signal?: AbortSignal;
   /** Called once the server has accepted the watch (200 OK), before any event. */
   onOpen?: () => void;
+  /** Accept header (default application/json), e.g. to ask for metadata only. */
+  accept?: string;
 }
 
 const USER_AGENT = 'portico/0.1';
@@ -71,6 +75,7 @@ export class KubeClient {
     const body = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
     const res = await this.send(method, path, options.query, {
       ...(body ? { 'content-type': options.contentType ?? 'application/json', 'content-length': String(body.length) } : {}),
+      ...(options.accept ? { accept: options.accept } : {}),
     }, body, options.timeoutMs ?? 30_000, options.signal);
     const text = await readAll(res, options.timeoutMs ?? 30_000);
     const status = res.statusCode ?? 0;
@@ -84,7 +89,7 @@ export class KubeClient {
    * stream (timeoutSeconds reached); rejects on HTTP errors, transport errors or idleness.
    */
   async watch(path: string, onEvent: (e: WatchEvent) => void, options: WatchOptions): Promise<void> {
-    const res = await this.send('GET', path, { ...options.query, watch: true }, {}, undefined, options.idleTimeoutMs, options.signal);
+    const res = await this.send('GET', path, { ...options.query, watch: true }, options.accept ? { accept: options.accept } : {}, undefined, options.idleTimeoutMs, options.signal);
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw apiError(status, await readAll(res, 10_000), 'WATCH', path);
     options.onOpen?.();

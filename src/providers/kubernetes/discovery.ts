@@ -45,6 +45,19 @@ export const CRD_GROUPS: Partial<Record<SnapshotKind, string>> = {
   XBackendTrafficPolicy: GATEWAY_X_GROUP,
 };
 
+/**
+ * CustomResourceDefinitions, read (metadata only) for the bundle-version annotation of the
+ * Gateway API CRDs (GatewayClass SupportedVersion). Served by every API server.
+ */
+export const CRD_RESOURCE = {
+  kind: 'CustomResourceDefinition',
+  group: 'apiextensions.k8s.io',
+  version: 'v1',
+  plural: 'customresourcedefinitions',
+  namespaced: false,
+  apiVersion: 'apiextensions.k8s.io/v1',
+} as const;
+
 export function coreResource(kind: SnapshotKind): ResourceInfo | undefined {
   const r = CORE[kind];
   return r ? { ...r, apiVersion: r.group ? `${r.group}/${r.version}` : r.version } : undefined;

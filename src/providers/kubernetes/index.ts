@@ -8,11 +8,11 @@
 // snapshot.diagnostics; discovery is retried periodically so that installing the CRDs later works.
 import type { KubeObject } from '../../api/meta.ts';
 import { CONTROLLER_NAME } from '../../api/meta.ts';
-import { buildSnapshot, SNAPSHOT_KINDS } from '../snapshot.ts';
+import { BUNDLE_VERSION_ANNOTATION, buildSnapshot, crdBundleVersions, SNAPSHOT_KINDS } from '../snapshot.ts';
 import type { ProviderDiagnostic, Snapshot, SnapshotKind } from '../snapshot.ts';
 import { AddressPool, wantsPoolAddress, withAssignedAddress } from './address-pool.ts';
-import { KubeClient } from './client.ts';
-import { CRD_GROUPS, discover } from './discovery.ts';
+import { KubeApiError, KubeClient } from './client.ts';
+import { CRD_GROUPS, CRD_RESOURCE, discover, GATEWAY_GROUP } from './discovery.ts';
 import type { ResourceInfo } from './discovery.ts';
 import { Informer } from './informer.ts';
 import { loadConnection } from './kubeconfig.ts';
@@ -43,6 +43,8 @@ export class KubernetesProvider {
   private readonly controllerName: string;
   private readonly pool: AddressPool | undefined;
   private readonly informers = new Map<SnapshotKind, Informer>();
+  /** The Gateway API CRDs (metadata only), for their bundle versions; unset without permission. */
+  private crds: Informer<typeof CRD_RESOURCE> | undefined;
   private readonly missing = new Map<SnapshotKind, string>();
   private current: Snapshot = buildSnapshot([], 0);
   private fingerprint = '';
@@ -117,23 +119,54 @@ export class KubernetesProvider {
     this.closed = true;
     clearTimeout(this.debounceTimer);
     clearInterval(this.rediscoverTimer);
-    await Promise.all([...this.informers.values()].map((i) => i.stop()));
+    await Promise.all([...this.informers.values(), ...(this.crds ? [this.crds] : [])].map((i) => i.stop()));
     this.client.close();
   }
 
   private async start(): Promise<boolean> {
     // Until discovery has answered (the API server may still be starting), there is no point in
     // a first snapshot without the Gateway API kinds: retry with backoff.
+    await this.startCrdInformer();
     let transient = await this.discoverAndStart(SNAPSHOT_KINDS);
     for (let delay = 500; transient.length > 0 && !this.closed; delay = Math.min(delay * 2, 5_000)) {
       await new Promise((r) => setTimeout(r, delay));
       transient = await this.discoverAndStart(transient);
     }
-    await Promise.all([...this.informers.values()].map((i) => i.waitSynced()));
+    await Promise.all([...this.informers.values(), ...(this.crds ? [this.crds] : [])].map((i) => i.waitSynced()));
     if (this.closed) return false;
     this.rediscoverTimer = setInterval(() => void this.rediscover(), this.options.rediscoverMs ?? 30_000);
     this.rediscoverTimer.unref?.();
     return this.publish(true);
+  }
+
+  /**
+   * Watches the Gateway API CRDs' metadata, so that GatewayClass SupportedVersion follows the
+   * installed bundle. Without permission to list CRDs (an older ClusterRole), it says so once and
+   * the snapshot carries no versions: Portico then assumes the bundle it implements.
+   */
+  private async startCrdInformer(): Promise<void> {
+    try {
+      await this.client.request('GET', `/apis/${CRD_RESOURCE.group}/${CRD_RESOURCE.version}/${CRD_RESOURCE.plural}`, { query: { limit: 1 }, accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1' });
+    } catch (err) {
+      if (err instanceof KubeApiError && (err.status === 403 || err.status === 401)) {
+        this.log(`portico: kubernetes: cannot list customresourcedefinitions (${err.message}); GatewayClass SupportedVersion assumes Gateway API v1.6. Grant list/watch on apiextensions.k8s.io customresourcedefinitions (deploy/10-rbac.yaml) to check the installed bundle.`);
+        return;
+      }
+      // Anything else (API server still starting): the informer retries like the others.
+    }
+    if (this.closed) return;
+    this.crds = new Informer(this.client, CRD_RESOURCE, {
+      onChange: () => this.schedule(),
+      log: this.log,
+      metadataOnly: true,
+      // A CRD's name is "<plural>.<group>"; keep only the annotation that matters.
+      keep: (crd) => crd.metadata.name.endsWith(`.${GATEWAY_GROUP}`)
+        ? { apiVersion: crd.apiVersion, kind: crd.kind, metadata: { name: crd.metadata.name, annotations: pick(crd.metadata.annotations, BUNDLE_VERSION_ANNOTATION) }, spec: { group: GATEWAY_GROUP } }
+        : undefined,
+      watchTimeoutSeconds: this.options.watchTimeoutSeconds,
+      backoffMaxMs: this.options.backoffMaxMs,
+    });
+    this.crds.start();
   }
 
   /** Returns the kinds whose discovery failed for a transient reason. */
@@ -212,11 +245,13 @@ export class KubernetesProvider {
     this.published = published;
     const withAddresses = this.assignAddresses(objects);
     const diagnostics = this.diagnostics();
+    const crdVersions = this.crds ? crdBundleVersions(this.crds.cache.values()) : undefined;
     parts.sort();
-    const fingerprint = JSON.stringify([parts, diagnostics, [...withAddresses.assigned].sort()]);
+    const fingerprint = JSON.stringify([parts, diagnostics, [...withAddresses.assigned].sort(), crdVersions ? Object.entries(crdVersions).sort() : null]);
     if (!force && fingerprint === this.fingerprint) return false;
     this.fingerprint = fingerprint;
-    this.current = buildSnapshot(withAddresses.objects, this.current.generation + 1, diagnostics);
+    const snapshot = buildSnapshot(withAddresses.objects, this.current.generation + 1, diagnostics);
+    this.current = crdVersions ? { ...snapshot, crdBundleVersions: crdVersions } : snapshot;
     return true;
   }
 
@@ -227,6 +262,7 @@ export class KubernetesProvider {
       if (informer.lastError) out.push({ where: `kubernetes watch ${informer.resource.plural}`, message: informer.lastError });
       else if (!informer.synced) out.push({ where: `kubernetes watch ${informer.resource.plural}`, message: `${kind} not listed yet` });
     }
+    if (this.crds?.lastError) out.push({ where: `kubernetes watch ${CRD_RESOURCE.plural}`, message: this.crds.lastError });
     for (const key of [...this.unassigned].sort()) {
       out.push({ where: `Gateway/${key}`, message: `the address pool ${this.pool?.cidr} is exhausted; no address assigned` });
     }
@@ -288,4 +324,10 @@ function versionOf(kind: SnapshotKind, obj: KubeObject): string {
   if (!CRD_GROUPS[kind] || obj.metadata.generation === undefined) return obj.metadata.resourceVersion ?? '';
   const m = obj.metadata;
   return JSON.stringify([m.uid ?? '', m.generation, m.labels ?? {}, m.annotations ?? {}, m.deletionTimestamp ?? '']);
+}
+
+/** Only the given key of a map of annotations (undefined when absent). */
+function pick(annotations: Record<string, string> | undefined, key: string): Record<string, string> | undefined {
+  const value = annotations?.[key];
+  return value === undefined ? undefined : { [key]: value };
 }

@@ -4,7 +4,6 @@
 // retried with exponential backoff. The one terminal state is "gone" (404: the CRD was removed),
 // which the provider handles by rediscovering.
 import type { KubeObject } from '../../api/meta.ts';
-import { objectKey } from '../snapshot.ts';
 import { KubeApiError, resourcePath } from './client.ts';
 import type { KubeClient, WatchEvent } from './client.ts';
 import type { ResourceInfo } from './discovery.ts';
@@ -20,10 +19,30 @@ export interface InformerOptions {
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   pageSize?: number;
+  /**
+   * Ask for metadata only (PartialObjectMetadata): for kinds whose bulk (a CRD's schema) is not
+   * needed. The objects' kind and apiVersion are then the resource's.
+   */
+  metadataOnly?: boolean;
+  /** Keeps only the objects it returns (what it returns is cached); others are left out. */
+  keep?: (obj: KubeObject) => KubeObject | undefined;
 }
 
-export class Informer {
-  readonly resource: ResourceInfo;
+/** What an informer needs to know of its resource (discovery's ResourceInfo, or a fixed one). */
+export interface InformerResource {
+  kind: string;
+  group: string;
+  version: string;
+  plural: string;
+  namespaced: boolean;
+  apiVersion: string;
+}
+
+const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+const METADATA_ONE = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+
+export class Informer<R extends InformerResource = ResourceInfo> {
+  readonly resource: R;
   /** Objects by snapshot key ("namespace/name" or "name"). Replaced objects are never mutated. */
   readonly cache = new Map<string, KubeObject>();
   /** The latest problem (cleared when a list or watch succeeds), for diagnostics. */
@@ -40,7 +59,7 @@ export class Informer {
   private running: Promise<void> | undefined;
   private stopped = false;
 
-  constructor(client: KubeClient, resource: ResourceInfo, options: InformerOptions) {
+  constructor(client: KubeClient, resource: R, options: InformerOptions) {
     this.client = client;
     this.resource = resource;
     this.options = options;
@@ -108,12 +127,18 @@ export class Informer {
     do {
       const page = await this.client.request<{ metadata?: { resourceVersion?: string; continue?: string }; items?: Record<string, any>[] }>(
         'GET', resourcePath(this.resource),
-        { query: { limit: this.options.pageSize ?? 500, continue: continueToken }, timeoutMs: 60_000, signal: this.abort.signal },
+        {
+          query: { limit: this.options.pageSize ?? 500, continue: continueToken },
+          timeoutMs: 60_000,
+          signal: this.abort.signal,
+          ...(this.options.metadataOnly ? { accept: METADATA_LIST } : {}),
+        },
       );
       rv = page.metadata?.resourceVersion ?? rv;
       for (const item of page.items ?? []) {
         const obj = this.normalize(item);
-        if (obj) fresh.set(this.keyOf(obj), obj);
+        const kept = obj && this.options.keep ? this.options.keep(obj) : obj;
+        if (kept) fresh.set(this.keyOf(kept), kept);
       }
       continueToken = page.metadata?.continue || undefined;
     } while (continueToken && !this.stopped);
@@ -141,6 +166,7 @@ export class Informer {
       // Bookmarks arrive about once a minute; silence well past the server timeout means a dead connection.
       idleTimeoutMs: (timeoutSeconds + 60) * 1000,
       signal: this.abort.signal,
+      ...(this.options.metadataOnly ? { accept: METADATA_ONE } : {}),
       onOpen: () => {
         // Healthy again: the problem reported in diagnostics is over.
         if (this.lastError === undefined) return;
@@ -165,8 +191,9 @@ export class Informer {
     if (!obj) return false;
     this.stats.events++;
     const key = this.keyOf(obj);
-    if (event.type === 'DELETED') this.cache.delete(key);
-    else this.cache.set(key, obj);
+    const kept = this.options.keep ? this.options.keep(obj) : obj;
+    if (event.type === 'DELETED' || !kept) this.cache.delete(key);
+    else this.cache.set(key, kept);
     if (rv) this.resourceVersion = rv;
     this.options.onChange();
     return true;
@@ -176,13 +203,19 @@ export class Informer {
   private normalize(item: Record<string, any> | undefined): KubeObject | undefined {
     if (!item || typeof item.metadata?.name !== 'string') return undefined;
     if (item.metadata.managedFields) delete item.metadata.managedFields;
+    if (this.options.metadataOnly) {
+      // PartialObjectMetadata names itself; what it describes is an object of our resource.
+      item.apiVersion = this.resource.apiVersion;
+      item.kind = this.resource.kind;
+    }
     item.apiVersion ??= this.resource.apiVersion;
     item.kind ??= this.resource.kind;
     return item as KubeObject;
   }
 
+  /** "namespace/name", or "name" for cluster-scoped resources (the snapshot's keys). */
   private keyOf(obj: KubeObject): string {
-    return objectKey(this.resource.kind, obj.metadata.namespace, obj.metadata.name);
+    return this.resource.namespaced ? `${obj.metadata.namespace ?? 'default'}/${obj.metadata.name}` : obj.metadata.name;
   }
 
   private gone(message: string): void {
