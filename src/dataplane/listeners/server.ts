@@ -184,7 +184,8 @@ export class PortServer implements PortState {
   /**
    * After the handshake, by the listener SNI selected: AllowValidOnly refuses connections without
    * a valid client certificate; a minimum TLS version (tls.options) refuses older ones. The
-   * version is checked here because it is negotiated before SNI picks the listener's context.
+   * handshake already enforces the version (tls-versions.ts); this is the second line, should a
+   * connection ever reach a server of another range.
    */
   private checkConnection(sock: TLSSocket): void {
     const name = (sock as TLSSocket & { servername?: string | false }).servername;
