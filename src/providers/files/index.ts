@@ -14,7 +14,7 @@ import type { FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { KubeObject } from '../../api/meta.ts';
-import { buildSnapshot, CLUSTER_SCOPED, isSnapshotKind, objectKey } from '../snapshot.ts';
+import { buildSnapshot, CLUSTER_SCOPED, crdBundleVersions, isSnapshotKind, objectKey } from '../snapshot.ts';
 import type { ObjectKey, ProviderDiagnostic, RejectedObject, Snapshot, SnapshotKind } from '../snapshot.ts';
 import { Admission } from './admission.ts';
 import { parseManifest } from './parse.ts';
@@ -83,6 +83,10 @@ interface FileObjects {
   file: string;
   objects: ParsedObject[];
   mtimeMs: number;
+}
+
+function* parsedObjects(listing: readonly FileObjects[]): Iterable<KubeObject> {
+  for (const c of listing) for (const p of c.objects) yield p.object;
 }
 
 /** What an incremental read redoes. */
@@ -342,7 +346,10 @@ export class FileProvider {
     this.reportNew(diagnostics);
     const diagnosticsText = JSON.stringify(diagnostics);
     const touched = plan ? [...plan.changed.map((c) => c.file), ...plan.removed] : [...new Set([...before.keys(), ...this.contributions.keys()])];
-    const same = diagnosticsText === this.previousDiagnostics && touched.every((f) => sameContribution(before.get(f), this.contributions.get(f)));
+    // Gateway API CRDs among the manifests say which bundle they are (GatewayClass SupportedVersion).
+    const crds = crdBundleVersions(parsedObjects(listing));
+    const same = diagnosticsText === this.previousDiagnostics && touched.every((f) => sameContribution(before.get(f), this.contributions.get(f)))
+      && JSON.stringify(crds) === JSON.stringify(this.current.crdBundleVersions);
     if (same && this.current.generation > 0) return false;
     this.previousDiagnostics = diagnosticsText;
     const rejected: RejectedObject[] = [];
@@ -352,7 +359,8 @@ export class FileProvider {
     }
     const generation = this.current.generation + 1;
     const snapshot = plan ? this.patchSnapshot(before, plan, generation, diagnostics) : buildSnapshot(listing.flatMap((c) => this.contributions.get(c.file)!.objects), generation, diagnostics);
-    this.current = rejected.length > 0 ? { ...snapshot, rejected } : snapshot;
+    const withRejected = rejected.length > 0 ? { ...snapshot, rejected } : snapshot;
+    this.current = crds ? { ...withRejected, crdBundleVersions: crds } : withRejected;
     return true;
   }
 
