@@ -100,20 +100,53 @@ const crossKinds = new WeakMap<ListenerState, { HTTPRoute: Attachment[]; GRPCRou
  * Attaches a route to a listener (also used by the incremental translator's replay); false when
  * the route is already attached there. Two parentRefs of one route may select the same listener
  * (the whole Gateway and one of its sections): the route counts once in attachedRoutes and its
- * rules appear once in the IR. Routes attach one after the other, so an earlier attachment of
- * this route to the listener can only be its last one.
+ * rules appear once in the IR. A translation attaches routes in precedence order, so the new
+ * attachment goes last and an earlier attachment of this route can only be the last one; the
+ * incremental translator, attaching one changed route to listeners that hold the others, puts it
+ * in its place by route order.
  */
 export function addAttachment(l: ListenerState, a: Attachment): boolean {
-  const last = l.attachments[l.attachments.length - 1];
-  if (last && last.route.kind === a.route.kind && last.route.nsName === a.route.nsName) return false;
+  const atts = l.attachments;
+  const at = insertionPoint(atts, a.route.order);
+  const before = atts[at - 1];
+  if (before && before.route.kind === a.route.kind && before.route.nsName === a.route.nsName) return false;
   l.attachedRoutes++;
-  l.attachments.push(a);
+  if (at === atts.length) atts.push(a);
+  else atts.splice(at, 0, a);
   const kind = a.route.kind;
   if (kind !== 'HTTPRoute' && kind !== 'GRPCRoute') return true;
   let byKind = crossKinds.get(l);
   if (!byKind) crossKinds.set(l, (byKind = { HTTPRoute: [], GRPCRoute: [] }));
-  byKind[kind].push(a);
+  const list = byKind[kind];
+  const i = insertionPoint(list, a.route.order);
+  if (i === list.length) list.push(a);
+  else list.splice(i, 0, a);
   return true;
+}
+
+/** Takes an attachment made by addAttachment() off its listener (incremental translator). */
+export function removeAttachment(l: ListenerState, a: Attachment): void {
+  const i = l.attachments.lastIndexOf(a);
+  if (i < 0) return;
+  l.attachments.splice(i, 1);
+  l.attachedRoutes--;
+  const list = crossKinds.get(l)?.[a.route.kind as 'HTTPRoute' | 'GRPCRoute'];
+  const j = list ? list.lastIndexOf(a) : -1;
+  if (j >= 0) list!.splice(j, 1);
+}
+
+/** Where an attachment of a route with this order goes: after every attachment of a route not after it. */
+function insertionPoint(atts: readonly Attachment[], order: number): number {
+  let hi = atts.length;
+  // The hot case (a full translation): after the last one.
+  if (hi === 0 || atts[hi - 1]!.route.order <= order) return hi;
+  let lo = 0;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (atts[mid]!.route.order <= order) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**

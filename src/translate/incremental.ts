@@ -18,18 +18,19 @@
 //   is the very object this cache produced last time (stamping it again would change nothing).
 // Per listener, the IR virtual hosts / L4 routes, while its attachments are the same (ir.ts).
 import type { KubeObject } from '../api/meta.ts';
+import type { IRGateway } from '../ir/types.ts';
 import { LABEL_SERVICE_NAME } from '../api/core.ts';
 import type { Snapshot, SnapshotKind } from '../providers/snapshot.ts';
-import type { OwnedStatus } from './index.ts';
+import type { OwnedStatus, TranslateResult } from './index.ts';
 import type { AttachRecord, CompiledRoute, Parents } from './attach.ts';
-import { addAttachment, attachRoute, crossServingLoss } from './attach.ts';
+import { addAttachment, attachRoute, crossServingLoss, removeAttachment } from './attach.ts';
 import type { BackendCall, BackendRegistry } from './backends.ts';
 import { resolveBackendRef, sameBackendResult } from './backends.ts';
 import type { Context } from './context.ts';
 import { gatewayAccepted, listenerAccepted } from './gateway.ts';
 import type { ListenerMemo } from './ir.ts';
 import { ROUTE_ORDER_INDEX } from './precedence.ts';
-import type { ListenerState, RouteState } from './state.ts';
+import type { GatewayState, ListenerSetState, ListenerState, RouteState } from './state.ts';
 import { cmpStr, obj, sameJson, strMap } from './util.ts';
 
 interface AttachMemo {
@@ -84,6 +85,25 @@ interface Slot {
   listeners: ListenerState[];
 }
 
+/**
+ * What the previous run decided, kept for a run whose snapshot differs from it in routes only
+ * (runDelta, index.ts): that run starts from these states instead of building them again.
+ */
+export interface LastRun {
+  snapshot: Snapshot;
+  /** The options a run depends on besides `now` and `previous`, as a string. */
+  optionsKey: string;
+  parents: Parents;
+  gateways: GatewayState[];
+  sets: ListenerSetState[];
+  reg: BackendRegistry;
+  result: TranslateResult;
+  /** Each Gateway's IR (Gateways with a live listener). */
+  gatewayIR: Map<GatewayState, IRGateway>;
+  /** Backend id → how many routes' compilations resolve to it (counted when first needed). */
+  backendRefs?: Map<string, number>;
+}
+
 /** Kinds whose objects resolveBackendRef() reads. */
 const BACKEND_KINDS: SnapshotKind[] = ['Service', 'EndpointSlice', 'ReferenceGrant'];
 
@@ -108,6 +128,10 @@ export class TranslateCache {
   private parents: Parents | undefined;
   /** Listener IR pieces by listener id (ir.ts reads and refills it). */
   listeners = new Map<string, ListenerMemo>();
+  /** Each Gateway's IR as last built (ir.ts fills it). */
+  gatewayIR: Map<GatewayState, IRGateway> | undefined;
+  /** The previous run's states, when it finished (index.ts sets it). */
+  last: LastRun | undefined;
 
   /** Number of the current run. */
   get runNumber(): number {
@@ -136,6 +160,8 @@ export class TranslateCache {
     this.parentSlots = new Map();
     this.nsSlots = new Map();
     this.listeners = new Map();
+    this.gatewayIR = undefined;
+    this.last = undefined;
     this.backendObjects = undefined;
     this.controllerName = undefined;
   }
@@ -182,6 +208,67 @@ export class TranslateCache {
     this.order = mergeKept(this.order, added, run, (a, b) => cmpRoutes(a.state, b.state));
     for (let i = 0; i < this.order.length; i++) this.order[i]!.state.order = i;
     this.keyOrder = mergeKept(this.keyOrder, added, run, (a, b) => cmpStr(a.state.key, b.state.key));
+    return this.order;
+  }
+
+  /** A run that changes only some routes (runDelta): the context of this run; the run number stays. */
+  beginDelta(ctx: Context, parents: Parents): void {
+    this.ctx = ctx;
+    this.parents = parents;
+  }
+
+  /** The memo of a route present in the previous run, by kind and snapshot key. */
+  memoOf(kind: string, mapKey: string): RouteMemo | undefined {
+    return this.routes.get(kind)?.get(mapKey);
+  }
+
+  /**
+   * Takes a route out (runDelta): its attachments leave their listeners (added to `touched`), and
+   * its memo leaves the precedence and key orders.
+   */
+  removeRoute(m: RouteMemo, touched: Set<ListenerState>): void {
+    const a = m.attach;
+    if (a) {
+      for (const e of a.rec.effects) {
+        const l = a.slots[e.parent]!.listeners[e.listener]!;
+        removeAttachment(l, e.attachment);
+        touched.add(l);
+      }
+    }
+    const memos = this.routes.get(m.state.kind);
+    if (memos?.get(m.mapKey) === m) memos.delete(m.mapKey);
+    const i = search(this.order, (x) => x.state.order < m.state.order);
+    const j = search(this.keyOrder, (x) => cmpStr(x.state.key, m.state.key) < 0);
+    if (this.order[i] !== m || this.keyOrder[j] !== m) throw new Error(`incremental translator: ${m.state.key} is not where its order puts it`);
+    this.order.splice(i, 1);
+    this.keyOrder.splice(j, 1);
+  }
+
+  /**
+   * Puts a new route in its place (runDelta): in precedence order, with an order number between
+   * its neighbours' (only relative order matters: keys compare numbers), and in key order.
+   * Undefined when there is no number left between the neighbours.
+   */
+  insertRoute(kind: SnapshotKind, mapKey: string, o: KubeObject, fresh: (kind: SnapshotKind, o: KubeObject) => RouteState): RouteMemo | undefined {
+    const state = fresh(kind, o);
+    const at = search(this.order, (x) => cmpRoutes(x.state, state) < 0);
+    const lo = at > 0 ? this.order[at - 1]!.state.order : -1;
+    const hi = at < this.order.length ? this.order[at]!.state.order : lo + 2;
+    const order = (lo + hi) / 2;
+    if (!(order > lo && order < hi)) return undefined;
+    state.order = order;
+    const m: RouteMemo = { state, mapKey, emitted: 0, run: this.run, calls: [], order: -1, replayed: false };
+    this.order.splice(at, 0, m);
+    this.keyOrder.splice(search(this.keyOrder, (x) => cmpStr(x.state.key, state.key) < 0), 0, m);
+    let memos = this.routes.get(kind);
+    if (!memos) this.routes.set(kind, (memos = new Map()));
+    memos.set(mapKey, m);
+    this.byObject.set(o, m);
+    return m;
+  }
+
+  /** Every route memo of the previous run, in precedence order. */
+  allRoutes(): readonly RouteMemo[] {
     return this.order;
   }
 
@@ -369,6 +456,18 @@ export class TranslateCache {
       for (const [k, p] of a) if (!b.has(k)) mark(kind, k, p);
     }
   }
+}
+
+/** The first index of a sorted list where `below` no longer holds. */
+function search<T>(list: readonly T[], below: (x: T) => boolean): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (below(list[mid]!)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**

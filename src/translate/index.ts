@@ -6,7 +6,7 @@
 // BackendTLSPolicies and XBackendTrafficPolicies (which need to know which Gateways use which
 // Services) → IR → status.
 import type { KubeObject } from '../api/meta.ts';
-import type { IR } from '../ir/types.ts';
+import type { IR, IRGateway } from '../ir/types.ts';
 import type { Snapshot, SnapshotKind } from '../providers/snapshot.ts';
 import { attachRoute } from './attach.ts';
 import type { CompiledRoute, Parents } from './attach.ts';
@@ -19,12 +19,13 @@ import { translateGatewayClasses } from './gatewayclass.ts';
 import { compileGRPCRoute } from './grpcroute.ts';
 import { compileHTTPRoute } from './httproute.ts';
 import { TranslateCache, cmpRoutes, copyEntry, parentEntries } from './incremental.ts';
-import { buildIR } from './ir.ts';
+import type { RouteMemo } from './incremental.ts';
+import { buildGatewayIR, buildIR } from './ir.ts';
 import { compileL4Route } from './l4.ts';
 import { buildListenerSets, listenerSetStatus } from './listenerset.ts';
 import { translateBackendTLSPolicies } from './policies/backendtls.ts';
 import { translateBackendTrafficPolicies } from './policies/backendtraffic.ts';
-import type { GatewayState, ListenerSetState, RouteState } from './state.ts';
+import type { GatewayState, ListenerSetState, ListenerState, RouteState } from './state.ts';
 import { cmpStr, createdAt, generation, obj } from './util.ts';
 
 export interface TranslateOptions {
@@ -84,6 +85,13 @@ export function createTranslator(): Translator {
   const cache = new TranslateCache();
   return {
     translate: (snapshot, options) => {
+      try {
+        const result = runDelta(snapshot, options, cache);
+        if (result) return result;
+      } catch {
+        // A delta run that went wrong may have left the cache half updated: start afresh.
+        cache.reset();
+      }
       try {
         return run(snapshot, options, cache);
       } catch (e) {
@@ -183,7 +191,205 @@ function run(snapshot: Snapshot, options: TranslateOptions, cache: TranslateCach
   // With a cache, route statuses come already sorted (cache.routeStatuses()): merge them in.
   const all = cache ? mergeSorted(cache.routeStatuses(), statuses) : statuses;
   ctx.diagnostics.sort((a, b) => cmpStr(a.object, b.object) || cmpStr(a.message, b.message));
-  return { statuses: all, ir, diagnostics: ctx.diagnostics };
+  const result = { statuses: all, ir, diagnostics: ctx.diagnostics };
+  if (cache) cache.last = { snapshot, optionsKey: optionsKey(options), parents, gateways, sets, reg, result, gatewayIR: cache.gatewayIR! };
+  return result;
+}
+
+const ROUTE_KIND_SET: ReadonlySet<string> = new Set(ROUTE_KINDS);
+/** Most changed routes a delta run takes on (more are as cheap in a full run). */
+const MAX_DELTA_ROUTES = 256;
+
+/** What a translation depends on in its options, besides `now` and `previous`. */
+function optionsKey(options: TranslateOptions): string {
+  return JSON.stringify([options.controllerName ?? null, options.defaultAddresses ?? null, options.localAddresses ?? null]);
+}
+
+interface RouteChange {
+  kind: SnapshotKind;
+  key: string;
+  was?: KubeObject;
+  now?: KubeObject;
+}
+
+/**
+ * A run for a snapshot that differs from the previous run's in routes only (the common change:
+ * a route file saved), in time proportional to the change: the changed routes leave the
+ * listeners they were attached to, the new versions are compiled and attached in their place,
+ * and only the Gateways and ListenerSets whose listeners changed get a new status and IR.
+ * Everything else is the previous result's. Undefined when the change is not of that kind, or
+ * when what it reuses might not be what a full run would give:
+ * - any object other than a route changed (every route may depend on it);
+ * - policies exist (their status depends on which Gateways use which backends);
+ * - both HTTPRoutes and GRPCRoutes exist (cross serving makes one route's attachment depend on others);
+ * - the caller's previous statuses are not the ones handed out last (stamping again would differ);
+ * - the previous run had diagnostics (a route that failed to translate).
+ */
+function runDelta(snapshot: Snapshot, options: TranslateOptions, cache: TranslateCache): TranslateResult | undefined {
+  const last = cache.last;
+  const previous = options.previous;
+  if (!last || !previous || last.result.diagnostics.length > 0 || last.reg.tracksUses || optionsKey(options) !== last.optionsKey) return undefined;
+  const before = last.snapshot;
+  for (const [kind, m] of snapshot.objects) if (!ROUTE_KIND_SET.has(kind) && m !== before.objects.get(kind)) return undefined;
+  for (const [kind, m] of before.objects) if (!ROUTE_KIND_SET.has(kind) && m !== snapshot.objects.get(kind)) return undefined;
+  const both = (s: Snapshot) => (s.objects.get('HTTPRoute')?.size ?? 0) > 0 && (s.objects.get('GRPCRoute')?.size ?? 0) > 0;
+  if (both(snapshot) || both(before)) return undefined;
+  const changes = routeChanges(before, snapshot);
+  if (changes === undefined) return undefined;
+  for (const c of changes) if (c.was && typeof obj(c.was.metadata).name === 'string' && !cache.memoOf(c.kind, c.key)) return undefined;
+  for (const s of last.result.statuses) if (previous.get(s.key) !== s.status) return undefined;
+
+  // From here on the cache changes: an exception makes the caller reset it and run in full.
+  const ctx = new Context(snapshot, options);
+  const { parents, reg } = last;
+  cache.beginDelta(ctx, parents);
+  const refs = last.backendRefs ??= countBackendRefs(cache.allRoutes());
+  const backendCount = reg.backends.size;
+  let backendGone = false;
+  const touched = new Set<ListenerState>();
+  const replaced = new Map<string, OwnedStatus | undefined>();
+  for (const c of changes) {
+    const m = c.was ? cache.memoOf(c.kind, c.key) : undefined;
+    if (!m) continue;
+    cache.removeRoute(m, touched);
+    replaced.set(m.state.key, undefined);
+    for (const call of m.calls) {
+      const r = call.result;
+      if (!r.ok) continue;
+      const n = (refs.get(r.id) ?? 0) - 1;
+      if (n > 0) {
+        refs.set(r.id, n);
+        continue;
+      }
+      refs.delete(r.id);
+      reg.backends.delete(r.id);
+      reg.byService.get(`${r.namespace}/${r.service}`)?.delete(r.id);
+      reg.portNames.delete(r.id);
+      backendGone = true;
+    }
+  }
+  const added: RouteMemo[] = [];
+  for (const c of changes) {
+    if (!c.now || typeof obj(c.now.metadata).name !== 'string') continue;
+    const m = cache.insertRoute(c.kind, c.key, c.now, newRouteState);
+    if (!m) throw new Error('incremental translator: no room left in the route order');
+    added.push(m);
+  }
+  added.sort((a, b) => a.state.order - b.state.order);
+  const compile = (state: RouteState): CompiledRoute => (state.kind === 'HTTPRoute' ? compileHTTPRoute(ctx, reg, state)
+    : state.kind === 'GRPCRoute' ? compileGRPCRoute(ctx, reg, state)
+      : compileL4Route(ctx, reg, state));
+  for (const m of added) {
+    const state = m.state;
+    try {
+      state.compiled = cache.compile(ctx, reg, m, compile);
+      for (const call of m.calls) if (call.result.ok) refs.set(call.result.id, (refs.get(call.result.id) ?? 0) + 1);
+      cache.attach(ctx, parents, reg, m);
+      const a = m.attach!;
+      for (const e of a.rec.effects) touched.add(a.slots[e.parent]!.listeners[e.listener]!);
+      if (a.count === 0) continue;
+      const gen = generation(state.obj.metadata);
+      const status = { parents: a.entries! };
+      stampStatus(status, previous.get(state.key), gen, options.now);
+      m.owned = { key: state.key, object: state.obj, status };
+      m.ownedGen = gen;
+      a.entries = undefined;
+      m.emitted = cache.runNumber;
+      replaced.set(state.key, m.owned);
+    } catch (e) {
+      ctx.diag(state.key, `ignored: ${(e as Error).message}`);
+    }
+  }
+
+  // Gateways and ListenerSets whose listeners gained or lost routes: new status and IR.
+  const emit = (object: KubeObject, status: Record<string, unknown>): void => {
+    const key = keyOf(object);
+    stampStatus(status, previous.get(key), generation(object.metadata), options.now);
+    replaced.set(key, { key, object, status });
+  };
+  const changedGateways = new Set<GatewayState>();
+  const changedSets = new Set<ListenerSetState>();
+  for (const l of touched) {
+    changedGateways.add(l.gateway);
+    if (l.ownerKind === 'ListenerSet') {
+      const set = l.gateway.listenerSets.find((s) => s.obj === l.owner);
+      if (set) changedSets.add(set);
+    }
+  }
+  for (const gw of changedGateways) if (gw.listeners.some((l) => touched.has(l))) emit(gw.obj, gatewayStatus(ctx, gw));
+  for (const set of changedSets) emit(set.obj, listenerSetStatus(set));
+
+  let gateways = last.result.ir.gateways;
+  if (changedGateways.size > 0) {
+    const out: IRGateway[] = [];
+    for (const gw of last.gateways) {
+      let g = last.gatewayIR.get(gw);
+      if (changedGateways.has(gw)) {
+        g = buildGatewayIR(gw, cache.listeners, cache.listeners);
+        if (g) last.gatewayIR.set(gw, g);
+        else last.gatewayIR.delete(gw);
+      }
+      if (g) out.push(g);
+    }
+    gateways = out;
+  }
+  let backends = last.result.ir.backends;
+  if (backendGone || reg.backends.size !== backendCount) {
+    backends = {};
+    for (const id of [...reg.backends.keys()].sort(cmpStr)) backends[id] = reg.backends.get(id)!;
+  }
+  const ir: IR = { generation: snapshot.generation, gateways, backends };
+
+  const statuses: OwnedStatus[] = [];
+  for (const s of last.result.statuses) {
+    if (!replaced.has(s.key)) {
+      statuses.push(s);
+      continue;
+    }
+    const r = replaced.get(s.key);
+    if (r) statuses.push(r);
+    replaced.delete(s.key);
+  }
+  const fresh: OwnedStatus[] = [];
+  for (const r of replaced.values()) if (r) fresh.push(r);
+  fresh.sort((a, b) => cmpStr(a.key, b.key));
+  ctx.diagnostics.sort((a, b) => cmpStr(a.object, b.object) || cmpStr(a.message, b.message));
+  const result = { statuses: fresh.length > 0 ? mergeSorted(fresh, statuses) : statuses, ir, diagnostics: ctx.diagnostics };
+  cache.last = { ...last, snapshot, result };
+  return result;
+}
+
+/** The routes that differ between two snapshots (by instance), or undefined when there are too many. */
+function routeChanges(before: Snapshot, after: Snapshot): RouteChange[] | undefined {
+  const out: RouteChange[] = [];
+  for (const kind of ROUTE_KINDS) {
+    const a = before.objects.get(kind);
+    const b = after.objects.get(kind);
+    if (a === b) continue;
+    let common = 0;
+    for (const [key, now] of b ?? []) {
+      const was = a?.get(key);
+      if (was !== undefined) common++;
+      if (was === now) continue;
+      out.push({ kind, key, was, now });
+      if (out.length > MAX_DELTA_ROUTES) return undefined;
+    }
+    if (a && a.size > common) {
+      for (const [key, was] of a) {
+        if (b?.has(key)) continue;
+        out.push({ kind, key, was });
+        if (out.length > MAX_DELTA_ROUTES) return undefined;
+      }
+    }
+  }
+  return out;
+}
+
+/** Backend id → how many routes' compilations resolve to it. */
+function countBackendRefs(memos: readonly RouteMemo[]): Map<string, number> {
+  const refs = new Map<string, number>();
+  for (const m of memos) for (const c of m.calls) if (c.result.ok) refs.set(c.result.id, (refs.get(c.result.id) ?? 0) + 1);
+  return refs;
 }
 
 /** Two lists sorted by key, merged. */

@@ -24,24 +24,39 @@ export interface ListenerMemo {
 
 export function buildIR(
   generation: number, gateways: GatewayState[], backends: IR['backends'],
-  cache?: { listeners: Map<string, ListenerMemo> },
+  cache?: { listeners: Map<string, ListenerMemo>; gatewayIR?: Map<GatewayState, IRGateway> },
 ): IR {
   const out: IRGateway[] = [];
   const next = cache ? new Map<string, ListenerMemo>() : undefined;
+  const byGateway = cache ? new Map<GatewayState, IRGateway>() : undefined;
   for (const gw of gateways) {
-    const live = [...gw.listeners, ...gw.setListeners].filter(listenerLive);
-    if (live.length === 0) continue;
-    live.sort((a, b) => a.port - b.port || cmpHostSpecificity(a.hostname, b.hostname) || cmpStr(a.id, b.id));
-    const g: IRGateway = {
-      source: { kind: 'Gateway', namespace: gw.namespace, name: gw.name },
-      addresses: [...gw.addresses],
-      listeners: live.map((l) => buildListener(l, cache?.listeners, next)),
-    };
-    if (gw.backendClientCertificate) g.backendClientCertificate = gw.backendClientCertificate;
+    const g = buildGatewayIR(gw, cache?.listeners, next);
+    if (!g) continue;
+    byGateway?.set(gw, g);
     out.push(g);
   }
-  if (cache) cache.listeners = next!;
+  if (cache) {
+    cache.listeners = next!;
+    cache.gatewayIR = byGateway;
+  }
   return { generation, gateways: out, backends };
+}
+
+/**
+ * One Gateway's IR (undefined when none of its listeners is live). Listener memos are read from
+ * `prev` and the ones used written to `next` (the same map: updated in place).
+ */
+export function buildGatewayIR(gw: GatewayState, prev?: Map<string, ListenerMemo>, next?: Map<string, ListenerMemo>): IRGateway | undefined {
+  const live = [...gw.listeners, ...gw.setListeners].filter(listenerLive);
+  if (live.length === 0) return undefined;
+  live.sort((a, b) => a.port - b.port || cmpHostSpecificity(a.hostname, b.hostname) || cmpStr(a.id, b.id));
+  const g: IRGateway = {
+    source: { kind: 'Gateway', namespace: gw.namespace, name: gw.name },
+    addresses: [...gw.addresses],
+    listeners: live.map((l) => buildListener(l, prev, next)),
+  };
+  if (gw.backendClientCertificate) g.backendClientCertificate = gw.backendClientCertificate;
+  return g;
 }
 
 /** Whether a listener's attachments are those a memo was built from (no allocation: the hot case). */
