@@ -126,7 +126,7 @@ export class KubernetesMode {
    */
   private currentStatuses(): OwnedStatus[] {
     const now = this.options.now?.() ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-    const message = `No address left in the address pool ${this.provider.addressPool?.cidr}`;
+    const message = `No address left in the address pool ${this.provider.addressPool?.cidr}: give the Gateway spec.addresses, widen --address-pool, or delete a Gateway that holds one of its addresses`;
     const unassigned = new Map([...this.provider.unassignedGateways()].map((key) => [`Gateway/${key}`, message]));
     return markUnassigned(this.options.statuses(), unassigned, now).map((s) => {
       const kind = s.object.kind;
