@@ -26,7 +26,7 @@ let backendCert: LeafCert; // the passthrough backend's own
 let plain: Closable;
 let secure: Closable;
 let web: EchoBackend;
-let ports: { mixed: number; wild: number; https: number };
+let ports: { mixed: number; wild: number; https: number; webwild: number };
 let result: TranslateResult;
 let dp: DataPlane;
 
@@ -36,13 +36,13 @@ before(async () => {
   ca = await makeCA();
   [termCert, webCert, backendCert] = await Promise.all([
     makeCert(ca, { dns: ['term.example.com', 'a.example.org'] }),
-    makeCert(ca, { dns: ['web.example.com'] }),
+    makeCert(ca, { dns: ['web.example.com', '*.example.net'] }),
     makeCert(ca, { dns: ['pt.example.com', '*.example.org'], cn: 'the-backend' }),
   ]);
   plain = await tcpEcho('T');
   secure = await tlsEcho('PT', backendCert);
   web = await startEcho('web');
-  ports = { mixed: await freePort(), wild: await freePort(), https: await freePort() };
+  ports = { mixed: await freePort(), wild: await freePort(), https: await freePort(), webwild: await freePort() };
   const route = (name: string, section: string, hostname: string, svc: string) => `apiVersion: gateway.networking.k8s.io/v1
 kind: TLSRoute
 metadata: {name: ${name}, namespace: default}
@@ -66,17 +66,20 @@ spec:
   - {name: pt-wild, port: ${ports.wild}, protocol: TLS, hostname: "*.example.org", tls: {mode: Passthrough}}
   - {name: term-exact, port: ${ports.wild}, protocol: TLS, hostname: a.example.org, tls: {mode: Terminate, certificateRefs: [{name: term}]}}
   - {name: web, port: ${ports.https}, protocol: HTTPS, hostname: web.example.com, tls: {certificateRefs: [{name: web}]}}
-  - {name: pt-web, port: ${ports.https}, protocol: TLS, hostname: pt.example.com, tls: {mode: Passthrough}}`,
+  - {name: pt-web, port: ${ports.https}, protocol: TLS, hostname: pt.example.com, tls: {mode: Passthrough}}
+  - {name: web-wild, port: ${ports.webwild}, protocol: HTTPS, hostname: "*.example.net", tls: {certificateRefs: [{name: web}]}}
+  - {name: pt-net, port: ${ports.webwild}, protocol: TLS, hostname: pt.example.net, tls: {mode: Passthrough}}`,
     route('term', 'term', 'term.example.com', 'plain'),
     route('pt', 'pt', 'pt.example.com', 'secure'),
     route('pt-wild', 'pt-wild', '*.example.org', 'secure'),
     route('term-exact', 'term-exact', 'a.example.org', 'plain'),
     route('pt-web', 'pt-web', 'pt.example.com', 'secure'),
+    route('pt-net', 'pt-net', 'pt.example.net', 'secure'),
     `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: web, namespace: default}
 spec:
-  parentRefs: [{name: gw, sectionName: web}]
+  parentRefs: [{name: gw, sectionName: web}, {name: gw, sectionName: web-wild}]
   rules: [{backendRefs: [{name: web, port: 80}]}]`,
     localServiceYaml('plain', 80, plain.port),
     localServiceYaml('secure', 80, secure.port),
@@ -159,6 +162,22 @@ test('HTTPS and TLS Passthrough on one port: HTTP for one name, the raw stream f
   const pt = await tlsExchange(ports.https, 'pt.example.com', 'hi', trusting());
   assert.equal(pt.cn, 'the-backend');
   assert.equal(pt.data, 'PT:hi');
+});
+
+test('HTTPS wildcard next to a Passthrough name: a request for that name on an HTTPS connection is misdirected (421)', async () => {
+  const get = (host: string) => new Promise<number>((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port: ports.webwild, path: '/x', servername: 'www.example.net', headers: { host }, ca: ca.certPem, agent: false }, (r) => {
+      r.resume().on('end', () => resolve(r.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(await get('www.example.net'), 200, 'the wildcard serves its own names');
+  // pt.example.net is the Passthrough listener's: a client that reuses the connection it opened
+  // for www.example.net must be told to connect again, not be served by the wildcard.
+  assert.equal(await get('pt.example.net'), 421);
+  const pt = await tlsExchange(ports.webwild, 'pt.example.net', 'hi', { ...trusting(), servername: 'pt.example.net', checkServerIdentity: () => undefined });
+  assert.equal(pt.cn, 'the-backend', 'the name itself still reaches the Passthrough backend');
 });
 
 // The rule without the claim (GEP-2643: ProtocolConflict) and with it; hostnames still decide.

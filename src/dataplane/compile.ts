@@ -84,10 +84,16 @@ export function compile(ir: IR, cx: CompileContext): Generation {
     };
   };
 
+  const tlsNeighbours: { key: string; listener: ListenerRuntime; hostname: string | undefined }[] = [];
   for (const gw of ir.gateways) {
     const addresses = gw.addresses.length > 0 ? gw.addresses : [cx.bindAddress];
     const backendOf = backendsOf(gw);
     for (const l of gw.listeners) {
+      if (l.protocol === 'TLS') {
+        const placeholder = tlsPlaceholder(gw, l, cx);
+        for (const address of addresses) tlsNeighbours.push({ key: `${address}:${l.port}`, listener: placeholder, hostname: l.hostname });
+        continue;
+      }
       if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS') continue;
       const runtime = compileListener(gw, l, cx, backendOf);
       for (const address of addresses) {
@@ -108,7 +114,31 @@ export function compile(ir: IR, cx: CompileContext): Generation {
       }
     }
   }
+  // An HTTPS port shared with TLS listeners (Terminate or Passthrough, chosen by SNI) knows their
+  // hostnames too: a request whose Host belongs to one of them arrived on a connection made for
+  // another name, and gets 421 (the handler's Host-versus-SNI check) instead of being served by
+  // an HTTPS wildcard that also covers the name.
+  for (const n of tlsNeighbours) {
+    const port = gen.ports.get(n.key);
+    if (port?.protocol === 'HTTPS') port.listeners.add(n.hostname, n.listener);
+  }
   return gen;
+}
+
+/** A TLS listener's stand-in in an HTTPS port's listener table: no virtual hosts, never served. */
+function tlsPlaceholder(gw: IRGateway, l: IRListener, cx: CompileContext): ListenerRuntime {
+  const gateway = sourceKey(gw.source);
+  const name = l.source.sectionName ?? l.id;
+  return {
+    id: l.id,
+    gateway,
+    name,
+    port: l.port,
+    scheme: 'https',
+    vhosts: new HostTable(),
+    noRoute: cx.metrics.counter(gateway, name, '', '', ''),
+    latency: cx.metrics.requestHistogram(gateway, name),
+  };
 }
 
 /** An HTTPS listener's TLS version range from its tls.options. */
