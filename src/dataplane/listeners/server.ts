@@ -100,7 +100,10 @@ export class PortServer implements PortState {
       const h2 = http2.createServer({ settings: H2_SETTINGS }, onRequest);
       h2.on('session', (s) => this.track(s));
       this.h1 = h1;
-      this.front = net.createServer((sock) => sniff(sock, h1, h2, rt.clientHeaderTimeoutMs));
+      // As node:http's own servers: a client may half-close after its request and still gets its
+      // answer (node:http ends the socket once the responses are out), and small writes (a
+      // response head, a streamed chunk) leave at once instead of waiting for Nagle's algorithm.
+      this.front = net.createServer({ allowHalfOpen: true, noDelay: true }, (sock) => sniff(sock, h1, h2, rt.clientHeaderTimeoutMs));
     }
     this.front.on('connection', (sock: net.Socket) => {
       this.sockets.add(sock);
@@ -249,16 +252,22 @@ function sniff(sock: net.Socket, h1: http.Server, h2: http2.Http2Server, silentM
     const isH2 = seen.toString('latin1', 0, n) === H2_PREFACE.slice(0, n);
     if (isH2 && seen.length < H2_PREFACE.length) return; // need more bytes to decide
     sock.off('data', onData);
+    sock.off('end', onEnd);
     sock.setTimeout(0);
     sock.pause();
     sock.unshift(seen);
     if (isH2) {
+      // http2 leaves a half-closed socket to net, which ends it (its own servers are not half-open).
+      sock.allowHalfOpen = false;
       h2.emit('connection', sock);
     } else {
       h1.emit('connection', sock);
       sock.resume();
     }
   };
+  // Closed before it said enough to tell: nothing to answer.
+  const onEnd = () => sock.destroy();
   sock.on('data', onData);
+  sock.once('end', onEnd);
   sock.on('error', () => {});
 }

@@ -1,0 +1,88 @@
+// The cleartext HTTP listener's first-bytes sniffer (src/dataplane/listeners/server.ts): a client
+// that half-closes after its request still gets the answer; an h2c preface that arrives in pieces
+// still reaches the HTTP/2 server; HTTP/1.1 and h2c share the port.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { createDataPlane, type DataPlane } from '../src/dataplane/index.ts';
+import { startEcho, type EchoBackend } from './support/echo-backend.ts';
+import { freePort, h2request, request } from './support/client.ts';
+import { backend, ir, listener, match, route, to } from './support/ir.ts';
+
+let echo: EchoBackend;
+let dp: DataPlane;
+let port: number;
+
+before(async () => {
+  echo = await startEcho('sniff');
+  port = await freePort();
+  dp = await createDataPlane({ workers: 0 });
+  await dp.apply(ir(1, [listener('http', port, { '*': [route('all', match(), [to('sniff')])] })], [backend('sniff', echo)]));
+});
+
+after(async () => {
+  await dp?.close();
+  await echo?.close();
+});
+
+/** Writes each piece (after a pause), optionally half-closes, and collects everything until close. */
+function converse(pieces: (string | Buffer)[], halfClose: boolean): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1', async () => {
+      for (const p of pieces) {
+        sock.write(p);
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      if (halfClose) sock.end();
+    });
+    let got = '';
+    sock.on('data', (d: Buffer) => { got += d.toString('latin1'); });
+    sock.on('error', () => undefined);
+    sock.on('close', () => resolve(got));
+    setTimeout(() => sock.destroy(), 3000).unref();
+  });
+}
+
+test('a client that half-closes after its request gets the answer, then the connection ends', async () => {
+  const got = await converse(['GET /half HTTP/1.1\r\nHost: a.example\r\n\r\n'], true);
+  assert.match(got, /^HTTP\/1\.1 200 /);
+  assert.match(got, /"path":"\/half"/);
+});
+
+test('HTTP/1.1 request line split across reads, right after the first bytes', async () => {
+  const got = await converse(['GE', 'T /split HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n'], false);
+  assert.match(got, /^HTTP\/1\.1 200 /);
+});
+
+test('h2c prior knowledge whose preface arrives in pieces; HTTP/1.1 on the same port', async () => {
+  // A relay between a real HTTP/2 client and the listener that delivers the client's first bytes
+  // in two writes, 30 ms apart, so the sniffer has to wait for the rest of the preface.
+  const relay = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    let first = true;
+    client.on('data', (d: Buffer) => {
+      if (!first) return void upstream.write(d);
+      first = false;
+      client.pause();
+      upstream.write(d.subarray(0, 6));
+      setTimeout(() => { upstream.write(d.subarray(6)); client.resume(); }, 30);
+    });
+    upstream.on('data', (d: Buffer) => client.write(d));
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
+  const session = http2.connect(`http://127.0.0.1:${(relay.address() as net.AddressInfo).port}`);
+  try {
+    const r = await h2request(session, '/h2c', { headers: { host: 'a.example' } });
+    assert.equal(r.status, 200);
+    assert.equal(r.json().path, '/h2c');
+  } finally {
+    session.close();
+    relay.close();
+  }
+  assert.equal((await request(port, '/h1', { host: 'a.example' })).status, 200);
+});
