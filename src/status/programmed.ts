@@ -51,7 +51,7 @@ const RESOURCE_ERRORS = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'ENOBUFS']);
  * have is the address's fault; exhausted descriptors or memory are the host's; anything else
  * (in use, EACCES on a privileged port, ...) means this port cannot be used here.
  */
-export function bindProblem(message: string): BindProblem {
+function bindProblem(message: string): BindProblem {
   const code = /\bE[A-Z]{3,}\b/.exec(message)?.[0];
   if (code === 'EADDRNOTAVAIL') return 'address';
   if (code !== undefined && RESOURCE_ERRORS.has(code)) return 'resources';
