@@ -11,6 +11,7 @@
 import type { KubeObject } from '../../api/meta.ts';
 import { isValidatedKind, validateObject } from '../../api/validation/index.ts';
 import type { ProviderDiagnostic, RejectedObject } from '../snapshot.ts';
+import { contentHash } from './hash.ts';
 
 type FieldErrors = { path: string; message: string }[];
 
@@ -23,8 +24,8 @@ export interface AdmissionOutput {
 export class Admission {
   /** Verdict by object instance (the provider reuses instances of unchanged objects). */
   private readonly byInstance = new WeakMap<KubeObject, FieldErrors>();
-  /** Verdict of the latest version seen under each key, by a fingerprint of that version. */
-  private readonly byKey = new Map<string, { fingerprint: string; errors: FieldErrors }>();
+  /** Verdict of the latest version seen under each key (reused by an equal version). */
+  private readonly byKey = new Map<string, { obj: KubeObject; errors: FieldErrors }>();
   /** The latest valid version admitted under each key. */
   private readonly lastValid = new Map<string, KubeObject>();
   private present = new Set<string>();
@@ -40,13 +41,10 @@ export class Admission {
     this.present = new Set();
   }
 
-  /**
-   * Admits one object read at `where`, or refuses it. `key` is "Kind/ns/name" (or "Kind/name");
-   * `contentHash` covers everything but metadata and status.
-   */
-  admit(key: string, obj: KubeObject, contentHash: string, where: string, out: AdmissionOutput): void {
+  /** Admits one object read at `where`, or refuses it. `key` is "Kind/ns/name" (or "Kind/name"). */
+  admit(key: string, obj: KubeObject, where: string, out: AdmissionOutput): void {
     this.present.add(key);
-    const errors = this.verdict(key, obj, contentHash);
+    const errors = this.verdict(key, obj);
     if (errors.length === 0) {
       this.lastValid.set(key, obj);
       out.objects.push(obj);
@@ -78,15 +76,13 @@ export class Admission {
     this.lastValid.delete(key);
   }
 
-  private verdict(key: string, obj: KubeObject, contentHash: string): FieldErrors {
+  private verdict(key: string, obj: KubeObject): FieldErrors {
     const known = this.byInstance.get(obj);
     if (known) return known;
     if (!isValidatedKind(obj.apiVersion, obj.kind)) return NONE;
-    // Validation reads metadata and whether a status is present, besides the hashed content.
-    const fingerprint = `${contentHash}|${obj.status !== undefined}|${JSON.stringify(obj.metadata)}`;
     const previous = this.byKey.get(key);
     let errors: FieldErrors;
-    if (previous && previous.fingerprint === fingerprint) {
+    if (previous && fingerprint(previous.obj) === fingerprint(obj)) {
       errors = previous.errors;
     } else {
       this.validated++;
@@ -96,7 +92,7 @@ export class Admission {
         // Defensive: a validator bug must not let an unchecked object through, nor crash.
         errors = [{ path: '', message: `validation failed: ${err instanceof Error ? err.message : String(err)}` }];
       }
-      this.byKey.set(key, { fingerprint, errors });
+      this.byKey.set(key, { obj, errors });
     }
     this.byInstance.set(obj, errors);
     return errors;
@@ -104,3 +100,8 @@ export class Admission {
 }
 
 const NONE: FieldErrors = [];
+
+/** What validation reads of an object: its content, whether it has a status, its metadata. */
+function fingerprint(obj: KubeObject): string {
+  return `${contentHash(obj)}|${obj.status !== undefined}|${JSON.stringify(obj.metadata)}`;
+}

@@ -17,6 +17,7 @@ import type { KubeObject } from '../../api/meta.ts';
 import { buildSnapshot, CLUSTER_SCOPED, crdBundleVersions, isSnapshotKind, objectKey } from '../snapshot.ts';
 import type { ObjectKey, ProviderDiagnostic, RejectedObject, Snapshot, SnapshotKind } from '../snapshot.ts';
 import { Admission } from './admission.ts';
+import { contentHash } from './hash.ts';
 import { parseManifest } from './parse.ts';
 import type { ParsedFile, ParsedObject } from './parse.ts';
 
@@ -70,12 +71,13 @@ interface Contribution {
 
 /** What the provider remembers about each object, so metadata stays stable between reads. */
 interface ObjectMemory {
-  contentHash: string;
   generation: number;
   creationTimestamp: string;
-  /** The filled object last made for this key, and its content hash (reused when equal). */
-  object?: KubeObject;
-  objectHash?: string;
+  /**
+   * The latest version filled under this key: the next version gets a new generation when its
+   * content differs, and is this very instance when nothing differs.
+   */
+  object: KubeObject;
 }
 
 /** The objects a file gives this read (its last good version when it does not parse). */
@@ -105,7 +107,7 @@ export class FileProvider {
   private readonly memory = new Map<string, ObjectMemory>();
   private readonly locations = new Map<string, string>();
   /** The filled copy of each parsed object, reused while its file and memory are unchanged. */
-  private readonly filled = new WeakMap<ParsedObject, { object: KubeObject; key: string; contentHash: string }>();
+  private readonly filled = new WeakMap<ParsedObject, { object: KubeObject; key: string }>();
   private readonly admission = new Admission();
   private readonly incremental: boolean;
   /** Each file's part of the current snapshot, in listing order. */
@@ -593,12 +595,16 @@ export class FileProvider {
     for (const p of c.objects) {
       const cached = this.filled.get(p);
       if (cached) {
+        // Still the latest version under its key (or, when two places define the key, the same
+        // content with the same metadata memory): nothing to fill again.
         const mem = this.memory.get(cached.key);
         const meta = cached.object.metadata;
-        if (mem && mem.contentHash === cached.contentHash && mem.creationTimestamp === meta.creationTimestamp
-          && (mem.generation === meta.generation || p.object.metadata.generation !== undefined)) {
+        if (mem && (mem.object === cached.object || (mem.creationTimestamp === meta.creationTimestamp
+          && (mem.generation === meta.generation || p.object.metadata.generation !== undefined)
+          && contentHash(mem.object) === contentHash(cached.object)))) {
+          mem.object = cached.object;
           claim(cached.key, p.where);
-          this.admission.admit(cached.key, cached.object, cached.contentHash, p.where, out);
+          this.admission.admit(cached.key, cached.object, p.where, out);
           continue;
         }
       }
@@ -616,14 +622,15 @@ export class FileProvider {
       const key = CLUSTER_SCOPED.has(kind) ? `${kind}/${obj.metadata.name}` : `${kind}/${obj.metadata.namespace}/${obj.metadata.name}`;
       claim(key, p.where);
 
-      const contentHash = hashContent(obj);
       let mem = this.memory.get(key);
+      let same = false;
       if (!mem) {
-        mem = { contentHash, generation: 1, creationTimestamp: rfc3339(c.mtimeMs) };
+        mem = { generation: 1, creationTimestamp: rfc3339(c.mtimeMs), object: obj };
         this.memory.set(key, mem);
-      } else if (mem.contentHash !== contentHash) {
-        mem.contentHash = contentHash;
+      } else if (contentHash(mem.object) !== contentHash(obj)) {
         mem.generation += 1;
+      } else {
+        same = true;
       }
       const meta = obj.metadata;
       if (meta.generation === undefined) meta.generation = mem.generation;
@@ -633,11 +640,10 @@ export class FileProvider {
       if (kind === 'Namespace') meta.labels = { ...meta.labels, 'kubernetes.io/metadata.name': meta.name };
       // The same object as last time (its file changed elsewhere): keep the instance, so that
       // later stages see it unchanged without comparing it.
-      if (mem.object !== undefined && mem.objectHash === contentHash && JSON.stringify(mem.object) === JSON.stringify(obj)) obj = mem.object;
+      if (same && JSON.stringify(mem.object) === JSON.stringify(obj)) obj = mem.object;
       mem.object = obj;
-      mem.objectHash = contentHash;
-      this.filled.set(p, { object: obj, key, contentHash });
-      this.admission.admit(key, obj, contentHash, p.where, out);
+      this.filled.set(p, { object: obj, key });
+      this.admission.admit(key, obj, p.where, out);
     }
     return out;
   }
@@ -689,21 +695,6 @@ function lowerBound(list: readonly string[], x: string): number {
     else hi = mid;
   }
   return lo;
-}
-
-/** Hash of everything the generation tracks: all but metadata and status. */
-function hashContent(obj: KubeObject): string {
-  const { metadata: _m, status: _s, ...content } = obj;
-  return createHash('sha256').update(stableJson(content)).digest('hex');
-}
-
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }
 
 /** A UUID-shaped value derived from the object's identity, the same on every run. */
