@@ -345,15 +345,17 @@ function onSocketTimeout(this: SocketWithConn): void {
  */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
-function onSocketRead(this: SocketWithConn, n: number, buf: Buffer): void {
+/** Returns true: net stops reading only on false (backpressure goes through pause() instead). */
+function onSocketRead(this: SocketWithConn, n: number): boolean {
   const c = this.conn;
-  const data = buf.subarray(0, n);
-  if (!c.inMessage && c.call !== undefined && fastResponse(c, c.call, data)) return;
+  const data = READ_BUFFER.subarray(0, n);
+  if (!c.inMessage && c.call !== undefined && fastResponse(c, c.call, data)) return true;
   const r = c.parser.execute(data);
   if (r instanceof Error) {
     if (c.call !== undefined) c.call.fail(r);
     this.destroy();
   }
+  return true;
 }
 
 function onSocketEnd(this: SocketWithConn): void {
