@@ -4,6 +4,7 @@
 // conflicts are decided over the merged list (conflicts.ts).
 import type { Condition } from '../api/meta.ts';
 import { GATEWAY_GROUP } from '../api/common.ts';
+import { ListenerSetReason } from '../api/conditions.ts';
 import type { Context } from './context.ts';
 import { ListenerConditions as LC, ListenerSetConditions as LSC } from './conditions.ts';
 import { gatewayAccepted, listenerAccepted, listenerStatus, listenerLive } from './gateway.ts';
@@ -87,6 +88,18 @@ function allowedBy(ctx: Context, gw: GatewayState, ns: string): boolean {
   }
 }
 
+/**
+ * Valid listeners that still cannot be programmed: their parent is the reason (not accepted, or
+ * not programmed, e.g. AddressNotUsable), and the spec's Programmed reason for that is
+ * ParentNotProgrammed (listenerset_types.go).
+ */
+function parentNotProgrammed(set: ListenerSetState): string {
+  const gw = set.gateway;
+  const why = gw.programmedProblem ?? gw.acceptedProblem;
+  const name = `${gw.namespace}/${gw.name}`;
+  return why ? `The parent Gateway ${name} is not programmed (${why.reason}): ${why.message}` : `The parent Gateway ${name} is not programmed.`;
+}
+
 export function listenerSetStatus(set: ListenerSetState): Record<string, unknown> {
   const conds: Condition[] = [];
   // A listener that cannot serve (e.g. no permitted certificate) makes the set's listeners
@@ -103,7 +116,7 @@ export function listenerSetStatus(set: ListenerSetState): Record<string, unknown
     conds.push(invalid.length > 0
       ? LSC.acceptedSomeInvalid(`Invalid listeners: ${invalid.map((l) => l.name).join(', ')}.`)
       : LSC.accepted());
-    conds.push(valid.some(listenerLive) ? LSC.programmed() : LSC.notProgrammed('Invalid', 'No listener can be programmed.'));
+    conds.push(valid.some(listenerLive) ? LSC.programmed() : LSC.notProgrammed(ListenerSetReason.ParentNotProgrammed, parentNotProgrammed(set)));
   }
   const status: Record<string, unknown> = { conditions: conds };
   // Entries of a set that is not attached are not judged: they stay Pending.
