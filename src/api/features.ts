@@ -87,7 +87,14 @@ export const EXPERIMENTAL_FEATURES: ReadonlySet<FeatureName> = new Set<FeatureNa
 /**
  * What Portico claims: what translate() implements and the HTTP data plane carries. The
  * integrator adjusts this list as data-plane parts land. Not claimed: Mesh (Portico is not a
- * mesh), GatewayInfrastructure (no generated resources yet) and port matching (experimental).
+ * mesh) and GatewayInfrastructure (no generated resources yet).
+ * HTTPRouteDestinationPortMatching is GEP-957's parentRef.port on a Gateway: a ref whose port no
+ * listener has is Accepted=False NoMatchingParent (translate/attach.ts; docs/design.md says why it
+ * applies to a Gateway, not only to a mesh).
+ * HTTPRouteRetryConnectionError / HTTPRouteRetryBackendTimeout: with a retry stanza, an attempt
+ * whose connection fails (refused, reset or closed before a response) or that outlives
+ * timeouts.backendRequest is retried whatever `codes` says; timeouts.request bounds all attempts
+ * (dataplane/handler.ts onResponseError; docs/dataplane.md "Retries").
  * GatewayHTTPSListenerDetectMisdirectedRequests: the HTTP data plane answers 421 when the Host
  * selects another listener than the TLS SNI did (src/dataplane/handler.ts route()).
  */
@@ -127,6 +134,9 @@ export const PORTICO_SUPPORTED_FEATURES: readonly FeatureName[] = ([
   FEATURES.HTTPRoute307RedirectStatusCode,
   FEATURES.HTTPRoute308RedirectStatusCode,
   FEATURES.HTTPRouteRetry,
+  FEATURES.HTTPRouteRetryBackendTimeout,
+  FEATURES.HTTPRouteRetryConnectionError,
+  FEATURES.HTTPRouteDestinationPortMatching,
   FEATURES.GRPCRoute,
   FEATURES.GRPCRouteNamedRouteRule,
   FEATURES.TLSRoute,

@@ -505,11 +505,19 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const timedOut = this.timedOut;
     if (isConnectFailure(err)) markDown(this.endpoint!.health, Date.now());
     const r = this.routeRt!;
-    // Connection failures are always retryable; a timed-out attempt counts as a 504.
-    if (r.retry !== undefined && this.attempt < r.retry.attempts && this.canRetry() && (!timedOut || r.retry.codes.has(504))) {
+    if (r.retry === undefined) return this.local(timedOut ? 504 : upstreamErrorStatus(err));
+    // With a retry stanza, an attempt that got no answer is retried whatever `codes` lists: a
+    // connection refused, reset or closed before a response, an unreadable response, and an
+    // attempt past timeouts.backendRequest (HTTPRouteRetry: "SHOULD retry on connection errors
+    // (disconnect, reset, timeout, TCP failure)"; upstream's HTTPRouteRetryWithTimeouts retries
+    // timeouts with no codes). A request Portico could not write will fail the same way again.
+    if (this.attempt < r.retry.attempts && this.canRetry() && (err as { code?: string }).code !== 'UND_ERR_INVALID_ARG') {
       return this.retryLater();
     }
-    this.local(timedOut ? 504 : upstreamErrorStatus(err));
+    // Given up: the backend stayed unreachable, 503 (upstream's HTTPRouteRetryConnectionError
+    // accepts 500 or 503), or 504 when the last attempt ran out of time.
+    const status = timedOut ? 504 : upstreamErrorStatus(err);
+    this.local(status === 502 ? 503 : status);
   }
 
   /** A streamed request body cannot be sent twice. */
