@@ -14,6 +14,7 @@ import { KubernetesProvider } from '../src/providers/kubernetes/index.ts';
 import { LeaderElector } from '../src/providers/kubernetes/leader.ts';
 import { isStatusKind } from '../src/providers/kubernetes/status-merge.ts';
 import { StatusWriter } from '../src/providers/kubernetes/status-writer.ts';
+import { GatewayServices, generatedServiceName } from '../src/providers/kubernetes/infrastructure.ts';
 import { create, eventually, remove, testCluster, uniq } from './provider-kubernetes-cluster.ts';
 
 const DEPLOY = join(import.meta.dirname, '..', 'deploy');
@@ -43,7 +44,7 @@ function groupOf(kind: string): string {
   return coreResource(kind as (typeof SNAPSHOT_KINDS)[number])?.group ?? CRD_GROUPS[kind as (typeof SNAPSHOT_KINDS)[number]]!;
 }
 
-test('deploy: RBAC reads every kind Portico watches and writes only status and its lease', () => {
+test('deploy: RBAC reads every kind Portico watches and writes only status, generated Services and its lease', () => {
   const role = find('ClusterRole', 'portico');
   const allows = (group: string, resource: string, verb: string) =>
     role.rules.some((r: any) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
@@ -54,7 +55,10 @@ test('deploy: RBAC reads every kind Portico watches and writes only status and i
   for (const r of role.rules) {
     assert.ok(!r.apiGroups.includes('*') && !r.resources.includes('*') && !r.verbs.includes('*'), 'no wildcards');
     const writes = r.verbs.filter((v: string) => !['get', 'list', 'watch'].includes(v));
-    if (writes.length > 0) {
+    if (writes.length > 0 && r.resources.includes('services')) {
+      // The Services generated per Gateway (GatewayInfrastructure), and nothing else of the core group.
+      assert.deepEqual([r.apiGroups, r.resources, [...writes].sort()], [[''], ['services'], ['create', 'delete', 'patch', 'update']]);
+    } else if (writes.length > 0) {
       assert.ok(r.resources.every((res: string) => res.endsWith('/status')), `writes only status: ${JSON.stringify(r)}`);
       assert.deepEqual(writes.sort(), ['patch', 'update']);
     }
@@ -160,6 +164,24 @@ test('deploy: Portico works with exactly the RBAC of deploy/ (token of its Servi
       status: { conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'ok', lastTransitionTime: '2026-01-01T00:00:00Z' }] },
     }]);
     assert.deepEqual(report, { written: 1, unchanged: 0, skipped: 0, failed: 0 }, logs.join('\n'));
+
+    // The Service generated for an accepted Gateway: created, updated and deleted with these rights.
+    const gwName = uniq('gw');
+    const gwObj = await create(admin, '/apis/gateway.networking.k8s.io/v1/namespaces/portico-system/gateways', {
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: gwName },
+      spec: { gatewayClassName: className, infrastructure: { labels: { a: 'b' } }, listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
+    });
+    const accepted = { conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'ok', lastTransitionTime: '2026-01-01T00:00:00Z' }] };
+    const services = new GatewayServices(provider, { type: 'ClusterIP', selector: { 'app.kubernetes.io/name': 'portico' }, controllerName, isLeader: () => leader!.isLeader, log: (l) => logs.push(l) });
+    const gwStatus = (labels: Record<string, string>) => [{ key: `Gateway/portico-system/${gwName}`, object: { ...gwObj, spec: { ...gwObj.spec, infrastructure: { labels } } }, status: accepted }];
+    assert.equal((await services.reconcile(gwStatus({ a: 'b' }))).created, 1, logs.join('\n'));
+    const svcPath = `/api/v1/namespaces/portico-system/services/${generatedServiceName(gwName, className)}`;
+    await eventually('the Service in the cache', () => provider!.cached('Service', `portico-system/${generatedServiceName(gwName, className)}`));
+    assert.equal((await services.reconcile(gwStatus({ a: 'c' }))).updated, 1, logs.join('\n'));
+    assert.equal((await admin.request('GET', svcPath)).metadata.labels.a, 'c');
+    await eventually('the update in the cache', () => provider!.cached('Service', `portico-system/${generatedServiceName(gwName, className)}`)?.metadata.labels?.a === 'c');
+    assert.equal((await services.reconcile([{ key: `GatewayClass/${className}`, object: gc, status: accepted }])).deleted, 1, logs.join('\n'));
+    await remove(admin, `/apis/gateway.networking.k8s.io/v1/namespaces/portico-system/gateways/${gwName}`);
 
     // ... and nothing more: the spec is out of reach.
     const client = new KubeClient(asPortico);

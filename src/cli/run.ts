@@ -30,6 +30,10 @@ Options:
       --kubeconfig PATH       with --kubernetes: kubeconfig (default $KUBECONFIG, in-cluster, ~/.kube/config)
       --address-pool CIDR     with --kubernetes: addresses for Gateways without spec.addresses
       --controller-name NAME  GatewayClasses Portico serves (default portico.dev/gateway-controller)
+      --gateway-service-type T  with --kubernetes: type of the Service generated per Gateway:
+                              ClusterIP (default), NodePort, LoadBalancer, or None (no Services)
+      --gateway-service-selector K=V[,K=V]  with --kubernetes: the generated Services' selector,
+                              the labels of Portico's pods (default app.kubernetes.io/name=portico)
   -h, --help                  this help
 `;
 
@@ -55,6 +59,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       kubeconfig: { type: 'string' },
       'address-pool': { type: 'string' },
       'controller-name': { type: 'string' },
+      'gateway-service-type': { type: 'string' },
+      'gateway-service-selector': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -65,6 +71,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const kubernetes = values.kubernetes === true;
   if (kubernetes && values.filename) throw new UsageError('--kubernetes reads from the API server: no -f');
   if (!kubernetes && (values.kubeconfig || values['address-pool'])) throw new UsageError('--kubeconfig and --address-pool go with --kubernetes');
+  const gatewayServices = await gatewayServiceFlags(kubernetes, values['gateway-service-type'], values['gateway-service-selector']);
   const paths = kubernetes ? [] : requirePaths(values.filename);
   const admin = splitHostPort(values['admin-address']);
   if (!Number.isInteger(admin.port) || admin.port < 0 || admin.port > 65535) throw new UsageError(`--admin-address must be HOST:PORT, not "${values['admin-address']}"`);
@@ -84,7 +91,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (kubernetes) {
     try {
       const { KubernetesMode } = await import('../providers/kubernetes/mode.ts');
-      kubeMode = new KubernetesMode({ kubeconfig: values.kubeconfig, addressPool: values['address-pool'], controllerName, log, statuses: () => controller.statuses() });
+      kubeMode = new KubernetesMode({ kubeconfig: values.kubeconfig, addressPool: values['address-pool'], controllerName, log, gatewayServices, statuses: () => controller.statuses() });
       provider = kubeMode.provider;
     } catch (err) {
       log(`portico: --kubernetes: ${err instanceof Error ? err.message : String(err)}`);
@@ -135,4 +142,19 @@ export async function runCommand(argv: string[]): Promise<number> {
   log(kubernetes ? 'portico: following the Kubernetes API server' : `portico: watching ${paths.join(', ')}`);
   // Keep running until a signal arrives (the admin server and watchers hold the event loop).
   return new Promise<number>(() => {});
+}
+
+/** --gateway-service-type and --gateway-service-selector (src/providers/kubernetes/infrastructure.ts). */
+async function gatewayServiceFlags(kubernetes: boolean, type: string | undefined, selector: string | undefined) {
+  if (type === undefined && selector === undefined) return undefined;
+  if (!kubernetes) throw new UsageError('--gateway-service-type and --gateway-service-selector go with --kubernetes');
+  const { parseSelector, SERVICE_TYPES } = await import('../providers/kubernetes/infrastructure.ts');
+  if (type === 'None') return false;
+  const t = SERVICE_TYPES.find((x) => x === type);
+  if (type !== undefined && !t) throw new UsageError(`--gateway-service-type must be ${SERVICE_TYPES.join(', ')} or None, not "${type}"`);
+  try {
+    return { type: t, selector: selector === undefined ? undefined : parseSelector(selector) };
+  } catch (err) {
+    throw new UsageError(`--gateway-service-selector: ${(err as Error).message}`);
+  }
 }

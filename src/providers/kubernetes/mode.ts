@@ -12,6 +12,8 @@ import { LeaderElector } from './leader.ts';
 import type { LeaderElectorOptions } from './leader.ts';
 import { StatusWriter } from './status-writer.ts';
 import type { WriteReport } from './status-writer.ts';
+import { DEFAULT_SERVICE_SELECTOR, GatewayServices, parseSelector } from './infrastructure.ts';
+import type { GatewayServiceSettings } from './infrastructure.ts';
 
 // Moved to status/programmed.ts (with the ListenerSets' ParentNotProgrammed); kept importable here.
 export { markAddressNotAssigned } from '../../status/programmed.ts';
@@ -27,16 +29,24 @@ export interface KubernetesModeOptions extends KubernetesProviderOptions {
   maxPendingMs?: number;
   /** Clock for conditions this module sets (tests). */
   now?: () => string;
+  /**
+   * The Service generated per accepted Gateway (infrastructure.ts); default ClusterIP selecting
+   * app.kubernetes.io/name=portico; false: none generated (and none deleted).
+   */
+  gatewayServices?: Partial<GatewayServiceSettings> | false;
 }
 
 export class KubernetesMode {
   readonly provider: KubernetesProvider;
   readonly leader: LeaderElector;
   readonly writer: StatusWriter;
+  /** Generates the Gateways' Services (unset when disabled). */
+  readonly services: GatewayServices | undefined;
   private readonly options: KubernetesModeOptions;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
   private lastWrite: Promise<WriteReport> | undefined;
+  private lastServices: Promise<unknown> | undefined;
   private pendingSince: number | undefined;
   private readonly log: (line: string) => void;
 
@@ -60,6 +70,15 @@ export class KubernetesMode {
       isLeader: () => this.leader.isLeader,
       log,
     });
+    if (options.gatewayServices !== false) {
+      this.services = new GatewayServices(this.provider, {
+        type: options.gatewayServices?.type ?? 'ClusterIP',
+        selector: options.gatewayServices?.selector ?? parseSelector(DEFAULT_SERVICE_SELECTOR),
+        controllerName: options.controllerName ?? CONTROLLER_NAME,
+        isLeader: () => this.leader.isLeader,
+        log,
+      });
+    }
   }
 
   /** Starts campaigning for leadership; the provider starts with its first reload(). */
@@ -77,10 +96,11 @@ export class KubernetesMode {
   statusChanged(): void {
     if (this.closed) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.flush(), this.options.statusDebounceMs ?? 20);
+    this.timer = setTimeout(() => this.flush(true), this.options.statusDebounceMs ?? 20);
   }
 
-  private flush(): void {
+  /** `changed`: first call after a change (not a re-check while the data plane is pending). */
+  private flush(changed = false): void {
     if (this.closed || this.provider.snapshot().generation === 0) return; // informers not synced yet
     let statuses: OwnedStatus[];
     try {
@@ -90,6 +110,8 @@ export class KubernetesMode {
       this.log(`portico: computing status failed: ${(err as Error).message}`);
       return;
     }
+    // Generated Services follow Accepted, which does not wait for the data plane.
+    if (changed && this.services) this.lastServices = this.services.reconcile(statuses);
     if (statuses.some(awaitingDataPlane)) {
       this.pendingSince ??= Date.now();
       if (Date.now() - this.pendingSince < (this.options.maxPendingMs ?? 2_000)) {
@@ -106,14 +128,18 @@ export class KubernetesMode {
   async settled(): Promise<void> {
     await new Promise((r) => setTimeout(r, (this.options.statusDebounceMs ?? 20) + 5));
     await this.lastWrite;
+    await this.lastServices;
     await this.writer.idle();
+    await this.services?.idle();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
     this.writer.stop();
+    this.services?.stop();
     await this.writer.idle();
+    await this.services?.idle();
     await this.leader.stop();
     await this.provider.close();
   }
