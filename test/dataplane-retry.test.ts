@@ -14,6 +14,8 @@ import type { IRBackend } from '../src/ir/types.ts';
 
 /** Attempts seen per id: arrival times (ms) and the request bodies. */
 const seen = new Map<string, { at: number[]; bodies: string[] }>();
+/** Mode `serial` runs one request at a time, as upstream's echo-basic holds a lock through its delay. */
+let serial: Promise<void> = Promise.resolve();
 
 function attempts(id: string): number {
   return seen.get(id)?.at.length ?? 0;
@@ -22,10 +24,16 @@ function attempts(id: string): number {
 /**
  * GET/POST /<mode>?id=&fail=N[&ms=]: the first N attempts of an id fail, later ones answer 200 with
  * the attempt number and the body. Modes: reset (TCP RST before any response), close (FIN before
- * any response), hang (no answer for `ms`, then 200), code (500 after `ms`).
+ * any response), hang (no answer for `ms`, then 200), code (500 after `ms`), serial (like code,
+ * but requests wait for the one before them to finish, counted when their turn comes).
  */
-function flaky(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void {
+function flaky(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse, turn?: () => void): void {
   const url = new URL(req.url ?? '/', 'http://x');
+  if (url.pathname.endsWith('/serial') && turn === undefined) {
+    // the turn ends when the answer is made, whether or not the gateway still listens
+    serial = serial.then(() => new Promise<void>((done) => flaky(req, res, done)));
+    return;
+  }
   const id = url.searchParams.get('id') ?? '';
   const entry = seen.get(id) ?? { at: [], bodies: [] };
   seen.set(id, entry);
@@ -46,14 +54,15 @@ function flaky(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.S
     const body = Buffer.concat(chunks).toString();
     entry.bodies.push(body);
     const answer = () => {
-      if (failing && mode === 'code') {
+      turn?.();
+      if (failing && (mode === 'code' || mode === 'serial')) {
         res.statusCode = 500;
         return void res.end();
       }
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ attempt: n, body }));
     };
-    if (failing && (mode === 'hang' || mode === 'code') && ms > 0) setTimeout(answer, ms);
+    if (failing && (mode === 'hang' || mode === 'code' || mode === 'serial') && ms > 0) setTimeout(answer, ms);
     else answer();
   });
 }
@@ -88,6 +97,7 @@ before(async () => {
         route('refused', prefix('/refused'), [to('dead')], { retry: { codes: [], attempts: 2 } }),
         route('half', prefix('/half'), [to('half')], { retry: { codes: [], attempts: 1 } }),
         route('backoff', prefix('/backoff'), [to('h1')], { retry: { codes: [], attempts: 2, backoffMs: 100 } }),
+        route('capped', prefix('/capped'), [to('h1')], { retry: { codes: [], attempts: 6, backoffMs: 50 } }),
         route('plain', prefix('/plain'), [to('h1')]),
         // upstream HTTPRouteRetryWithTimeouts, rule 1: attempts 2, no codes, backendRequest 200ms
         route('be', prefix('/be'), [to('h1')], { retry: { codes: [], attempts: 2 }, timeouts: { backendRequestMs: 200 } }),
@@ -170,11 +180,30 @@ test('backoff: a retry waits at least the backoff, doubling', async () => {
   assert.ok(at[2] - at[1] >= 195, `second retry after ${at[2] - at[1]} ms`);
 });
 
+test('backoff: 25 ms doubling when the stanza has none; doubling stops at ten times the backoff', async () => {
+  const r = await request(port, '/conn/reset?id=d1&fail=3', { host: 'x' });
+  assert.equal(r.status, 200);
+  const at = seen.get('d1')!.at;
+  assert.ok(at[1] - at[0] >= 20 && at[2] - at[1] >= 45 && at[3] - at[2] >= 95, at.map((t) => Math.round(t - at[0])).join(','));
+  // 50 ms doubling for six retries would wait 3150 ms; capped at 500 ms it is 1750 ms
+  const t0 = performance.now();
+  assert.equal((await request(port, '/capped/reset?id=d2&fail=6', { host: 'x' })).status, 200);
+  const took = performance.now() - t0;
+  assert.ok(took >= 1700 && took < 3000, `${took} ms`);
+  assert.equal(attempts('d2'), 7);
+});
+
 test('an attempt past backendRequest is retried even when codes do not list 504', async () => {
   // upstream HTTPRouteRetryWithTimeouts case 1: failing attempts take 300 ms, backendRequest is 200 ms
   const ok = await request(port, '/be/hang?id=t1&fail=2&ms=300', { host: 'x' });
   assert.equal(ok.status, 200);
   assert.equal(attempts('t1'), 3);
+  // the same against a backend that finishes each slow 500 before it looks at the next attempt
+  // (upstream's echo-basic): the third attempt waits for the second's 300 ms too, and must not be
+  // cut by its own 200 ms (the default backoff gives it room)
+  const serialOk = await request(port, '/be/serial?id=s1&fail=2&ms=300', { host: 'x' });
+  assert.equal(serialOk.status, 200);
+  assert.equal(attempts('s1'), 3);
   // case 2: three slow attempts exceed two retries
   const t0 = performance.now();
   const gaveUp = await request(port, '/be/hang?id=t2&fail=3&ms=300', { host: 'x' });

@@ -14,6 +14,13 @@ import type {
   BackendChoice, BackendRuntime, CompiledFilters, Generation, ListenerCerts, ListenerRuntime, PortConfig, RouteRuntime, VirtualHostRuntime,
 } from './model.ts';
 
+/**
+ * Wait before the first retry when a retry stanza has no `backoff` (the spec leaves it to the
+ * implementation; Envoy's base interval): an immediate retry hammers a backend that just failed,
+ * and an attempt cut by backendRequest would race the backend still busy with it.
+ */
+const DEFAULT_RETRY_BACKOFF_MS = 25;
+
 export interface CompileContext {
   bindAddress: string;
   pools: PoolRegistry;
@@ -277,7 +284,7 @@ function compileRoute(r: IRHTTPRoute, gateway: string, listener: string, cx: Com
     counter: cx.metrics.counter(gateway, listener, routeName, rule, ''),
     requestMs: r.timeouts?.requestMs ?? 0,
     backendRequestMs: r.timeouts?.backendRequestMs ?? 0,
-    retry: r.retry ? { codes: new Set(r.retry.codes), attempts: r.retry.attempts, backoffMs: r.retry.backoffMs ?? 0 } : undefined,
+    retry: r.retry ? { codes: new Set(r.retry.codes), attempts: r.retry.attempts, backoffMs: r.retry.backoffMs ?? DEFAULT_RETRY_BACKOFF_MS } : undefined,
     session: sp
       ? {
           type: sp.type,

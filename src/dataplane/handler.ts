@@ -527,8 +527,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   retryLater(): void {
     this.attempt++;
-    const backoff = this.routeRt!.retry?.backoffMs ?? 0;
-    if (backoff > 0) setTimeout(retryNow, backoff * 2 ** (this.attempt - 1), this);
+    // `backoff` doubling per retry, capped at ten times it (as Envoy): never less than `backoff`,
+    // which is all the spec asks, and a long retry chain does not wait minutes between attempts.
+    const base = this.routeRt!.retry?.backoffMs ?? 0;
+    const wait = Math.min(base * 2 ** (this.attempt - 1), base * 10);
+    if (wait > 0) setTimeout(retryNow, wait, this);
     else setImmediate(retryNow, this);
   }
 
