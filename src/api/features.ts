@@ -87,7 +87,10 @@ export const EXPERIMENTAL_FEATURES: ReadonlySet<FeatureName> = new Set<FeatureNa
 /**
  * What Portico claims: what translate() implements and the HTTP data plane carries. The
  * integrator adjusts this list as data-plane parts land. Not claimed: Mesh (Portico is not a
- * mesh) and GatewayInfrastructure (no generated resources yet).
+ * mesh).
+ * GatewayInfrastructure: in Kubernetes mode the leader generates a Service per accepted Gateway
+ * carrying its spec.infrastructure labels and annotations (providers/kubernetes/infrastructure.ts);
+ * parametersRef problems are Accepted=False/InvalidParameters (translate/gateway.ts).
  * HTTPRouteDestinationPortMatching is GEP-957's parentRef.port on a Gateway: a ref whose port no
  * listener has is Accepted=False NoMatchingParent (translate/attach.ts; docs/design.md says why it
  * applies to a Gateway, not only to a mesh).
@@ -104,6 +107,7 @@ export const PORTICO_SUPPORTED_FEATURES: readonly FeatureName[] = ([
   FEATURES.GatewayStaticAddresses,
   FEATURES.GatewayHTTPListenerIsolation,
   FEATURES.GatewayHTTPSListenerDetectMisdirectedRequests,
+  FEATURES.GatewayInfrastructure,
   FEATURES.GatewayAddressEmpty,
   FEATURES.GatewayBackendClientCertificate,
   FEATURES.GatewayFrontendClientCertificateValidation,
