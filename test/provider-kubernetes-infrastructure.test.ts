@@ -205,6 +205,22 @@ test('kubernetes mode: a Service per accepted Gateway, kept in line, removed, fo
     assert.equal(followerReport.created + followerReport.updated + followerReport.deleted, 0);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(await getSvc(`follower-test-${className}`), undefined, 'no Service from a follower');
+    // Without the right to write Services (an older ClusterRole): said once, skipped, not fatal.
+    await admin.request('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'norights' } } });
+    const token = (await admin.request('POST', `/api/v1/namespaces/${ns}/serviceaccounts/norights/token`, { body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 600 } } })).status.token as string;
+    const noRights = new KubeClient({ ...conn, cert: undefined, key: undefined, token: () => token });
+    const deniedLogs: string[] = [];
+    const denied = new GatewayServices({ client: noRights, cached: (k, key) => p.cached(k, key), cachedObjects: (k) => p.cachedObjects(k) }, { ...SETTINGS, controllerName, log: (l) => deniedLogs.push(l) });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = await denied.reconcile(statuses);
+        assert.deepEqual([r.created, r.failed, r.skipped > 0], [0, 0, true], JSON.stringify(r));
+      }
+      assert.equal(deniedLogs.filter((l) => l.includes('deploy/10-rbac.yaml')).length, 1, deniedLogs.join('\n'));
+    } finally {
+      denied.stop();
+      noRights.close();
+    }
     // ... and the same results, leading, do create it.
     const leading = new GatewayServices(provider, { ...SETTINGS, controllerName, log: (l) => logs.push(l) });
     assert.equal((await leading.reconcile(statuses)).created, 1);

@@ -426,6 +426,7 @@ export class GatewayServices {
           }
           const created = await this.source.client.request<KubeObject>('POST', `/api/v1/namespaces/${encodeURIComponent(ns)}/services`, { body: desired, query: { fieldManager: 'portico' } });
           this.written.set(key, { basedOn, object: created });
+          this.reported.delete(`403 ${key}`);
           report.created++;
           this.log(`portico: created Service ${key} for Gateway ${ns}/${(desired.metadata.ownerReferences as { name: string }[])[0].name}`);
           return;
@@ -446,6 +447,7 @@ export class GatewayServices {
         }
         const updated = await this.source.client.request<KubeObject>('PUT', servicePath(key), { body: merged, query: { fieldManager: 'portico' } });
         this.written.set(key, { basedOn, object: updated });
+        this.reported.delete(`403 ${key}`);
         report.updated++;
         return;
       } catch (err) {
@@ -463,6 +465,7 @@ export class GatewayServices {
           report.skipped++;
           return;
         }
+        if (this.forbidden(err, key, report)) return;
         return this.failed(report, `Service ${key} not written: ${(err as Error).message}`);
       }
     }
@@ -477,6 +480,7 @@ export class GatewayServices {
       report.deleted++;
       this.log(`portico: deleted Service ${key}: its Gateway is gone, not accepted, or not Portico's`);
     } catch (err) {
+      if (this.forbidden(err, key, report)) return;
       if (!(err instanceof KubeApiError && (err.status === 404 || err.status === 409))) return this.failed(report, `Service ${key} not deleted: ${(err as Error).message}`);
       report.skipped++;
     }
@@ -490,6 +494,20 @@ export class GatewayServices {
       if (err instanceof KubeApiError && err.status === 404) return undefined;
       throw err;
     }
+  }
+
+  /**
+   * 403: without the right (an older ClusterRole), or in a namespace being deleted. Said once per
+   * Service and not retried on a timer (it would only repeat); the next translation tries again.
+   */
+  private forbidden(err: unknown, key: string, report: ServicesReport): boolean {
+    if (!(err instanceof KubeApiError && err.status === 403)) return false;
+    report.skipped++;
+    if (!this.reported.has(`403 ${key}`)) {
+      this.reported.add(`403 ${key}`);
+      this.log(`portico: Service ${key}: ${err.message}; grant create/update/patch/delete on services (deploy/10-rbac.yaml), or start with --gateway-service-type None`);
+    }
+    return true;
   }
 
   private failed(report: ServicesReport, message: string): void {
