@@ -25,6 +25,20 @@ export interface ControlPlaneFigure {
   changes: number;
 }
 
+/**
+ * Starts Portico as `portico run` (bin/portico.js) does: with Node's module compile cache, so
+ * that start-up times are those of a second start, not of type-stripping every module again.
+ */
+export function spawnPorticoCached(...args: Parameters<typeof spawnPortico>): ReturnType<typeof spawnPortico> {
+  const before = process.env.NODE_COMPILE_CACHE;
+  process.env.NODE_COMPILE_CACHE = before ?? join(tmpdir(), 'node-compile-cache');
+  try {
+    return spawnPortico(...args);
+  } finally {
+    if (before === undefined) delete process.env.NODE_COMPILE_CACHE;
+  }
+}
+
 /** Polls `ok` until it holds (no pause: each poll is a request), or throws after `timeoutMs`. */
 export async function until(ok: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const t0 = performance.now();
@@ -55,7 +69,7 @@ export async function runControlPlane(routes: number, changes: number): Promise<
   const admin = await freePort();
   const t0 = performance.now();
   const log = join(dir, 'portico.log');
-  const portico = spawnPortico(dir, admin, undefined, log);
+  const portico = spawnPorticoCached(dir, admin, undefined, log);
   try {
     await waitForReady(admin, 600_000);
     const readyMs = performance.now() - t0;

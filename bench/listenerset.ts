@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { freePort, rssBytes, waitForPort } from './lib/proc.ts';
 import { listenerSetHost, listenerSetManifests } from './lib/manifests.ts';
 import { fmt, table } from './lib/stats.ts';
-import { explainPortico, freePortRange, probe, spawnPortico, startHttpBackend, waitForReady } from './lib/targets.ts';
+import { explainPortico, freePortRange, probe, startHttpBackend, waitForReady } from './lib/targets.ts';
+import { spawnPorticoCached } from './control-plane.ts';
 
 export interface ListenerSetFigure {
   listenerSets: number;
@@ -39,7 +40,7 @@ export async function runListenerSets(opts: { listenerSets: number; routes: numb
   const admin = await freePort();
   const t0 = performance.now();
   const log = join(dir, 'portico.log');
-  const portico = spawnPortico(dir, admin, undefined, log);
+  const portico = spawnPorticoCached(dir, admin, undefined, log);
   try {
     await waitForReady(admin, timeoutMs);
     const readyMs = performance.now() - t0;

@@ -10,6 +10,7 @@ import { addRejectedStatuses } from '../status/rejected.ts';
 import { createTranslator } from '../translate/index.ts';
 import type { OwnedStatus, TranslateResult } from '../translate/index.ts';
 import { nowRfc3339 } from './common.ts';
+import { MemorySettler } from './memory.ts';
 
 export interface ControllerOptions {
   dataPlane: DataPlane;
@@ -33,6 +34,12 @@ export class Controller {
   private latest: TranslateResult | undefined;
   /** The latest translation's statuses, with those of objects the provider rejected (file mode). */
   private owned: readonly OwnedStatus[] = [];
+  /**
+   * `owned` by key: the previous statuses of the next translation. Updated in place (the
+   * statuses of unchanged objects are the same objects from one translation to the next), so a
+   * change does not build a map of every status again.
+   */
+  private readonly previous = new Map<string, unknown>();
   private lastSnapshot: Snapshot | undefined;
   private snapshotGeneration = 0;
   private providerDiagnostics = 0;
@@ -44,6 +51,8 @@ export class Controller {
   private appliedAt = nowRfc3339();
   private changedCache: { latest: IR; live: IR; changed: ReadonlySet<string> } | undefined;
   private applying = false;
+  /** Gives back the young generation a burst of work grew, once things are quiet (memory.ts). */
+  private readonly memory = new MemorySettler();
   private firstLive: (() => void) | undefined;
   /** Resolves once the first configuration is live in the data plane. */
   readonly firstApplied: Promise<void>;
@@ -72,7 +81,7 @@ export class Controller {
     this.snapshotGeneration = snapshot.generation;
     this.providerDiagnostics = snapshot.diagnostics.length;
     this.rejectedObjects = snapshot.rejected?.length ?? 0;
-    const previous = new Map<string, unknown>(this.owned.map((s) => [s.key, s.status]));
+    const previous = this.previous;
     const started = performance.now();
     let result: TranslateResult;
     let owned: readonly OwnedStatus[];
@@ -92,9 +101,21 @@ export class Controller {
     for (const d of result.diagnostics) this.log(`portico: ${d.object}: ${d.message}`);
     this.latest = result;
     this.owned = owned;
+    this.rememberStatuses(owned);
     this.translatedAt = nowRfc3339();
     this.notify();
     void this.applyLatest();
+  }
+
+  /** Makes `previous` hold exactly `owned` by key (keys are unique in it). */
+  private rememberStatuses(owned: readonly OwnedStatus[]): void {
+    const previous = this.previous;
+    for (const s of owned) if (previous.get(s.key) !== s.status) previous.set(s.key, s.status);
+    // Objects gone since: the map holds more keys than there are statuses.
+    if (previous.size > owned.length) {
+      const keys = new Set(owned.map((s) => s.key));
+      for (const k of previous.keys()) if (!keys.has(k)) previous.delete(k);
+    }
   }
 
   private async applyLatest(): Promise<void> {
@@ -124,6 +145,7 @@ export class Controller {
           this.firstLive?.();
           this.firstLive = undefined;
           this.notify();
+          this.memory.touch();
         } catch (err) {
           this.counters.reloadErrors++;
           this.log(`portico: the data plane rejected configuration generation ${ir.generation}: ${describe(err)}`);
