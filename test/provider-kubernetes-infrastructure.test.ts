@@ -72,6 +72,17 @@ test('desired Services: accepted Gateways only, one port per port/protocol, List
   assert.equal(svc.metadata.annotations!.key1, 'value1');
   assert.equal(svc.metadata.annotations![CONTROLLER_ANNOTATION], 'portico.dev/x');
   assert.deepEqual(svc.metadata.ownerReferences, [{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', name: 'gw', uid: 'uid-gw', controller: true }]);
+
+  // Being deleted: no Service. Names that join alike: the first keeps it.
+  const l80 = { listeners: [{ name: 'a', port: 80, protocol: 'HTTP' }] };
+  const deleting = gateway('gone', l80);
+  deleting.metadata.deletionTimestamp = '2026-01-01T00:00:00Z';
+  assert.equal(desiredServices([owned(deleting, accepted)], SETTINGS, 'c').size, 0);
+  const a = { ...gateway('a-b', l80), spec: { gatewayClassName: 'c', ...l80 } };
+  const b = { ...gateway('a', l80), spec: { gatewayClassName: 'b-c', ...l80 } };
+  const clash = desiredServices([owned(b, accepted), owned(a, accepted)], SETTINGS, 'c');
+  assert.deepEqual([...clash.keys()], ['ns/a-b-c']);
+  assert.equal(clash.get('ns/a-b-c')!.metadata.labels![GATEWAY_NAME_LABEL], 'a');
 });
 
 test('merging into a generated Service: keys others added stay, keys the Gateway dropped go, no-op when equal', () => {
@@ -224,7 +235,20 @@ test('kubernetes mode: a Service per accepted Gateway, kept in line, removed, fo
     // ... and the same results, leading, do create it.
     const leading = new GatewayServices(provider, { ...SETTINGS, controllerName, log: (l) => logs.push(l) });
     assert.equal((await leading.reconcile(statuses)).created, 1);
-    assert.ok(await getSvc(`follower-test-${className}`));
+    const ft = await getSvc(`follower-test-${className}`);
+    assert.ok(ft);
+    // --gateway-service-type changes are accepted by the API server, in place, both ways.
+    for (const type of ['NodePort', 'LoadBalancer', 'ClusterIP'] as const) {
+      const before = (await getSvc(`follower-test-${className}`)).metadata.resourceVersion;
+      await eventually('the cache to hold the last write', () => p.cached('Service', `${ns}/follower-test-${className}`)?.metadata.resourceVersion === before);
+      const r = await new GatewayServices(provider, { ...SETTINGS, type, controllerName, log: (l) => logs.push(l) }).reconcile(statuses);
+      assert.equal(r.updated, 1, fail(`to ${type}: ${JSON.stringify(r)}`));
+      const now = await getSvc(`follower-test-${className}`);
+      assert.equal(now.spec.type, type);
+      assert.equal(now.metadata.uid, ft.metadata.uid);
+      if (type !== 'ClusterIP') assert.ok(now.spec.ports[0].nodePort > 0);
+      else assert.equal(now.spec.ports[0].nodePort, undefined);
+    }
   } finally {
     await mode?.close();
     await provider?.close();

@@ -167,7 +167,8 @@ export function desiredServices(statuses: readonly OwnedStatus[], settings: Gate
   }
   const out = new Map<string, KubeObject>();
   for (const s of statuses) {
-    if (s.object.kind !== 'Gateway' || !isAccepted(s.status)) continue;
+    // A Gateway being deleted loses its Service (the garbage collector may be deleting it already).
+    if (s.object.kind !== 'Gateway' || !isAccepted(s.status) || s.object.metadata.deletionTimestamp) continue;
     const gw = s.object;
     const namespace = gw.metadata.namespace ?? 'default';
     const spec = (gw.spec ?? {}) as { gatewayClassName?: unknown; listeners?: unknown; infrastructure?: { labels?: unknown; annotations?: unknown } };
@@ -176,6 +177,8 @@ export function desiredServices(statuses: readonly OwnedStatus[], settings: Gate
     const ports = servicePorts(listeners);
     if (ports.length === 0 || !gw.metadata.uid) continue;
     const name = generatedServiceName(gw.metadata.name, className);
+    // Two Gateways whose names join alike ("a-b" + "c", "a" + "b-c"): the first by name keeps it.
+    if (out.has(`${namespace}/${name}`)) continue;
     const labels: Record<string, string> = {
       ...stringMap(spec.infrastructure?.labels),
       [GATEWAY_NAME_LABEL]: labelValueFor(gw.metadata.name),
