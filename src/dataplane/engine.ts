@@ -11,8 +11,14 @@ import type { Runtime } from './handler.ts';
 import { L4Ports, l4StreamPorts, type DelegateFor } from './listeners/l4.ts';
 
 const POOL_GRACE_MS = 30_000;
-/** Metric series unused by this many consecutive applies are dropped. */
+/** Metric series unused by this many consecutive applies are dropped (at the latest). */
 const STALE_SERIES_APPLIES = 20;
+/**
+ * Stale series are looked for every this many applies, not at each one: a sweep visits every
+ * series (0.8 ms at 5,000 routes, as much as the rest of a one-route apply). A series is then
+ * dropped after 16 to 20 applies without use.
+ */
+const PRUNE_EVERY_APPLIES = 5;
 
 export class Engine {
   readonly metrics = new Metrics();
@@ -117,7 +123,7 @@ export class Engine {
     // those generations may still retry or mirror through them.
     setTimeout(() => this.pools.sweep(seq), POOL_GRACE_MS).unref();
     this.metrics.generation = ir.generation;
-    this.metrics.prune(STALE_SERIES_APPLIES);
+    if (seq % PRUNE_EVERY_APPLIES === 0) this.metrics.prune(STALE_SERIES_APPLIES - PRUNE_EVERY_APPLIES);
     this.metrics.reloads++;
     void Promise.all(closing);
     return { generation: ir.generation, bindErrors };

@@ -18,13 +18,26 @@ export class Context {
   readonly options: TranslateOptions;
   readonly controllerName: string;
   readonly diagnostics: Diagnostic[] = [];
-  private readonly slicesByService = new Map<string, KubeObject[]>();
+  private readonly slicesByService: Map<string, KubeObject[]> = new Map();
   private readonly sortedCache = new Map<SnapshotKind, KubeObject[]>();
 
-  constructor(snapshot: Snapshot, options: TranslateOptions) {
+  /**
+   * `reuse`: the context of a previous translation, whose indexes of kinds whose map is the
+   * same in both snapshots are taken over instead of built again (incremental translator).
+   */
+  constructor(snapshot: Snapshot, options: TranslateOptions, reuse?: Context) {
     this.snapshot = snapshot;
     this.options = options;
     this.controllerName = options.controllerName ?? CONTROLLER_NAME;
+    if (reuse) {
+      for (const [kind, list] of reuse.sortedCache) {
+        if (snapshot.objects.get(kind) === reuse.snapshot.objects.get(kind)) this.sortedCache.set(kind, list);
+      }
+      if (snapshot.objects.get('EndpointSlice') === reuse.snapshot.objects.get('EndpointSlice')) {
+        this.slicesByService = reuse.slicesByService;
+        return;
+      }
+    }
     for (const slice of this.list('EndpointSlice')) {
       const svc = strMap(slice.metadata.labels)[LABEL_SERVICE_NAME];
       if (!svc) continue;

@@ -91,6 +91,7 @@ interface Slot {
  */
 export interface LastRun {
   snapshot: Snapshot;
+  ctx: Context;
   /** The options a run depends on besides `now` and `previous`, as a string. */
   optionsKey: string;
   parents: Parents;

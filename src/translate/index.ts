@@ -192,7 +192,7 @@ function run(snapshot: Snapshot, options: TranslateOptions, cache: TranslateCach
   const all = cache ? mergeSorted(cache.routeStatuses(), statuses) : statuses;
   ctx.diagnostics.sort((a, b) => cmpStr(a.object, b.object) || cmpStr(a.message, b.message));
   const result = { statuses: all, ir, diagnostics: ctx.diagnostics };
-  if (cache) cache.last = { snapshot, optionsKey: optionsKey(options), parents, gateways, sets, reg, result, gatewayIR: cache.gatewayIR! };
+  if (cache) cache.last = { snapshot, ctx, optionsKey: optionsKey(options), parents, gateways, sets, reg, result, gatewayIR: cache.gatewayIR! };
   return result;
 }
 
@@ -240,7 +240,7 @@ function runDelta(snapshot: Snapshot, options: TranslateOptions, cache: Translat
   for (const s of last.result.statuses) if (previous.get(s.key) !== s.status) return undefined;
 
   // From here on the cache changes: an exception makes the caller reset it and run in full.
-  const ctx = new Context(snapshot, options);
+  const ctx = new Context(snapshot, options, last.ctx);
   const { parents, reg } = last;
   cache.beginDelta(ctx, parents);
   const refs = last.backendRefs ??= countBackendRefs(cache.allRoutes());
@@ -355,7 +355,7 @@ function runDelta(snapshot: Snapshot, options: TranslateOptions, cache: Translat
   fresh.sort((a, b) => cmpStr(a.key, b.key));
   ctx.diagnostics.sort((a, b) => cmpStr(a.object, b.object) || cmpStr(a.message, b.message));
   const result = { statuses: fresh.length > 0 ? mergeSorted(fresh, statuses) : statuses, ir, diagnostics: ctx.diagnostics };
-  cache.last = { ...last, snapshot, result };
+  cache.last = { ...last, snapshot, ctx, result };
   return result;
 }
 

@@ -87,10 +87,6 @@ interface FileObjects {
   mtimeMs: number;
 }
 
-function* parsedObjects(listing: readonly FileObjects[]): Iterable<KubeObject> {
-  for (const c of listing) for (const p of c.objects) yield p.object;
-}
-
 /** What an incremental read redoes. */
 interface Delta {
   changed: FileObjects[];
@@ -109,6 +105,8 @@ export class FileProvider {
   /** The filled copy of each parsed object, reused while its file and memory are unchanged. */
   private readonly filled = new WeakMap<ParsedObject, { object: KubeObject; key: string }>();
   private readonly admission = new Admission();
+  /** crdBundleVersions() of each file's parsed objects (null: none). */
+  private readonly crdsOf = new WeakMap<readonly ParsedObject[], Record<string, string> | null>();
   private readonly incremental: boolean;
   /** Each file's part of the current snapshot, in listing order. */
   private contributions = new Map<string, Contribution>();
@@ -349,7 +347,7 @@ export class FileProvider {
     const diagnosticsText = JSON.stringify(diagnostics);
     const touched = plan ? [...plan.changed.map((c) => c.file), ...plan.removed] : [...new Set([...before.keys(), ...this.contributions.keys()])];
     // Gateway API CRDs among the manifests say which bundle they are (GatewayClass SupportedVersion).
-    const crds = crdBundleVersions(parsedObjects(listing));
+    const crds = this.crdBundleVersions(listing);
     const same = diagnosticsText === this.previousDiagnostics && touched.every((f) => sameContribution(before.get(f), this.contributions.get(f)))
       && JSON.stringify(crds) === JSON.stringify(this.current.crdBundleVersions);
     if (same && this.current.generation > 0) return false;
@@ -644,6 +642,24 @@ export class FileProvider {
       mem.object = obj;
       this.filled.set(p, { object: obj, key });
       this.admission.admit(key, obj, p.where, out);
+    }
+    return out;
+  }
+
+  /**
+   * crdBundleVersions() of every file's objects, in listing order: each file's own part is
+   * computed once per parse (a read must not visit every object of every file).
+   */
+  private crdBundleVersions(listing: readonly FileObjects[]): Record<string, string> | undefined {
+    let out: Record<string, string> | undefined;
+    for (const c of listing) {
+      let own = this.crdsOf.get(c.objects);
+      if (own === undefined) {
+        own = crdBundleVersions(c.objects.map((p) => p.object)) ?? null;
+        this.crdsOf.set(c.objects, own);
+      }
+      // Later definitions win; a name keeps the place of its first one (as one pass would).
+      if (own) out = Object.assign(out ?? {}, own);
     }
     return out;
   }
