@@ -218,7 +218,8 @@ function cachedBackend(irb: IRBackend, key: string, cx: CompileContext, clientCe
   const old = byKey?.get(key);
   if (old !== undefined && !old.broken
     && old.endpoints.every((e) => cx.pools.get(irb, e.address, e.port, cx.seq, clientCert).pool === e.pool)
-    && cx.metrics.reuseHistogram(old.latency)) {
+    && cx.metrics.reuseHistogram(old.latency)
+    && (old.retryBudget === undefined || cx.metrics.reuseBudget(old.retryBudget))) {
     return old;
   }
   const b = compileBackend(irb, cx.seq, cx, clientCert);
@@ -364,6 +365,8 @@ function compileBackend(b: IRBackend, generation: number, cx: CompileContext, cl
     sni: b.tls?.sni,
     broken,
     latency: cx.metrics.upstreamHistogram(b.id),
+    // One budget per Service, whichever of its ports (backends) the retries go to.
+    retryBudget: b.retryBudget && cx.metrics.retryBudget(`${b.source.namespace ?? ''}/${b.source.name}`, b.retryBudget),
   };
 }
 

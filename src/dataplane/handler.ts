@@ -360,6 +360,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.lastChunk = undefined;
     this.controller = undefined;
     this.upstreamStart = performance.now();
+    if (this.attempt === 0 && backend.retryBudget !== undefined) backend.retryBudget.request(this.upstreamStart);
     if (this.grpcDeadline !== 0 && this.attempt > 0 && this.upstreamHeaders['grpc-timeout'] === this.sentGrpcTimeout) {
       // A retry: what is left of the deadline now (unless a header filter set its own value).
       this.upstreamHeaders['grpc-timeout'] = this.sentGrpcTimeout = encodeGrpcTimeout(this.grpcDeadline - this.upstreamStart);
@@ -428,6 +429,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const r = this.routeRt!;
     if (r.retry !== undefined && this.attempt < r.retry.attempts && r.retry.codes.has(statusCode) && this.canRetry()) {
       this.discard = true;
+      if (!this.budgetAllows()) this.local(503); // the retry budget is spent: 503, as the spec says
       return;
     }
     observe(this.choice!.backend!.latency, (performance.now() - this.upstreamStart) / 1000);
@@ -512,7 +514,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // (disconnect, reset, timeout, TCP failure)"; upstream's HTTPRouteRetryWithTimeouts retries
     // timeouts with no codes). A request Portico could not write will fail the same way again.
     if (this.attempt < r.retry.attempts && this.canRetry() && (err as { code?: string }).code !== 'UND_ERR_INVALID_ARG') {
-      return this.retryLater();
+      return this.budgetAllows() ? this.retryLater() : this.local(503);
     }
     // Given up: the backend stayed unreachable, 503 (upstream's HTTPRouteRetryConnectionError
     // accepts 500 or 503), or 504 when the last attempt ran out of time.
@@ -523,6 +525,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** A streamed request body cannot be sent twice. */
   canRetry(): boolean {
     return this.body === null || this.body instanceof Buffer;
+  }
+
+  /** The Service's XBackendTrafficPolicy retry budget, if any, allows one more retry now (upstream/retry-budget.ts). */
+  budgetAllows(): boolean {
+    const budget = this.choice!.backend!.retryBudget;
+    return budget === undefined || budget.tryRetry(performance.now());
   }
 
   retryLater(): void {

@@ -1,5 +1,7 @@
 // Prometheus metrics written by hand: counters and histograms are plain objects looked up once per
 // generation at compile time, so a request only bumps numbers in objects it already holds.
+import type { IRRetryBudget } from '../ir/types.ts';
+import { RetryBudget } from './upstream/retry-budget.ts';
 
 export interface RequestCounter {
   labels: string;
@@ -26,6 +28,8 @@ export class Metrics {
   private readonly requests = new Map<string, RequestCounter>();
   private readonly requestLatency = new Map<string, Histogram>();
   private readonly upstreamLatency = new Map<string, Histogram>();
+  /** Retry budgets by Service ("namespace/name"): state lives across generations, like a series. */
+  private readonly retryBudgets = new Map<string, RetryBudget>();
   activeConnections = 0;
   /** The apply being compiled: series looked up now are marked as in use. */
   seq = 0;
@@ -70,12 +74,35 @@ export class Metrics {
   }
 
   /**
+   * The retry budget of a Service (XBackendTrafficPolicy), created on first use and kept across
+   * generations (so a reload does not reset the windows), with the policy's current settings.
+   */
+  retryBudget(service: string, cfg: IRRetryBudget): RetryBudget {
+    let b = this.retryBudgets.get(service);
+    if (b === undefined) {
+      b = new RetryBudget(`service="${esc(service)}"`, cfg);
+      this.retryBudgets.set(service, b);
+    } else {
+      b.configure(cfg);
+    }
+    b.seq = this.seq;
+    return b;
+  }
+
+  /** As reuseCounter, for a retry budget. */
+  reuseBudget(b: RetryBudget): boolean {
+    if (b.dropped) return false;
+    b.seq = this.seq;
+    return true;
+  }
+
+  /**
    * Forgets series no generation has used for `keep` applies (routes and backends that are gone),
    * so a long-lived process with churning configuration keeps a bounded set of series.
    */
   prune(keep: number): void {
     const limit = this.seq - keep;
-    for (const map of [this.requests, this.requestLatency, this.upstreamLatency] as Map<string, { seq: number; dropped: boolean }>[]) {
+    for (const map of [this.requests, this.requestLatency, this.upstreamLatency, this.retryBudgets] as Map<string, { seq: number; dropped: boolean }>[]) {
       for (const [k, v] of map) {
         if (v.seq >= limit) continue;
         map.delete(k);
@@ -93,6 +120,9 @@ export class Metrics {
     }
     renderHistograms(out, 'portico_http_request_duration_seconds', 'Time from request start to response end.', this.requestLatency);
     renderHistograms(out, 'portico_upstream_response_seconds', 'Time from sending a request to a backend to its response headers.', this.upstreamLatency);
+    out.push('# HELP portico_retry_budget_denied_total Retries not made because the Service\'s XBackendTrafficPolicy retry budget was spent (the client got 503).');
+    out.push('# TYPE portico_retry_budget_denied_total counter');
+    for (const b of this.retryBudgets.values()) out.push(`portico_retry_budget_denied_total{${b.labels}} ${b.denied}`);
     out.push('# HELP portico_active_connections Open client connections.', '# TYPE portico_active_connections gauge', `portico_active_connections ${this.activeConnections}`);
     out.push('# HELP portico_config_generation Generation of the live configuration.', '# TYPE portico_config_generation gauge', `portico_config_generation ${this.generation}`);
     out.push('# HELP portico_config_reloads_total Configurations applied.', '# TYPE portico_config_reloads_total counter', `portico_config_reloads_total ${this.reloads}`);

@@ -10,6 +10,7 @@ import type { RedirectSpec } from './filters/redirect.ts';
 import type { PathModifier } from './filters/path.ts';
 import type { CorsSpec } from './filters/cors.ts';
 import type { EndpointRuntime } from './upstream/pools.ts';
+import type { RetryBudget } from './upstream/retry-budget.ts';
 import type { Histogram, RequestCounter } from './metrics.ts';
 
 export interface Generation {
@@ -113,6 +114,8 @@ export interface BackendRuntime {
   /** Backend TLS could not be set up: every request answers 500. */
   broken: boolean;
   latency: Histogram;
+  /** XBackendTrafficPolicy retry budget of the backend's Service; absent: retries are not budgeted. */
+  retryBudget?: RetryBudget;
 }
 
 export interface BackendChoice {
