@@ -18,6 +18,8 @@ const servers = new Map<Name, http.Server>();
 const attempts = new Map<Name, number>();
 let dp: DataPlane;
 let port: number;
+let backendPorts: number[] = [];
+let generation = 0;
 
 /** Every request fails: `resets` resets the connection, the others answer 500. */
 function failing(name: Name): http.Server {
@@ -44,13 +46,11 @@ spec:
   targetRefs: [{group: "", kind: Service, name: ${target}}]
   retryConstraint: ${constraint}`;
 
-before(async () => {
-  const ports = await Promise.all(SERVICES.map((n) => {
-    const s = failing(n);
-    servers.set(n, s);
-    return listen(s);
-  }));
-  port = await freePort();
+const SMALL = '{budget: {percent: 20, interval: 1h}, minRetryRate: {count: 1, interval: 1h}}';
+
+/** Translates the Gateway, route, Services and policies (`budgeted` gets `constraint`) and applies the IR. */
+async function apply(constraint: string): Promise<void> {
+  const ports = backendPorts;
   const yaml = [
     `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
@@ -67,7 +67,7 @@ spec:
 ${SERVICES.map(rule).join('\n')}`,
     ...SERVICES.map((n, i) => localServiceYaml(n, 8080, ports[i])),
     // Long intervals: everything the test sends stays inside both windows, however slow the machine.
-    policy('small-budget', 'budgeted', '{budget: {percent: 20, interval: 1h}, minRetryRate: {count: 1, interval: 1h}}'),
+    policy('small-budget', 'budgeted', constraint),
     policy('not-here', 'elsewhere', '{budget: {percent: 0, interval: 1h}, minRetryRate: {count: 1, interval: 1h}}'),
     policy('floor-only', 'resets', '{budget: {percent: 0, interval: 1h}, minRetryRate: {count: 2, interval: 1h}}'),
   ].join('\n---\n');
@@ -76,9 +76,19 @@ ${SERVICES.map(rule).join('\n')}`,
     const st = statusOf(result, `XBackendTrafficPolicy/default/${name}`) as { ancestors?: { conditions: unknown }[] } | undefined;
     assert.equal(cond(st?.ancestors?.[0]?.conditions, 'Accepted')?.status, 'True', `${name} Accepted`);
   }
-  dp = await createDataPlane({ workers: 0, bindAddress: '127.0.0.1' });
-  const applied = await dp.apply(result.ir);
+  const applied = await dp.apply({ ...result.ir, generation: ++generation });
   assert.deepEqual(applied.bindErrors, {});
+}
+
+before(async () => {
+  backendPorts = await Promise.all(SERVICES.map((n) => {
+    const s = failing(n);
+    servers.set(n, s);
+    return listen(s);
+  }));
+  port = await freePort();
+  dp = await createDataPlane({ workers: 0, bindAddress: '127.0.0.1' });
+  await apply(SMALL);
 });
 
 after(async () => {
@@ -132,6 +142,19 @@ test('connection errors are budgeted too: with percent 0 only minRetryRate retri
   // Request 1: two retries (the floor of 2 per hour), the third denied; requests 2 and 3: denied at once.
   assert.equal(attempts.get('resets'), 3 + 1 + 1);
   assert.equal(denied(await dp.metrics(), 'resets'), 3);
+});
+
+test('a reload keeps the budget spent; a changed policy applies at once', async () => {
+  await apply(SMALL); // new IR objects, same policy
+  assert.deepEqual(await sequence('budgeted', 1), [503]);
+  // 4 retries of 17 requests is over 20 %, and the floor (1 per hour) was used: a budget that
+  // restarted from zero would have let this request retry once.
+  assert.equal(attempts.get('budgeted'), 15 + 1);
+  assert.equal(denied(await dp.metrics(), 'budgeted'), 13);
+  await apply('{budget: {percent: 100, interval: 1h}, minRetryRate: {count: 1, interval: 1h}}');
+  assert.deepEqual(await sequence('budgeted', 1), [500], 'retries used up: the last answer is relayed');
+  assert.equal(attempts.get('budgeted'), 16 + 4, 'percent 100: every retry is made');
+  assert.equal(denied(await dp.metrics(), 'budgeted'), 13);
 });
 
 // ---- window accounting ----------------------------------------------------------------------
