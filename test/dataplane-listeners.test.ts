@@ -80,6 +80,11 @@ test('h2c prior knowledge whose preface arrives in pieces; HTTP/1.1 on the same 
     const r = await h2request(session, '/h2c', { headers: { host: 'a.example' } });
     assert.equal(r.status, 200);
     assert.equal(r.json().path, '/h2c');
+    assert.equal(r.headers['content-type'], 'application/json');
+    assert.equal(Number(r.headers['content-length']), Buffer.byteLength(r.body));
+    // The status of an HTTP/1.1 backend's Content-Length answer reaches the HTTP/2 client as is.
+    const teapot = await h2request(session, '/status/418', { headers: { host: 'a.example' } });
+    assert.deepEqual([teapot.status, teapot.body], [418, '']);
   } finally {
     session.close();
     relay.close();

@@ -440,12 +440,26 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.bodyLeft = typeof cl === 'string' ? contentLength(cl) : -1;
     this.decorate(out);
     try {
-      this.res.writeHead(statusCode, out as any);
+      if (this.bodyLeft >= 0 && this.req.httpVersionMajor === 2 && this.endpoint!.h1 !== undefined) this.respondH2(statusCode, out);
+      else this.res.writeHead(statusCode, out as any);
     } catch {
       // a header the client side refuses (e.g. invalid for HTTP/2): the answer cannot be relayed
       this.discard = true;
       this.local(502);
     }
+  }
+
+  /**
+   * An HTTP/2 client's answer from an HTTP/1.1 backend with a Content-Length body, which cannot
+   * carry trailers: its headers go out on the stream itself. The compatibility layer's writeHead
+   * always asks http2 to wait for trailers, which costs a callback and an empty DATA frame at the
+   * end of every response.
+   */
+  respondH2(status: number, out: HeaderBag): void {
+    const res = this.res as unknown as Http2ServerResponse;
+    res.statusCode = status;
+    out[':status'] = String(status);
+    res.stream.respond(out as any, { endStream: false });
   }
 
   onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -487,7 +501,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.lastChunk = undefined;
       // A small body as a Latin-1 string (byte for byte the same bytes): node:http then joins it
       // to the head in one string and one plain write, instead of a writev of head and buffer.
-      if (last.length <= SMALL_BODY) this.res.end(last.toString('latin1'), 'latin1');
+      if (last.length <= SMALL_BODY && this.req.httpVersionMajor !== 2) this.res.end(last.toString('latin1'), 'latin1');
       else this.res.end(last);
     } else {
       this.res.end();
