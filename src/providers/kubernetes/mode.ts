@@ -1,5 +1,5 @@
-// Kubernetes mode of `portico run`: the provider (informers → snapshots), leader election, and the
-// status writer, wired together. The run loop stays the same as in file mode; it only has to
+// Kubernetes mode of `portico run`: the provider (informers → snapshots), leader election, the
+// status writer and the generated Gateway Services (infrastructure.ts), wired together. The run loop stays the same as in file mode; it only has to
 // tell us when its (Programmed-gated) statuses may have changed: after a translation and after
 // the data plane acknowledged a generation.
 import type { Condition, KubeObject } from '../../api/meta.ts';
