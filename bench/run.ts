@@ -2,8 +2,9 @@
 // [-- --rounds N --seconds S] [-- --record]`: runs the benchmarks, prints one table per scenario
 // (every figure the median of interleaved rounds, targets side by side in the same run), and
 // exits non-zero when a scenario fails or a ratio fell more than 20 % below the one recorded in
-// bench/results/recorded.json. --quick (< 3 minutes) runs smaller cases; --record writes the
-// ratios of this run (do that after a full run on a quiet machine).
+// bench/results/recorded.json for the same kind of run. --quick (< 3 minutes) runs smaller cases;
+// --record writes the ratios of this run as its kind's (full or quick) reference (do that on a
+// quiet machine).
 // Never run by the test command: timings belong here, not in tests.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -168,15 +169,22 @@ async function main(): Promise<void> {
   console.log(`\ntotal: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 
   console.log('\nratios (higher is better):', JSON.stringify(ratios, null, 2));
-  if (existsSync(RECORD)) {
-    const file = JSON.parse(readFileSync(RECORD, 'utf8')) as { quick?: boolean; ratios?: Ratios };
-    for (const [k, old] of Object.entries(file.ratios ?? {})) {
+  const kind = values.quick ? 'quick' : 'full';
+  const recorded = readRecord();
+  // Each kind of run is compared with the last run of the same kind: a quick run's smaller cases
+  // and shorter rounds give ratios of their own. Without one, the other kind's ratios are used
+  // for the keys both have.
+  const reference = recorded[kind] ?? recorded[kind === 'quick' ? 'full' : 'quick'];
+  if (reference) {
+    const sameKind = recorded[kind] !== undefined;
+    console.log(`\ncompared with the ${sameKind ? kind : 'other kind of'} run recorded ${reference.when}`);
+    for (const [k, old] of Object.entries(reference.ratios)) {
       const v = ratios[k];
       // Only scenarios that ran are compared (--only). A ratio missing from a run of the same kind
-      // (quick or full) as the recorded one is a failure: its target did not start or measure.
+      // as the recorded one is a failure: its target did not start or measure.
       if (!wants(scenarioOf(k))) continue;
       if (v === undefined || !Number.isFinite(v)) {
-        if (Boolean(file.quick) !== values.quick) continue;
+        if (!sameKind) continue;
         console.error(`REGRESSION: ${k} missing from this run (recorded ${old.toFixed(3)})`);
         failed = true;
       } else if (v < old * 0.8) {
@@ -187,10 +195,22 @@ async function main(): Promise<void> {
   }
   if (values.record) {
     mkdirSync(new URL('./results/', import.meta.url).pathname, { recursive: true });
-    writeFileSync(RECORD, JSON.stringify({ when: new Date().toISOString(), quick: values.quick, ratios }, null, 2) + '\n');
-    console.log(`recorded ratios in ${RECORD}`);
+    recorded[kind] = { when: new Date().toISOString(), ratios };
+    writeFileSync(RECORD, JSON.stringify(recorded, null, 2) + '\n');
+    console.log(`recorded this ${kind} run's ratios in ${RECORD}`);
   }
   if (failed) process.exit(1);
+}
+
+interface Recorded {
+  full?: { when: string; ratios: Ratios };
+  quick?: { when: string; ratios: Ratios };
+}
+
+/** bench/results/recorded.json: the last recorded full run and the last recorded quick run. */
+function readRecord(): Recorded {
+  if (!existsSync(RECORD)) return {};
+  return JSON.parse(readFileSync(RECORD, 'utf8')) as Recorded;
 }
 
 await main();
