@@ -91,3 +91,31 @@ test('h2c prior knowledge whose preface arrives in pieces; HTTP/1.1 on the same 
   }
   assert.equal((await request(port, '/h1', { host: 'a.example' })).status, 200);
 });
+
+test('keep-alive: an idle connection is closed after node:http\'s keep-alive timeout; one that is sending its next request is not', async () => {
+  const served = (got: string) => (got.match(/HTTP\/1\.1 200 /g) ?? []).length;
+  /** One request, then `next` (trickled one byte every 150 ms, or nothing); resolves at close. */
+  const session = (next: string) => new Promise<{ ms: number; got: string }>((resolve) => {
+    const sock = net.connect(port, '127.0.0.1', () => sock.write('GET /first HTTP/1.1\r\nHost: a.example\r\n\r\n'));
+    let got = '';
+    let idleFrom = 0;
+    let timer: NodeJS.Timeout | undefined;
+    sock.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (idleFrom !== 0 || served(got) === 0) return;
+      idleFrom = Date.now();
+      let i = 0;
+      timer = setInterval(() => { if (i < next.length) sock.write(next[i++]); }, 150);
+    });
+    sock.on('error', () => undefined);
+    sock.on('close', () => { clearInterval(timer); resolve({ ms: Date.now() - idleFrom, got }); });
+    setTimeout(() => sock.destroy(), 15_000).unref();
+  });
+  const trickled = 'GET /second HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n';
+  const [idle, busy] = await Promise.all([session(''), session(trickled)]);
+  // node:http: keepAliveTimeout 5 s plus its 1 s buffer; IdleTimers may add up to two seconds.
+  assert.ok(idle.ms >= 5_500 && idle.ms < 9_500, `idle connection closed after ${idle.ms} ms`);
+  assert.equal(served(idle.got), 1);
+  assert.equal(served(busy.got), 2, 'the trickled request was answered');
+  assert.ok(busy.ms > trickled.length * 150 - 1_000, `busy connection closed after ${busy.ms} ms`);
+});

@@ -33,6 +33,7 @@ export class PortServer implements PortState {
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private front!: net.Server;
   private h1?: http.Server;
+  private readonly idle = new IdleTimers();
   /** HTTPS ports where listeners set TLS version ranges: one TLS server per range (tls-versions.ts). */
   private versions?: VersionDispatch<http2.Http2SecureServer>;
 
@@ -103,7 +104,7 @@ export class PortServer implements PortState {
       // As node:http's own servers: a client may half-close after its request and still gets its
       // answer (node:http ends the socket once the responses are out), and small writes (a
       // response head, a streamed chunk) leave at once instead of waiting for Nagle's algorithm.
-      this.front = net.createServer({ allowHalfOpen: true, noDelay: true }, (sock) => sniff(sock, h1, h2, rt.clientHeaderTimeoutMs));
+      this.front = net.createServer({ allowHalfOpen: true, noDelay: true }, (sock) => sniff(sock, h1, h2, rt.clientHeaderTimeoutMs, this.idle));
     }
     this.front.on('connection', (sock: net.Socket) => {
       this.sockets.add(sock);
@@ -172,6 +173,7 @@ export class PortServer implements PortState {
       this.front.close(() => resolve());
       // h1 never listened: close() only closes its idle connections and stops its deadline timer.
       this.h1?.close(() => undefined);
+      this.idle.close();
       if (this.versions !== undefined) for (const s of this.versions.servers()) s.close(() => undefined);
       for (const s of this.sessions) s.close();
       if (graceMs <= 0) {
@@ -242,10 +244,12 @@ function headerDeadlines(headersMs: number): { requestTimeout: number; headersTi
  * http2 feeds what is buffered to its session before consuming the handle, so neither protocol
  * runs through a JavaScript stream wrapper after the first read.
  */
-function sniff(sock: net.Socket, h1: http.Server, h2: http2.Http2Server, silentMs: number): void {
+function sniff(sock: net.Socket, h1: http.Server, h2: http2.Http2Server, silentMs: number, idle: IdleTimers): void {
   let seen: Buffer | undefined;
   // A connection that never says anything is closed like one that never finishes its headers.
-  sock.setTimeout(silentMs, () => sock.destroy());
+  // A plain timer, not socket.setTimeout: that one would stay attached to the socket and be
+  // refreshed on every read and write for the connection's whole life.
+  const silent = setTimeout(() => sock.destroy(), silentMs);
   const onData = (chunk: Buffer) => {
     seen = seen === undefined ? chunk : Buffer.concat([seen, chunk]);
     const n = Math.min(seen.length, H2_PREFACE.length);
@@ -253,7 +257,7 @@ function sniff(sock: net.Socket, h1: http.Server, h2: http2.Http2Server, silentM
     if (isH2 && seen.length < H2_PREFACE.length) return; // need more bytes to decide
     sock.off('data', onData);
     sock.off('end', onEnd);
-    sock.setTimeout(0);
+    clearTimeout(silent);
     sock.pause();
     sock.unshift(seen);
     if (isH2) {
@@ -261,13 +265,93 @@ function sniff(sock: net.Socket, h1: http.Server, h2: http2.Http2Server, silentM
       sock.allowHalfOpen = false;
       h2.emit('connection', sock);
     } else {
+      idle.track(sock);
       h1.emit('connection', sock);
       sock.resume();
     }
   };
   // Closed before it said enough to tell: nothing to answer.
-  const onEnd = () => sock.destroy();
+  const onEnd = () => { clearTimeout(silent); sock.destroy(); };
   sock.on('data', onData);
   sock.once('end', onEnd);
   sock.on('error', () => {});
+  sock.once('close', () => clearTimeout(silent));
+}
+
+/** How often IdleTimers looks for sockets whose idle deadline passed. */
+const IDLE_SWEEP_MS = 1_000;
+const kIdleAt = Symbol('idleAt');
+const kIdleMs = Symbol('idleMs');
+const kIdleRead = Symbol('idleRead');
+
+type IdleSocket = net.Socket & { [kIdleAt]: number; [kIdleMs]: number; [kIdleRead]: number };
+
+/** Date.now() as of the last sweep (or the last socket tracked): deadlines need no finer clock. */
+let idleNow = Date.now();
+
+/**
+ * Keep-alive idle deadlines of HTTP/1.1 sockets without a timer per request. node:http re-arms a
+ * socket's idle timer twice per request (socket.setTimeout(keepAliveTimeout + 1 s) when a
+ * response finishes, setTimeout(0) when the next request's headers are in), each time a new
+ * Timeout, a bound closure and timer-list work, and refreshes it on every read: ~3 % of the
+ * proxy's CPU. Tracked sockets get a setTimeout that only records the deadline; a sweep per port,
+ * once a second, emits 'timeout' on sockets whose deadline passed without a byte read since the
+ * first sweep after it was set (bytes read move the deadline on, as node's refresh does).
+ * node:http's own 'timeout' listener then closes the socket exactly as before, up to two seconds
+ * later than node's own timer would.
+ */
+class IdleTimers {
+  private readonly sockets = new Set<IdleSocket>();
+  private timer: NodeJS.Timeout | undefined;
+
+  track(sock: net.Socket): void {
+    const s = sock as IdleSocket;
+    s[kIdleAt] = 0;
+    s[kIdleMs] = 0;
+    s[kIdleRead] = 0;
+    s.setTimeout = recordTimeout;
+    this.sockets.add(s);
+    idleNow = Date.now();
+    s.once('close', () => this.sockets.delete(s));
+    this.timer ??= setInterval(() => this.sweep(), IDLE_SWEEP_MS).unref();
+  }
+
+  sweep(): void {
+    const now = idleNow = Date.now();
+    for (const s of this.sockets) {
+      const at = s[kIdleAt];
+      if (at === 0) continue;
+      if (s[kIdleRead] < 0) s[kIdleRead] = s.bytesRead; // armed since the last sweep: the baseline
+      if (at > now) continue;
+      const read = s.bytesRead;
+      if (read !== s[kIdleRead]) {
+        s[kIdleRead] = read;
+        s[kIdleAt] = now + s[kIdleMs];
+        continue;
+      }
+      s[kIdleAt] = 0;
+      s.emit('timeout');
+    }
+  }
+
+  close(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/** socket.setTimeout for tracked sockets (see IdleTimers): same arguments and listener handling. */
+function recordTimeout(this: IdleSocket, ms: number, callback?: () => void): IdleSocket {
+  (this as { timeout?: number }).timeout = ms;
+  if (ms > 0) {
+    this[kIdleMs] = ms;
+    // idleNow may be up to a sweep old: one sweep more keeps the deadline at least `ms` away.
+    this[kIdleAt] = idleNow + ms + IDLE_SWEEP_MS;
+    this[kIdleRead] = -1;
+    if (callback !== undefined) this.once('timeout', callback);
+  } else {
+    this[kIdleAt] = 0;
+    if (callback !== undefined) this.removeListener('timeout', callback);
+  }
+  return this;
 }

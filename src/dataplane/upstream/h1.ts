@@ -177,6 +177,7 @@ class Conn {
   chunked = false;
   /** The native parser has begun a message it has not completed: its next bytes must go to it. */
   inMessage = false;
+  connectTimer: NodeJS.Timeout | undefined;
 
   constructor(client: H1Client) {
     this.client = client;
@@ -195,9 +196,10 @@ class Conn {
     parser[HTTPParser.kOnExecute] = noop;
     this.parser = parser;
     (sock as SocketWithConn).conn = this;
-    sock.setTimeout(CONNECT_TIMEOUT_MS);
+    // A plain timer, not sock.setTimeout: that one stays attached to the socket and is refreshed
+    // on every read and write for the connection's whole life.
+    this.connectTimer = setTimeout(onConnectTimeout, CONNECT_TIMEOUT_MS, this).unref();
     sock.once('connect', onConnect);
-    sock.on('timeout', onSocketTimeout);
     sock.on('end', onSocketEnd);
     sock.on('error', onSocketError);
     sock.on('close', onSocketClose);
@@ -327,15 +329,14 @@ function onSocketDrain(this: SocketWithConn): void {
 
 function onConnect(this: SocketWithConn): void {
   this.conn.connected = true;
-  this.setTimeout(0);
+  clearTimeout(this.conn.connectTimer);
 }
 
-function onSocketTimeout(this: SocketWithConn): void {
-  const c = this.conn;
-  if (c.connected) return;
+function onConnectTimeout(c: Conn): void {
+  if (c.connected || c.sock.destroyed) return;
   const err = codedError('connect timeout', 'UND_ERR_CONNECT_TIMEOUT');
   if (c.call !== undefined) c.call.fail(err);
-  this.destroy();
+  c.sock.destroy();
 }
 
 /**
@@ -373,6 +374,7 @@ function onSocketError(this: SocketWithConn, err: Error): void {
 
 function onSocketClose(this: SocketWithConn): void {
   const c = this.conn;
+  clearTimeout(c.connectTimer);
   c.client.forget(c);
   if (c.call !== undefined) c.call.fail(codedError('socket closed', 'UND_ERR_SOCKET'));
   c.parser.close();
