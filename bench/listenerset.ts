@@ -10,6 +10,7 @@ import { listenerSetHost, listenerSetManifests } from './lib/manifests.ts';
 import { fmt, table } from './lib/stats.ts';
 import { explainPortico, freePortRange, probe, startHttpBackend, waitForReady } from './lib/targets.ts';
 import { spawnPorticoCached } from './control-plane.ts';
+import { MAX_LISTENERS_PER_GATEWAY } from '../src/translate/listenerset.ts';
 
 export interface ListenerSetFigure {
   listenerSets: number;
@@ -33,7 +34,9 @@ export async function runListenerSets(opts: { listenerSets: number; routes: numb
   const timeoutMs = opts.timeoutMs ?? 600_000;
   const dir = mkdtempSync(join(tmpdir(), `portico-ls-${opts.listenerSets}-`));
   const be = await startHttpBackend();
-  const gateways = Math.max(1, Math.min(10, Math.floor(opts.listenerSets / 100)));
+  // Portico serves at most 64 listeners per Gateway, its own included (translate/listenerset.ts):
+  // 63 ListenerSets of one listener each per Gateway.
+  const gateways = Math.max(1, Math.ceil(opts.listenerSets / (MAX_LISTENERS_PER_GATEWAY - 1)));
   const basePort = await freePortRange(gateways);
   const spec = { listenerSets: opts.listenerSets, routes: opts.routes, gateways, namespaces: Math.max(1, Math.floor(opts.listenerSets / 10)), basePort, backendPort: be.port };
   for (const [name, text] of listenerSetManifests(spec)) writeFileSync(join(dir, name), text);
