@@ -33,6 +33,14 @@ export interface CompileContext {
   seq: number;
   /** Compiled output of earlier applies, reused for IR objects that kept their identity. */
   cache?: CompileCache;
+  /**
+   * Whether a reused listener table marks its metric series in use even when no sweep of stale
+   * series happened since it last did (the engine sets it on applies followed by a sweep).
+   * Default true.
+   */
+  markSeries?: boolean;
+  /** `seq` of the latest apply after which stale metric series were swept (default: none). */
+  sweptSeq?: number;
 }
 
 /**
@@ -55,6 +63,8 @@ interface CachedVhosts {
   deps: Map<string, BackendRuntime | undefined>;
   /** Every metric series of the table's routes. */
   counters: RequestCounter[];
+  /** `seq` of the apply that last marked them in use. */
+  markedSeq: number;
 }
 
 interface CachedRoute {
@@ -187,7 +197,7 @@ function cachedVhosts(l: IRListener, gateway: string, listener: string, cx: Comp
   const old = cache?.vhosts.get(l.virtualHosts);
   if (old !== undefined && old.gateway === gateway && old.listener === listener && reusable(old, cx, backendOf)) return old.table;
   const table = new HostTable<VirtualHostRuntime>();
-  const entry: CachedVhosts = { gateway, listener, table, deps: new Map(), counters: [] };
+  const entry: CachedVhosts = { gateway, listener, table, deps: new Map(), counters: [], markedSeq: cx.seq };
   for (const vh of l.virtualHosts) {
     table.add(vh.hostname, {
       routes: vh.routes.map((r) => {
@@ -203,9 +213,16 @@ function cachedVhosts(l: IRListener, gateway: string, listener: string, cx: Comp
   return table;
 }
 
+/**
+ * Whether a listener table still holds: same backends, and metric series still registered. The
+ * series (one per route and backend: thousands) are visited only when a sweep may have dropped
+ * some since they were last marked, or when this apply is followed by a sweep.
+ */
 function reusable(old: CachedVhosts, cx: CompileContext, backendOf: (id: string | undefined) => BackendRuntime | undefined): boolean {
   for (const [id, b] of old.deps) if (backendOf(id) !== b) return false;
+  if (cx.markSeries === false && old.markedSeq > (cx.sweptSeq ?? -1)) return true;
   for (const c of old.counters) if (!cx.metrics.reuseCounter(c)) return false;
+  old.markedSeq = cx.seq;
   return true;
 }
 

@@ -31,6 +31,8 @@ export class Engine {
   /** Compiled routes and backends by IR object, reused by the next applies. */
   private readonly compileCache = newCompileCache();
   private seq = 0;
+  /** The apply after which stale metric series were last swept. */
+  private sweptSeq = 0;
   private queue: Promise<unknown> = Promise.resolve();
   /** Shared HTTPS+TLS ports: the l4 TLS server hands HTTPS connections to whichever server holds the key now. */
   private readonly delegateFor: DelegateFor = (key) => (_listener, socket) => {
@@ -62,7 +64,11 @@ export class Engine {
     const tlsUsed = new Map<string, SecureContext>();
     let gen;
     try {
-      gen = compile(ir, { bindAddress: this.bindAddress, pools: this.pools, metrics: this.metrics, tlsCache: this.tlsCache, tlsUsed, seq, cache: this.compileCache });
+      const markSeries = seq % PRUNE_EVERY_APPLIES === 0;
+      gen = compile(ir, {
+        bindAddress: this.bindAddress, pools: this.pools, metrics: this.metrics, tlsCache: this.tlsCache, tlsUsed, seq, cache: this.compileCache,
+        markSeries, sweptSeq: this.sweptSeq,
+      });
     } catch (err) {
       this.metrics.reloadErrors++;
       throw err;
@@ -123,7 +129,10 @@ export class Engine {
     // those generations may still retry or mirror through them.
     setTimeout(() => this.pools.sweep(seq), POOL_GRACE_MS).unref();
     this.metrics.generation = ir.generation;
-    if (seq % PRUNE_EVERY_APPLIES === 0) this.metrics.prune(STALE_SERIES_APPLIES - PRUNE_EVERY_APPLIES);
+    if (seq % PRUNE_EVERY_APPLIES === 0) {
+      this.metrics.prune(STALE_SERIES_APPLIES - PRUNE_EVERY_APPLIES);
+      this.sweptSeq = seq;
+    }
     this.metrics.reloads++;
     void Promise.all(closing);
     return { generation: ir.generation, bindErrors };
