@@ -92,6 +92,18 @@ test('incremental reads publish the same snapshots as full reads, over random ed
       await inc.reload();
       await full.reload();
       assert.deepEqual(view(inc.snapshot()), view(full.snapshot()), `seed ${seed}, step ${step}: ${f}`);
+      // Snapshot.changes names exactly the keys whose object differs from the previous snapshot.
+      const now = inc.snapshot();
+      if (now.changes && now.generation !== before.generation) {
+        assert.equal(now.changes.since, before.generation);
+        for (const [kind, m] of now.objects) {
+          const was = before.objects.get(kind) ?? new Map();
+          const differ = new Set([...m.keys(), ...was.keys()].filter((k) => m.get(k) !== was.get(k)));
+          const told = now.changes.keys.get(kind);
+          if (m === was) assert.equal(told, undefined, `${kind}: unchanged map, no keys`);
+          else assert.deepEqual([...(told ?? [])].filter((k) => differ.has(k)).sort(), [...differ].sort(), `${kind}: changed keys`);
+        }
+      }
       // Objects that did not change keep their instances (later stages compare identities).
       for (const [kind, m] of inc.snapshot().objects) {
         for (const [k, o] of m) {

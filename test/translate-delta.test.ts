@@ -25,25 +25,35 @@ class Store {
   private maps = new Map<SnapshotKind, Map<string, KubeObject>>();
   private generation = 0;
 
+  /** Keys written since the last snapshot, by kind (what Snapshot.changes tells). */
+  private touched = new Map<SnapshotKind, Set<string>>();
+
   put(o: Obj): void {
-    this.writable(o.kind).set(objectKey(o.kind, o.metadata.namespace, o.metadata.name), o as KubeObject);
+    const key = objectKey(o.kind, o.metadata.namespace, o.metadata.name);
+    this.writable(o.kind, key).set(key, o as KubeObject);
   }
 
   remove(kind: SnapshotKind, key: string): void {
-    this.writable(kind).delete(key);
+    this.writable(kind, key).delete(key);
   }
 
   list(kind: SnapshotKind): [string, Obj][] {
     return [...(this.maps.get(kind) ?? new Map())];
   }
 
-  snapshot(): Snapshot {
+  /** The next snapshot; `tell`: with Snapshot.changes, as the file provider publishes. */
+  snapshot(tell: boolean): Snapshot {
     this.frozen = new Set(this.maps.keys());
-    return { generation: ++this.generation, objects: new Map(this.maps), diagnostics: [] };
+    const changes = { since: this.generation, keys: this.touched };
+    this.touched = new Map();
+    return { generation: ++this.generation, objects: new Map(this.maps), diagnostics: [], ...(tell ? { changes } : {}) };
   }
 
   private frozen = new Set<SnapshotKind>();
-  private writable(kind: SnapshotKind): Map<string, KubeObject> {
+  private writable(kind: SnapshotKind, key: string): Map<string, KubeObject> {
+    let keys = this.touched.get(kind);
+    if (!keys) this.touched.set(kind, (keys = new Set()));
+    keys.add(key);
     let m = this.maps.get(kind);
     if (!m || this.frozen.has(kind)) {
       m = new Map(m);
@@ -191,10 +201,15 @@ function sequence(seed: number, kinds: string[], steps: number): number {
   for (let step = 1; step <= steps; step++) {
     const n = w.r() < 0.8 ? 1 : 2 + Math.floor(w.r() * 3);
     for (let i = 0; i < n; i++) mutate(w);
-    const snapshot = w.store.snapshot();
+    const snapshot = w.store.snapshot(w.r() < 0.5);
     const options: TranslateOptions = { now: `2026-01-02T00:00:${String(step % 60).padStart(2, '0')}Z` };
     // Mostly the statuses handed out last (as the run loop passes them), sometimes copies.
-    if (previous) options.previous = w.r() < 0.9 ? previous : structuredClone(previous);
+    if (previous) {
+      const same = w.r() < 0.9;
+      options.previous = same ? previous : structuredClone(previous);
+      // As the run loop does: it vouches for a previous map that is the last result's statuses.
+      if (same && w.r() < 0.5) options.previousIsLast = true;
+    }
     const got = translator.translate(snapshot, options);
     const want = translate(snapshot, options);
     assert.equal(JSON.stringify(got), JSON.stringify(want), `seed ${seed}, step ${step}: incremental result differs`);

@@ -87,7 +87,8 @@ export class Controller {
     let owned: readonly OwnedStatus[];
     try {
       const now = nowRfc3339();
-      result = this.translator.translate(snapshot, { now, previous, controllerName: this.controllerName });
+      // `previous` is exactly the last result's statuses when no rejected object added its own.
+      result = this.translator.translate(snapshot, { now, previous, controllerName: this.controllerName, previousIsLast: this.owned === this.latest?.statuses });
       owned = addRejectedStatuses(result.statuses, snapshot, { now, previous, controllerName: this.controllerName, ir: result.ir });
     } catch (err) {
       this.counters.translateErrors++;
@@ -99,23 +100,13 @@ export class Controller {
     this.counters.translateSecondsSum += seconds;
     this.counters.translateSecondsLast = seconds;
     for (const d of result.diagnostics) this.log(`portico: ${d.object}: ${d.message}`);
+    const before = this.owned;
     this.latest = result;
     this.owned = owned;
-    this.rememberStatuses(owned);
+    rememberStatuses(this.previous, before, owned);
     this.translatedAt = nowRfc3339();
     this.notify();
     void this.applyLatest();
-  }
-
-  /** Makes `previous` hold exactly `owned` by key (keys are unique in it). */
-  private rememberStatuses(owned: readonly OwnedStatus[]): void {
-    const previous = this.previous;
-    for (const s of owned) if (previous.get(s.key) !== s.status) previous.set(s.key, s.status);
-    // Objects gone since: the map holds more keys than there are statuses.
-    if (previous.size > owned.length) {
-      const keys = new Set(owned.map((s) => s.key));
-      for (const k of previous.keys()) if (!keys.has(k)) previous.delete(k);
-    }
   }
 
   private async applyLatest(): Promise<void> {
@@ -227,6 +218,31 @@ export class Controller {
       metric('portico_controller_bind_errors', 'gauge', 'Listeners the data plane could not bind in the live configuration.', Object.keys(this.live?.bindErrors ?? {}).length),
     ];
     return `${lines.join('\n')}\n`;
+  }
+}
+
+/**
+ * Makes `map` (statuses by key, as they were in `before`) hold exactly `owned` by key. Both lists
+ * are sorted by key with unique keys, and mostly share their status objects: only the entries
+ * that differ are visited in the map, not every status of every object.
+ */
+export function rememberStatuses(map: Map<string, unknown>, before: readonly OwnedStatus[], owned: readonly OwnedStatus[]): void {
+  let i = 0;
+  let j = 0;
+  while (i < before.length || j < owned.length) {
+    const a = before[i];
+    const b = owned[j];
+    if (a !== undefined && b !== undefined && (a === b || a.key === b.key)) {
+      if (a.status !== b.status) map.set(b.key, b.status);
+      i++;
+      j++;
+    } else if (b === undefined || (a !== undefined && a.key < b.key)) {
+      map.delete(a!.key);
+      i++;
+    } else {
+      map.set(b.key, b.status);
+      j++;
+    }
   }
 }
 

@@ -36,6 +36,13 @@ export interface Snapshot {
    * permission to read CRDs): Portico then assumes the bundle it implements (v1.6).
    */
   readonly crdBundleVersions?: Readonly<Record<string, string>>;
+  /**
+   * What differs from the snapshot of generation `since`: by kind, the keys whose object was
+   * added, replaced or removed (kinds not listed have the very same map). Optional: a provider
+   * that patches its previous snapshot says so (the file provider), so that consumers can skip
+   * comparing every object; a consumer must check `since`.
+   */
+  readonly changes?: { since: number; keys: ReadonlyMap<SnapshotKind, ReadonlySet<ObjectKey>> };
 }
 
 /** The annotation every Gateway API CRD carries with the release bundle it comes from. */

@@ -39,6 +39,12 @@ export interface TranslateOptions {
    */
   previous?: ReadonlyMap<string, unknown>;
   /**
+   * The caller vouches that `previous` holds exactly the statuses of the last result this
+   * translator (createTranslator) returned, as the run loop passes them: a translation that
+   * reuses statuses then need not check every one of them. Ignored by translate().
+   */
+  previousIsLast?: boolean;
+  /**
    * Addresses reported in Gateway status.addresses when the Gateway has no spec.addresses of
    * type IPAddress (the data plane's bind address). Default: none.
    */
@@ -237,7 +243,7 @@ function runDelta(snapshot: Snapshot, options: TranslateOptions, cache: Translat
   const changes = routeChanges(before, snapshot);
   if (changes === undefined) return undefined;
   for (const c of changes) if (c.was && typeof obj(c.was.metadata).name === 'string' && !cache.memoOf(c.kind, c.key)) return undefined;
-  for (const s of last.result.statuses) if (previous.get(s.key) !== s.status) return undefined;
+  if (!options.previousIsLast) for (const s of last.result.statuses) if (previous.get(s.key) !== s.status) return undefined;
 
   // From here on the cache changes: an exception makes the caller reset it and run in full.
   const ctx = new Context(snapshot, options, last.ctx);
@@ -359,13 +365,28 @@ function runDelta(snapshot: Snapshot, options: TranslateOptions, cache: Translat
   return result;
 }
 
-/** The routes that differ between two snapshots (by instance), or undefined when there are too many. */
+/**
+ * The routes that differ between two snapshots (by instance), or undefined when there are too
+ * many. When the provider says which keys changed since `before`, only those are looked at.
+ */
 function routeChanges(before: Snapshot, after: Snapshot): RouteChange[] | undefined {
   const out: RouteChange[] = [];
+  const told = after.changes?.since === before.generation ? after.changes.keys : undefined;
   for (const kind of ROUTE_KINDS) {
     const a = before.objects.get(kind);
     const b = after.objects.get(kind);
     if (a === b) continue;
+    const keys = told?.get(kind);
+    if (keys !== undefined) {
+      if (keys.size > MAX_DELTA_ROUTES) return undefined;
+      for (const key of keys) {
+        const was = a?.get(key);
+        const now = b?.get(key);
+        if (was !== now) out.push({ kind, key, was, now });
+      }
+      if (out.length > MAX_DELTA_ROUTES) return undefined;
+      continue;
+    }
     let common = 0;
     for (const [key, now] of b ?? []) {
       const was = a?.get(key);

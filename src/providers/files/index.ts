@@ -430,13 +430,16 @@ export class FileProvider {
   private patchSnapshot(before: ReadonlyMap<string, Contribution>, plan: Delta, generation: number, diagnostics: ProviderDiagnostic[]): Snapshot {
     const maps = new Map(this.current.objects as ReadonlyMap<SnapshotKind, ReadonlyMap<ObjectKey, KubeObject>>);
     const copied = new Map<SnapshotKind, Map<ObjectKey, KubeObject>>();
-    const writable = (kind: SnapshotKind): Map<ObjectKey, KubeObject> => {
+    const keys = new Map<SnapshotKind, Set<ObjectKey>>();
+    const writable = (kind: SnapshotKind, key: ObjectKey): Map<ObjectKey, KubeObject> => {
       let m = copied.get(kind);
       if (!m) {
         m = new Map(maps.get(kind));
         copied.set(kind, m);
         maps.set(kind, m);
+        keys.set(kind, new Set());
       }
+      keys.get(kind)!.add(key);
       return m;
     };
     const files = [...plan.changed.map((c) => c.file), ...plan.removed];
@@ -444,17 +447,17 @@ export class FileProvider {
       for (const o of before.get(file)?.objects ?? []) {
         const kind = o.kind as SnapshotKind;
         const k = objectKey(kind, o.metadata.namespace, o.metadata.name);
-        if (maps.get(kind)?.get(k) === o) writable(kind).delete(k);
+        if (maps.get(kind)?.get(k) === o) writable(kind, k).delete(k);
       }
     }
     for (const c of plan.changed) {
       for (const o of this.contributions.get(c.file)!.objects) {
         const kind = o.kind as SnapshotKind;
         const k = objectKey(kind, o.metadata.namespace, o.metadata.name);
-        if (maps.get(kind)?.get(k) !== o) writable(kind).set(k, o);
+        if (maps.get(kind)?.get(k) !== o) writable(kind, k).set(k, o);
       }
     }
-    return { generation, objects: maps, diagnostics };
+    return { generation, objects: maps, diagnostics, changes: { since: this.current.generation, keys } };
   }
 
   /** A full read, for events that name something other than manifest files. */
