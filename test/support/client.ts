@@ -3,6 +3,9 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { EchoBody } from './echo-backend.ts';
 
 export interface Reply {
@@ -77,18 +80,72 @@ function canListen(port: number): Promise<boolean> {
 }
 
 let nextInSlice = 0;
+let ownSlice: number | undefined;
+const SLICES = 127; // 20000 + 127 × 100 stays below the ephemeral range
 
 /**
  * A port that was free a moment ago (listeners in the IR need fixed ports). Taken below the
  * kernel's ephemeral range (32768+), where listen(0) and outgoing connections take theirs, and
- * from a slice of 100 ports of this process's own (by pid), so that test files running in
- * parallel do not race for one port between choosing it and binding it.
+ * from a slice of 100 ports this process holds alone, so that test files running in parallel
+ * never race for one port between choosing it and binding it.
  */
 export async function freePort(): Promise<number> {
-  const slice = 20000 + (process.pid % 127) * 100;
+  const slice = claimSlice();
   for (let tries = 0; tries < 100; tries++) {
     const port = slice + (nextInSlice++ % 100);
     if (await canListen(port)) return port;
   }
   throw new Error(`no free port in ${slice}-${slice + 99}`);
+}
+
+/**
+ * This process's slice. Slices are claimed with a lock file each (O_EXCL, holding the pid), so two
+ * live processes never share one: picking by pid alone gave processes whose pids differ by a
+ * multiple of the slice count the same slice, and the same ports in the same order.
+ */
+function claimSlice(): number {
+  if (ownSlice !== undefined) return ownSlice;
+  const dir = join(tmpdir(), 'portico-test-ports');
+  mkdirSync(dir, { recursive: true });
+  const first = process.pid % SLICES;
+  for (let i = 0; i < SLICES; i++) {
+    const n = (first + i) % SLICES;
+    const file = join(dir, String(n));
+    if (!tryLock(file)) {
+      // Held by a live process (or being written: empty), skip it; left by a dead one, take it.
+      const owner = Number(readFileSafe(file));
+      if (!owner || alive(owner)) continue;
+      rmSync(file, { force: true });
+      if (!tryLock(file)) continue;
+    }
+    process.once('exit', () => rmSync(file, { force: true }));
+    return (ownSlice = 20000 + n * 100);
+  }
+  return (ownSlice = 20000 + first * 100); // every slice held by a live process: share, as before
+}
+
+function tryLock(file: string): boolean {
+  try {
+    writeFileSync(file, String(process.pid), { flag: 'wx' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readFileSafe(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
