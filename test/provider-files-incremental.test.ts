@@ -170,3 +170,37 @@ test('watch mode: new files are added to the listing in order, as a full listing
   assert.deepEqual(s.diagnostics, fresh.snapshot().diagnostics);
   assert.match(s.diagnostics[0]!.message, /also defined at .*a\.yaml/);
 });
+
+test('watch mode: files that are not manifests (a log, a swap file) do not make a full read', async (t) => {
+  const dir = tempDir(t);
+  for (let i = 0; i < 10; i++) writeFileSync(join(dir, `r${i}.yaml`), route(`r${i}`, 'x', '/'));
+  const p = new FileProvider({ paths: [dir], log: () => {} });
+  t.after(() => p.close());
+  await p.reload();
+  const snapshots: Snapshot[] = [];
+  let wake = () => {};
+  p.watch((s) => { snapshots.push(s); wake(); });
+  const next = (pred: (s: Snapshot) => boolean) => new Promise<void>((resolve, reject) => {
+    const timeout = setTimeout(() => reject(new Error('no snapshot within 10 s')), 10_000);
+    const check = () => {
+      if (snapshots.some(pred)) { clearTimeout(timeout); resolve(); }
+    };
+    wake = check;
+    check();
+  });
+  const reads = p.fileReads();
+  for (let i = 0; i < 5; i++) {
+    writeFileSync(join(dir, 'portico.log'), `line ${i}\n`, { flag: 'a' });
+    writeFileSync(join(dir, '.r3.yaml.swp'), 'x');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  rmSync(join(dir, '.r3.yaml.swp'));
+  writeFileSync(join(dir, 'r3.yaml'), route('r3', 'x', '/changed'));
+  await next((s) => (s.objects.get('HTTPRoute')!.get('x/r3') as { spec: { rules: { matches: { path: { value: string } }[] }[] } }).spec.rules[0]!.matches[0]!.path.value === '/changed');
+  // A full read would have read the ten files again (they are too recent to trust their stat).
+  assert.ok(p.fileReads() - reads <= 2, `${p.fileReads() - reads} files read`);
+  // A new directory is still seen.
+  mkdirSync(join(dir, 'sub'));
+  writeFileSync(join(dir, 'sub', 'n.yaml'), route('n', 'x', '/'));
+  await next((s) => s.objects.get('HTTPRoute')!.has('x/n'));
+});

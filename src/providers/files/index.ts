@@ -287,8 +287,15 @@ export class FileProvider {
     const only = this.dirtyAll ? undefined : new Set(this.dirty);
     this.dirty.clear();
     this.dirtyAll = false;
-    if (only !== undefined && ![...only].every((f) => this.files.has(f) || this.isManifestPath(f))) {
-      return this.readAllAgain();
+    if (only !== undefined) {
+      const others = [...only].filter((f) => !this.files.has(f) && !this.isManifestPath(f));
+      if (others.length > 0) {
+        // Something other than a manifest file: a directory (new, gone, renamed) needs a full
+        // read; a file that is not a manifest (a log, an editor's swap file) changes nothing.
+        if (!(await this.notManifests(others))) return this.readAllAgain();
+        for (const f of others) only.delete(f);
+        if (only.size === 0) return false;
+      }
     }
     let files = this.listed;
     if (only === undefined || [...only].some((f) => !this.files.has(f)) || !(await allFiles(only))) {
@@ -464,6 +471,19 @@ export class FileProvider {
   private readAllAgain(): Promise<boolean> {
     this.dirtyAll = true;
     return this.readAll();
+  }
+
+  /** Whether every path is a file (or a file gone) that is not a manifest, rather than a directory. */
+  private async notManifests(paths: string[]): Promise<boolean> {
+    const checks = await Promise.all(paths.map(async (f) => {
+      if (MANIFEST_EXTENSIONS.test(f) || this.watchedDirectories.has(f) || this.paths.includes(f)) return false;
+      try {
+        return !(await stat(f)).isDirectory();
+      } catch {
+        return true; // gone, and not a directory we knew
+      }
+    }));
+    return checks.every(Boolean);
   }
 
   /** Whether a path the watcher reported is a manifest file the listing would include (if it exists). */
