@@ -18,6 +18,7 @@ import { buildSnapshot, CLUSTER_SCOPED, crdBundleVersions, isSnapshotKind, objec
 import type { ObjectKey, ProviderDiagnostic, RejectedObject, Snapshot, SnapshotKind } from '../snapshot.ts';
 import { Admission } from './admission.ts';
 import { contentHash } from './hash.ts';
+import { PatchedMap } from './patched-map.ts';
 import { parseManifest } from './parse.ts';
 import type { ParsedFile, ParsedObject } from './parse.ts';
 
@@ -435,37 +436,45 @@ export class FileProvider {
 
   /** The previous snapshot's maps with the changed files' objects replaced (maps of untouched kinds are shared). */
   private patchSnapshot(before: ReadonlyMap<string, Contribution>, plan: Delta, generation: number, diagnostics: ProviderDiagnostic[]): Snapshot {
-    const maps = new Map(this.current.objects as ReadonlyMap<SnapshotKind, ReadonlyMap<ObjectKey, KubeObject>>);
-    const copied = new Map<SnapshotKind, Map<ObjectKey, KubeObject>>();
-    const keys = new Map<SnapshotKind, Set<ObjectKey>>();
-    const writable = (kind: SnapshotKind, key: ObjectKey): Map<ObjectKey, KubeObject> => {
-      let m = copied.get(kind);
-      if (!m) {
-        m = new Map(maps.get(kind));
-        copied.set(kind, m);
-        maps.set(kind, m);
-        keys.set(kind, new Set());
-      }
-      keys.get(kind)!.add(key);
-      return m;
+    const previous = this.current.objects;
+    // By kind, the keys that change: their new object, or undefined when removed.
+    const changes = new Map<SnapshotKind, Map<ObjectKey, KubeObject | undefined>>();
+    const valueOf = (kind: SnapshotKind, k: ObjectKey): KubeObject | undefined => {
+      const c = changes.get(kind);
+      return c?.has(k) ? c.get(k) : previous.get(kind)?.get(k);
+    };
+    const put = (kind: SnapshotKind, k: ObjectKey, o: KubeObject | undefined): void => {
+      let c = changes.get(kind);
+      if (!c) changes.set(kind, (c = new Map()));
+      c.set(k, o);
     };
     const files = [...plan.changed.map((c) => c.file), ...plan.removed];
     for (const file of files) {
       for (const o of before.get(file)?.objects ?? []) {
         const kind = o.kind as SnapshotKind;
         const k = objectKey(kind, o.metadata.namespace, o.metadata.name);
-        if (maps.get(kind)?.get(k) === o) writable(kind, k).delete(k);
+        if (valueOf(kind, k) === o) put(kind, k, undefined);
       }
     }
     for (const c of plan.changed) {
       for (const o of this.contributions.get(c.file)!.objects) {
         const kind = o.kind as SnapshotKind;
         const k = objectKey(kind, o.metadata.namespace, o.metadata.name);
-        if (maps.get(kind)?.get(k) !== o) writable(kind, k).set(k, o);
+        if (valueOf(kind, k) !== o) put(kind, k, o);
       }
+    }
+    const maps = new Map(previous);
+    const keys = new Map<SnapshotKind, Set<ObjectKey>>();
+    for (const [kind, c] of changes) {
+      // Only keys whose object really differs (a removal undone by the same object is none).
+      const differ = new Map([...c].filter(([k, o]) => previous.get(kind)?.get(k) !== o));
+      if (differ.size === 0) continue;
+      maps.set(kind, PatchedMap.of(previous.get(kind), differ));
+      keys.set(kind, new Set(differ.keys()));
     }
     return { generation, objects: maps, diagnostics, changes: { since: this.current.generation, keys } };
   }
+
 
   /** A full read, for events that name something other than manifest files. */
   private readAllAgain(): Promise<boolean> {
