@@ -108,7 +108,8 @@ function scenarios(quick: boolean, rounds: number, seconds: number): Scenario[] 
         const r = await runL4({
           modes: quick ? ['tcp'] : ['tcp', 'tls-passthrough'],
           targets: quick ? ['portico', 'nginx', 'haproxy'] : ['direct', 'portico', 'nginx', 'haproxy'],
-          rounds, mib: quick ? 64 : 512, conns: quick ? 500 : 4000,
+          // Quick sizes still give each target ≥ 0.1 s of CPU: /proc counts it in 10 ms ticks.
+          rounds, mib: quick ? 256 : 512, conns: quick ? 2000 : 4000,
         });
         Object.assign(ratios, l4Ratios(r));
         return printL4(r);
@@ -152,20 +153,9 @@ async function main(): Promise<void> {
   const seconds = Number(values.seconds ?? (values.quick ? 2 : 10));
   const ratios: Ratios = {};
   const report: string[] = [`# Portico benchmarks (${new Date().toISOString()}, ${values.quick ? 'quick' : 'full'})`];
+  const all = scenarios(values.quick, rounds, seconds).filter((s) => wants(s.name));
   let failed = false;
-  for (const s of scenarios(values.quick, rounds, seconds)) {
-    if (!wants(s.name)) continue;
-    const s0 = performance.now();
-    try {
-      report.push(await s.run(ratios));
-      console.log(report.at(-1));
-    } catch (e) {
-      // One broken scenario must not hide the others; the run still fails.
-      console.error(`\nSCENARIO FAILED: ${s.name}: ${(e as Error).stack ?? e}`);
-      failed = true;
-    }
-    console.log(`\n(${s.name}: ${((performance.now() - s0) / 1000).toFixed(0)} s)`);
-  }
+  for (const s of all) if (!(await runScenario(s, ratios, report))) failed = true;
   console.log(`\ntotal: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 
   console.log('\nratios (higher is better):', JSON.stringify(ratios, null, 2));
@@ -178,28 +168,80 @@ async function main(): Promise<void> {
   if (reference) {
     const sameKind = recorded[kind] !== undefined;
     console.log(`\ncompared with the ${sameKind ? kind : 'other kind of'} run recorded ${reference.when}`);
-    for (const [k, old] of Object.entries(reference.ratios)) {
-      const v = ratios[k];
-      // Only scenarios that ran are compared (--only). A ratio missing from a run of the same kind
-      // as the recorded one is a failure: its target did not start or measure.
-      if (!wants(scenarioOf(k))) continue;
-      if (v === undefined || !Number.isFinite(v)) {
-        if (!sameKind) continue;
-        console.error(`REGRESSION: ${k} missing from this run (recorded ${old.toFixed(3)})`);
-        failed = true;
-      } else if (v < old * 0.8) {
-        console.error(`REGRESSION: ${k} = ${v.toFixed(3)}, recorded ${old.toFixed(3)} (more than 20 % worse)`);
-        failed = true;
-      }
+    let found = regressions(reference.ratios, ratios, sameKind);
+    // A quick run's 2-second rounds move by up to ~25 % on a shared machine: a scenario that looks
+    // regressed is measured once more, and only a ratio that is low both times counts.
+    const suspects = values.quick ? [...new Set(found.map((f) => scenarioOf(f.key)))] : [];
+    if (suspects.length > 0) {
+      console.log(`\nmeasuring once more: ${suspects.join(', ')}`);
+      const again: Ratios = {};
+      for (const s of all.filter((x) => suspects.includes(x.name))) await runScenario(s, again, []);
+      for (const [k, v] of Object.entries(again)) if (!(ratios[k] >= v)) ratios[k] = v;
+      found = regressions(reference.ratios, ratios, sameKind);
     }
+    for (const f of found) console.error(`REGRESSION: ${f.message}`);
+    if (found.length > 0) failed = true;
   }
   if (values.record) {
     mkdirSync(new URL('./results/', import.meta.url).pathname, { recursive: true });
-    recorded[kind] = { when: new Date().toISOString(), ratios };
+    recorded[kind] = { when: new Date().toISOString(), ratios: values.quick ? await medianOfThree(all, ratios) : ratios };
     writeFileSync(RECORD, JSON.stringify(recorded, null, 2) + '\n');
     console.log(`recorded this ${kind} run's ratios in ${RECORD}`);
   }
   if (failed) process.exit(1);
+}
+
+/**
+ * A quick run's reference: the median of three quick runs per ratio (this one and two more), so
+ * that one lucky run does not become the bar every later quick run is held to.
+ */
+async function medianOfThree(all: Scenario[], first: Ratios): Promise<Ratios> {
+  const runs: Ratios[] = [first];
+  for (let i = 0; i < 2; i++) {
+    const more: Ratios = {};
+    console.log(`\nrecording: quick run ${i + 2} of 3`);
+    for (const s of all) await runScenario(s, more, []);
+    runs.push(more);
+  }
+  const out: Ratios = {};
+  for (const k of Object.keys(first)) {
+    const vs = runs.map((r) => r[k]).filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+    out[k] = vs[Math.floor(vs.length / 2)];
+  }
+  return out;
+}
+
+/** Runs one scenario, printing its tables; false when it failed (the others still run). */
+async function runScenario(s: Scenario, ratios: Ratios, report: string[]): Promise<boolean> {
+  const s0 = performance.now();
+  try {
+    report.push(await s.run(ratios));
+    console.log(report.at(-1));
+    return true;
+  } catch (e) {
+    console.error(`\nSCENARIO FAILED: ${s.name}: ${(e as Error).stack ?? e}`);
+    return false;
+  } finally {
+    console.log(`\n(${s.name}: ${((performance.now() - s0) / 1000).toFixed(0)} s)`);
+  }
+}
+
+/**
+ * Recorded ratios this run fell more than 20 % below, among the scenarios that ran (--only). A
+ * ratio missing from a run of the same kind as the record is one too: its target did not start.
+ */
+function regressions(recorded: Ratios, now: Ratios, sameKind: boolean): { key: string; message: string }[] {
+  const out: { key: string; message: string }[] = [];
+  for (const [k, old] of Object.entries(recorded)) {
+    if (!wants(scenarioOf(k))) continue;
+    const v = now[k];
+    if (v === undefined || !Number.isFinite(v)) {
+      if (sameKind) out.push({ key: k, message: `${k} missing from this run (recorded ${old.toFixed(3)})` });
+    } else if (v < old * 0.8) {
+      out.push({ key: k, message: `${k} = ${v.toFixed(3)}, recorded ${old.toFixed(3)} (more than 20 % worse)` });
+    }
+  }
+  return out;
 }
 
 interface Recorded {
