@@ -26,6 +26,7 @@ import type { Condition, KubeObject } from '../../api/meta.ts';
 import type { OwnedStatus } from '../../translate/index.ts';
 import { KubeApiError } from './client.ts';
 import type { KubeClient } from './client.ts';
+import { LatestRunner } from './latest-runner.ts';
 
 export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 export const GATEWAY_CLASS_NAME_LABEL = 'gateway.networking.k8s.io/gateway-class-name';
@@ -304,13 +305,7 @@ export class GatewayServices {
   private readonly options: GatewayServicesOptions;
   private readonly isLeader: () => boolean;
   private readonly log: (line: string) => void;
-  private latest: readonly OwnedStatus[] | undefined;
-  private pending = false;
-  private loop: Promise<void> | undefined;
-  private lastReport = emptyReport();
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private retryDelayMs = 1_000;
-  private stopped = false;
+  private readonly runner: LatestRunner<readonly OwnedStatus[], ServicesReport>;
   /** Foreign Services in the way, reported once each ("namespace/name"). */
   private readonly reported = new Set<string>();
   /**
@@ -325,58 +320,27 @@ export class GatewayServices {
     this.options = options;
     this.isLeader = options.isLeader ?? (() => true);
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.runner = new LatestRunner(
+      (statuses) => this.pass(statuses),
+      (err) => {
+        this.log(`portico: generating Gateway Services failed: ${err.message}`);
+        return { ...emptyReport(), failed: 1 };
+      },
+      emptyReport(),
+    );
   }
 
   /** Queues one translation's results; resolves once they (or newer ones) are reconciled. */
   reconcile(statuses: readonly OwnedStatus[]): Promise<ServicesReport> {
-    this.latest = statuses;
-    return this.kick();
+    return this.runner.run(statuses);
   }
 
-  async idle(): Promise<void> {
-    while (this.loop) await this.loop;
+  idle(): Promise<void> {
+    return this.runner.idle();
   }
 
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-  }
-
-  private kick(): Promise<ServicesReport> {
-    this.pending = true;
-    this.loop ??= (async () => {
-      try {
-        while (this.pending) {
-          this.pending = false;
-          try {
-            this.lastReport = await this.pass(this.latest ?? []);
-          } catch (err) {
-            // Defensive: a bug here must not take the process (and its traffic) down.
-            this.log(`portico: generating Gateway Services failed: ${(err as Error).message}`);
-            this.lastReport = { ...emptyReport(), failed: 1 };
-          }
-        }
-      } finally {
-        this.loop = undefined;
-      }
-      this.scheduleRetry();
-    })();
-    return this.loop.then(() => this.lastReport);
-  }
-
-  private scheduleRetry(): void {
-    if (this.lastReport.failed === 0) {
-      this.retryDelayMs = 1_000;
-      return;
-    }
-    if (this.retryTimer || this.stopped) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      void this.kick();
-    }, this.retryDelayMs);
-    this.retryTimer.unref?.();
-    this.retryDelayMs = Math.min(this.retryDelayMs * 2, 30_000);
+    this.runner.stop();
   }
 
   private async pass(statuses: readonly OwnedStatus[]): Promise<ServicesReport> {

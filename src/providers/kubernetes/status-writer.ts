@@ -20,6 +20,7 @@ import { KubeApiError, resourcePath } from './client.ts';
 import type { KubeClient } from './client.ts';
 import type { ResourceInfo } from './discovery.ts';
 import { hasOwnEntries, isStatusKind, mergeStatus, removeOwnEntries, statusDiffers } from './status-merge.ts';
+import { LatestRunner } from './latest-runner.ts';
 
 /** What the writer needs from the provider: the client, resources and the informer caches. */
 export interface StatusSource {
@@ -55,14 +56,8 @@ export class StatusWriter {
   private readonly log: (line: string) => void;
   private readonly maxRetries: number;
   private readonly concurrency: number;
-  /** The latest results, kept so a new leader can write them. */
-  private latest: readonly OwnedStatus[] | undefined;
-  private pending = false;
-  private loop: Promise<void> | undefined;
-  private lastReport: WriteReport = { written: 0, unchanged: 0, skipped: 0, failed: 0 };
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private retryDelayMs = 1_000;
-  private stopped = false;
+  /** Keeps the latest results, so a new leader can write them. */
+  private readonly runner: LatestRunner<readonly OwnedStatus[], WriteReport>;
   /**
    * The object each write returned, by "Kind/key": until the informer catches up, the cache
    * still shows the version we wrote against, and comparing against it would write again.
@@ -76,69 +71,34 @@ export class StatusWriter {
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.maxRetries = options.maxConflictRetries ?? 5;
     this.concurrency = Math.max(1, options.concurrency ?? 4);
+    this.runner = new LatestRunner(
+      (statuses) => this.writeAll(statuses),
+      (err) => {
+        this.log(`portico: writing status failed: ${err.message}`);
+        return { written: 0, unchanged: 0, skipped: 0, failed: 1 };
+      },
+      { written: 0, unchanged: 0, skipped: 0, failed: 0 },
+    );
   }
 
   /** Queues the statuses of one translation; resolves once they (or newer ones) are written. */
   write(statuses: readonly OwnedStatus[]): Promise<WriteReport> {
-    this.latest = statuses;
-    return this.kick();
+    return this.runner.run(statuses);
   }
 
   /** Writes the latest statuses again (call when this replica becomes leader). */
   resync(): Promise<WriteReport> {
-    return this.latest ? this.kick() : Promise.resolve(this.lastReport);
+    return this.runner.rerun();
   }
 
   /** Resolves when no write is in progress. */
-  async idle(): Promise<void> {
-    while (this.loop) await this.loop;
-  }
-
-  private kick(): Promise<WriteReport> {
-    this.pending = true;
-    this.loop ??= (async () => {
-      try {
-        while (this.pending) {
-          this.pending = false;
-          try {
-            this.lastReport = await this.writeAll(this.latest ?? []);
-          } catch (err) {
-            // Defensive: a bug here must not take the process (and its traffic) down.
-            this.log(`portico: writing status failed: ${(err as Error).message}`);
-            this.lastReport = { written: 0, unchanged: 0, skipped: 0, failed: 1 };
-          }
-        }
-      } finally {
-        this.loop = undefined;
-      }
-      this.scheduleRetry();
-    })();
-    return this.loop.then(() => this.lastReport);
-  }
-
-  /**
-   * Failed writes (API server unreachable, 5xx) are retried with backoff (1 s → 30 s) even if
-   * nothing else changes, so that status does not stay stale after an outage.
-   */
-  private scheduleRetry(): void {
-    if (this.lastReport.failed === 0) {
-      this.retryDelayMs = 1_000;
-      return;
-    }
-    if (this.retryTimer || this.stopped) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      void this.kick();
-    }, this.retryDelayMs);
-    this.retryTimer.unref?.();
-    this.retryDelayMs = Math.min(this.retryDelayMs * 2, 30_000);
+  idle(): Promise<void> {
+    return this.runner.idle();
   }
 
   /** Stops retrying (the writer can still be used; pending writes finish). */
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+    this.runner.stop();
   }
 
   private async writeAll(statuses: readonly OwnedStatus[]): Promise<WriteReport> {
