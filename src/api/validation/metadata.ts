@@ -11,7 +11,8 @@ const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const ANNOTATIONS_MAX_BYTES = 256 * 1024;
 
-function qualifiedKeyProblem(key: string): string | undefined {
+/** What is wrong with a label or annotation key (`[prefix/]name`), or undefined. */
+export function qualifiedKeyProblem(key: string): string | undefined {
   const slash = key.indexOf('/');
   const name = slash < 0 ? key : key.slice(slash + 1);
   if (slash >= 0) {
@@ -22,6 +23,11 @@ function qualifiedKeyProblem(key: string): string | undefined {
     return 'the name part must be 1-63 characters, start and end with a letter or digit, with only letters, digits, "-", "_" and "." between';
   }
   return undefined;
+}
+
+/** What is wrong with a label value, or undefined. */
+export function labelValueProblem(value: string): string | undefined {
+  return value.length > 63 || !LABEL_VALUE.test(value) ? 'at most 63 characters, empty or starting and ending with a letter or digit' : undefined;
 }
 
 function checkStringMap(m: unknown, path: string, errs: FieldError[], isLabels: boolean): void {
@@ -35,9 +41,7 @@ function checkStringMap(m: unknown, path: string, errs: FieldError[], isLabels: 
     const problem = qualifiedKeyProblem(isLabels ? k : k.toLowerCase());
     if (problem) errs.push({ path: p, message: `invalid key ${JSON.stringify(k)}: ${problem}` });
     if (typeof v !== 'string') errs.push({ path: p, message: 'must be a string' });
-    else if (isLabels && (v.length > 63 || !LABEL_VALUE.test(v))) {
-      errs.push({ path: p, message: `invalid label value ${JSON.stringify(v)}: at most 63 characters, empty or starting and ending with a letter or digit` });
-    }
+    else if (isLabels && labelValueProblem(v)) errs.push({ path: p, message: `invalid label value ${JSON.stringify(v)}: ${labelValueProblem(v)}` });
   }
 }
 

@@ -27,6 +27,7 @@ import type { OwnedStatus } from '../../translate/index.ts';
 import { KubeApiError } from './client.ts';
 import type { KubeClient } from './client.ts';
 import { LatestRunner } from './latest-runner.ts';
+import { labelValueProblem, qualifiedKeyProblem } from '../../api/validation/metadata.ts';
 
 export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 export const GATEWAY_CLASS_NAME_LABEL = 'gateway.networking.k8s.io/gateway-class-name';
@@ -47,9 +48,6 @@ export interface GatewayServiceSettings {
 
 const GATEWAY_API_VERSION = 'gateway.networking.k8s.io/v1';
 const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const MAX_NAME = 63;
 /** Characters of the hash appended to names and label values that had to be shortened. */
 const HASH_CHARS = 8;
@@ -82,7 +80,7 @@ export function generatedServiceName(gateway: string, gatewayClass: string): str
  * and the 8-hex-digit hash of the full name. Selecting by the label then needs that value.
  */
 export function labelValueFor(name: string): string {
-  if (name.length <= MAX_NAME && LABEL_VALUE.test(name)) return name;
+  if (labelValueProblem(name) === undefined) return name;
   const base = name.slice(0, MAX_NAME - HASH_CHARS - 1).replace(/[^A-Za-z0-9]+$/, '');
   return `${base}-${shortHash(name)}`;
 }
@@ -95,24 +93,14 @@ export function parseSelector(text: string): Record<string, string> {
     if (eq <= 0) throw new Error(`"${part}" is not KEY=VALUE`);
     const key = part.slice(0, eq).trim();
     const value = part.slice(eq + 1).trim();
-    const problem = labelKeyProblem(key);
-    if (problem) throw new Error(`label key "${key}": ${problem}`);
-    if (value.length > MAX_NAME || !LABEL_VALUE.test(value)) throw new Error(`label value "${value}": at most 63 characters, empty or starting and ending with a letter or digit`);
+    const keyProblem = qualifiedKeyProblem(key);
+    if (keyProblem) throw new Error(`label key "${key}": ${keyProblem}`);
+    const valueProblem = labelValueProblem(value);
+    if (valueProblem) throw new Error(`label value "${value}": ${valueProblem}`);
     out[key] = value;
   }
   if (Object.keys(out).length === 0) throw new Error('at least one KEY=VALUE is needed (the labels of the Portico pods)');
   return out;
-}
-
-function labelKeyProblem(key: string): string | undefined {
-  const slash = key.indexOf('/');
-  const name = slash < 0 ? key : key.slice(slash + 1);
-  if (slash >= 0) {
-    const prefix = key.slice(0, slash);
-    if (prefix.length === 0 || prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix)) return 'the prefix before "/" must be a lowercase DNS subdomain';
-  }
-  if (name.length === 0 || name.length > MAX_NAME || !QUALIFIED_NAME.test(name)) return 'the name must be 1-63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit';
-  return undefined;
 }
 
 interface ServicePort {
