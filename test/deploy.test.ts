@@ -57,10 +57,12 @@ test('deploy: RBAC reads every kind Portico watches and writes only status, gene
     const writes = r.verbs.filter((v: string) => !['get', 'list', 'watch'].includes(v));
     if (writes.length > 0 && r.resources.includes('services')) {
       // The Services generated per Gateway (GatewayInfrastructure), and nothing else of the core group.
-      assert.deepEqual([r.apiGroups, r.resources, [...writes].sort()], [[''], ['services'], ['create', 'delete', 'patch', 'update']]);
+      // POST, PUT and DELETE only (infrastructure.ts): no patch.
+      assert.deepEqual([r.apiGroups, r.resources, [...writes].sort()], [[''], ['services'], ['create', 'delete', 'update']]);
     } else if (writes.length > 0) {
       assert.ok(r.resources.every((res: string) => res.endsWith('/status')), `writes only status: ${JSON.stringify(r)}`);
-      assert.deepEqual(writes.sort(), ['patch', 'update']);
+      // The status writer PUTs (status-writer.ts): update, never patch.
+      assert.deepEqual(writes.sort(), ['update']);
     }
   }
   const lease = find('Role', 'portico-leader-election');
@@ -183,14 +185,28 @@ test('deploy: Portico works with exactly the RBAC of deploy/ (token of its Servi
     assert.equal((await services.reconcile([{ key: `GatewayClass/${className}`, object: gc, status: accepted }])).deleted, 1, logs.join('\n'));
     await remove(admin, `/apis/gateway.networking.k8s.io/v1/namespaces/portico-system/gateways/${gwName}`);
 
-    // ... and nothing more: the spec is out of reach.
+    // The lease is released on a clean stop (get + update), as the Role allows.
+    await leader.stop();
+    const released = await admin.request('GET', `/apis/coordination.k8s.io/v1/namespaces/portico-system/leases/${leaseName}`);
+    assert.ok(!released.spec.holderIdentity, 'the lease is released with these rights');
+
+    // ... and nothing more: the spec is out of reach, and no patch anywhere (status and Services
+    // are written with PUT, so the verb is not granted).
     const client = new KubeClient(asPortico);
+    const forbidden = (err: unknown) => err instanceof KubeApiError && err.status === 403;
+    const mergePatch = (path: string, body: unknown) => client.request('PATCH', path, { body, contentType: 'application/merge-patch+json' });
     try {
-      await assert.rejects(
-        client.request('PATCH', `/apis/gateway.networking.k8s.io/v1/gatewayclasses/${className}`, { body: { metadata: { labels: { x: 'y' } } }, contentType: 'application/merge-patch+json' }),
-        (err: unknown) => err instanceof KubeApiError && err.status === 403,
-      );
-      await assert.rejects(client.request('DELETE', `/api/v1/namespaces/portico-system/serviceaccounts/portico`), (err: unknown) => err instanceof KubeApiError && err.status === 403);
+      await assert.rejects(mergePatch(`/apis/gateway.networking.k8s.io/v1/gatewayclasses/${className}`, { metadata: { labels: { x: 'y' } } }), forbidden);
+      await assert.rejects(client.request('DELETE', `/api/v1/namespaces/portico-system/serviceaccounts/portico`), forbidden);
+      await assert.rejects(mergePatch(`/apis/gateway.networking.k8s.io/v1/gatewayclasses/${className}/status`, { status: { conditions: [] } }), forbidden);
+      const foreign = await create(admin, '/api/v1/namespaces/portico-system/services', {
+        apiVersion: 'v1', kind: 'Service', metadata: { name: uniq('foreign') }, spec: { ports: [{ port: 80 }] },
+      });
+      try {
+        await assert.rejects(mergePatch(`/api/v1/namespaces/portico-system/services/${foreign.metadata.name}`, { metadata: { labels: { x: 'y' } } }), forbidden);
+      } finally {
+        await remove(admin, `/api/v1/namespaces/portico-system/services/${foreign.metadata.name}`);
+      }
     } finally {
       client.close();
     }
