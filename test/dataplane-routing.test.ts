@@ -142,3 +142,26 @@ test('metrics count requests by route and status class', async () => {
   assert.match(text, /portico_http_requests_total\{gateway="default\/gw",listener="foo",route="default\/exact",rule="0",backend="b",code="2xx"\} \d+/);
   assert.match(text, /portico_config_generation 1/);
 });
+
+test('regular expressions run on RE2: /(a+)+$ against 10,000 a\'s and a "!" answers 404 at once; (?i) flags work', async () => {
+  // A backtracking engine takes exponential time on this input (it would never answer); RE2 is
+  // linear. The bound is generous: it tells "answered" from "hung", it is no timing target.
+  const own = await createDataPlane({ workers: 0 });
+  const p = await freePort();
+  try {
+    await own.apply(ir(1, [listener('re', p, {
+      '*': [
+        route('evil', match({ type: 'RegularExpression', value: '/(a+)+$' }), [to('a')]),
+        route('flags', match({ type: 'RegularExpression', value: '(?i)/abc' }), [to('b')]),
+      ],
+    })], [backend('a', a), backend('b', b)]));
+    const started = Date.now();
+    const r = await request(p, '/' + 'a'.repeat(10_000) + '!', { host: 'x.test' });
+    assert.equal(r.status, 404);
+    assert.ok(Date.now() - started < 2000, `answered after ${Date.now() - started} ms`);
+    assert.equal((await request(p, '/' + 'a'.repeat(10_000), { host: 'x.test' })).json().name, 'a');
+    assert.equal((await request(p, '/ABC', { host: 'x.test' })).json().name, 'b');
+  } finally {
+    await own.close();
+  }
+});

@@ -1,6 +1,8 @@
 // Small helpers for reading untrusted objects. Manifests may hold anything (wrong types,
 // missing fields); every read goes through these so translate() never throws on bad input.
 
+import { regexError } from '../api/regex.ts';
+
 export type Json = Record<string, unknown>;
 
 export function isObj(v: unknown): v is Json {
@@ -147,17 +149,11 @@ export function isHostname(v: string, allowWildcard = true): boolean {
 }
 
 /**
- * Accepts a regular expression only if it compiles and uses no feature RE2 lacks
- * (lookaround, backreferences): route authors must not be able to write patterns that run in
- * super-linear time. The data plane runs them with an RE2-semantics engine.
+ * Accepts a regular expression only if RE2 accepts it (src/api/regex.ts, the engine the data
+ * plane runs): route authors must not be able to write patterns that run in super-linear time
+ * (lookaround, backreferences), and a pattern accepted here must never silently match nothing
+ * in the data plane (`/a\Z`, `/\cA` are JavaScript, not RE2; `(?i)/abc` is RE2, not JavaScript).
  */
 export function isSafeRegex(v: string): boolean {
-  if (v.length > 1024) return false;
-  if (/\(\?<?[=!]|\\[1-9]|\\k</.test(v)) return false;
-  try {
-    new RegExp(v);
-    return true;
-  } catch {
-    return false;
-  }
+  return regexError(v) === undefined;
 }
