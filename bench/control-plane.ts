@@ -12,7 +12,8 @@ import { fmt, median, percentile, table } from './lib/stats.ts';
 import { explainPortico, freePortRange, probe, spawnPortico, startHttpBackend, waitForReady } from './lib/targets.ts';
 
 export interface ControlPlaneFigure {
-  mode: 'files' | 'kubernetes';
+  /** `kubernetes at rest`: one change at a time, each after the previous one's status writes settled. */
+  mode: 'files' | 'kubernetes' | 'kubernetes at rest';
   routes: number;
   readyMs: number;
   /** Start → every route Accepted in status (Kubernetes mode: written to the API server). */
@@ -47,10 +48,14 @@ export async function until(ok: () => Promise<boolean>, timeoutMs: number, what:
   }
 }
 
-/** Milliseconds from each change to its route answering as expected (polled), over `changes` changes. */
-export async function propagation(changes: number, change: (i: number) => unknown, live: (i: number) => Promise<boolean>, timeoutMs = 10000): Promise<{ p50: number; p99: number }> {
+/**
+ * Milliseconds from each change to its route answering as expected (polled), over `changes`
+ * changes; `restMs` > 0 waits that long before each change, so that it meets a quiet system.
+ */
+export async function propagation(changes: number, change: (i: number) => unknown, live: (i: number) => Promise<boolean>, timeoutMs = 10000, restMs = 0): Promise<{ p50: number; p99: number }> {
   const times: number[] = [];
   for (let i = 0; i < changes; i++) {
+    if (restMs > 0) await new Promise((r) => setTimeout(r, restMs));
     const w0 = performance.now();
     await change(i);
     await until(() => live(i), timeoutMs, `change ${i} live`);
