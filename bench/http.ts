@@ -9,7 +9,8 @@ import { startHttpBackend, startTargets, stopAll, type Target } from './lib/targ
 
 export const ALL_TARGETS: Target[] = ['direct', 'portico', 'nginx', 'haproxy', 'http-proxy', 'fastify'];
 
-export interface HttpCase { connections: number; path: '/small' | '/4k'; pinned: boolean }
+/** `allCores` (unpinned only): every proxy uses every core (Portico's workers, nginx workers, HAProxy threads). */
+export interface HttpCase { connections: number; path: '/small' | '/4k'; pinned: boolean; allCores?: boolean }
 
 export async function runHttp(opts: { cases: HttpCase[]; targets: Target[]; rounds: number; seconds: number }): Promise<{ c: HttpCase; figures: Figure[] }[]> {
   const dir = mkdtempSync(join(tmpdir(), 'portico-bench-'));
@@ -19,7 +20,7 @@ export async function runHttp(opts: { cases: HttpCase[]; targets: Target[]; roun
     const proxyCpus = c.pinned ? '0' : undefined;
     const otherCpus = c.pinned ? '1' : undefined;
     const be = await startHttpBackend(otherCpus);
-    const running = await startTargets(opts.targets, { frontend: 'http', backendPort: be.port, dir, cpus: proxyCpus });
+    const running = await startTargets(opts.targets, { frontend: 'http', backendPort: be.port, dir, cpus: proxyCpus, allCores: c.allCores });
     try {
       const figures = await interleaved(running, opts.rounds, (r, warm) =>
         wrk(`http://127.0.0.1:${r.port}${c.path}`, { connections: c.connections, seconds: warm ? 1 : opts.seconds, cpus: otherCpus }));
@@ -34,6 +35,6 @@ export async function runHttp(opts: { cases: HttpCase[]; targets: Target[]; roun
 
 export function printHttp(results: { c: HttpCase; figures: Figure[] }[]): string {
   return results.map(({ c, figures }) =>
-    `\n### HTTP/1.1 keep-alive, ${c.connections} connections, ${c.path === '/small' ? '2 B' : '4 KiB'} responses, ${c.pinned ? 'proxy pinned to one core' : 'unpinned'}\n\n` + figureTable(figures),
+    `\n### HTTP/1.1 keep-alive, ${c.connections} connections, ${c.path === '/small' ? '2 B' : '4 KiB'} responses, ${c.pinned ? 'proxy pinned to one core' : c.allCores ? 'unpinned, every proxy on every core (Portico workers, nginx workers, HAProxy threads)' : 'unpinned'}\n\n` + figureTable(figures),
   ).join('\n');
 }

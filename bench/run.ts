@@ -69,12 +69,18 @@ function scenarios(quick: boolean, rounds: number, seconds: number): Scenario[] 
       run: async (ratios) => {
         const cases: HttpCase[] = quick
           ? [{ connections: 50, path: '/small', pinned: true }]
-          : [true, false].flatMap((pinned) => [50, 200].flatMap((connections) => (['/small', '/4k'] as const).map((path) => ({ connections, path, pinned }))));
+          : [
+            ...[true, false].flatMap((pinned) => [50, 200].flatMap((connections) => (['/small', '/4k'] as const).map((path) => ({ connections, path, pinned })))),
+            // The multi-process data plane against nginx and HAProxy given the same cores.
+            { connections: 200, path: '/small', pinned: false, allCores: true },
+          ];
         const res = await runHttp({ cases, targets: quick ? ['portico', 'nginx', 'http-proxy'] : ALL_TARGETS, rounds, seconds });
         const first = res[0].figures;
         Object.assign(ratios, porticoRatios(first, 'http'));
         const hp = porticoRatios(first, 'http', 'http-proxy')['http.rps_vs_http-proxy'];
         if (hp !== undefined) ratios['http.rps_vs_http_proxy'] = hp;
+        const allCores = res.find((r) => r.c.allCores);
+        if (allCores) Object.assign(ratios, porticoRatios(allCores.figures, 'http_all_cores'));
         return printHttp(res);
       },
     },

@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
+import { availableParallelism } from 'node:os';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeCA, makeCert } from '../../test/support/tls-certs.ts';
@@ -79,12 +80,15 @@ export async function waitForReady(adminPort: number, timeoutMs = 30000): Promis
 /** Where `portico run` reads its objects: a directory of manifests, or a Kubernetes API server. */
 export type PorticoSource = string | { kubeconfig: string; addressPool: string; controllerName: string };
 
-/** `portico run` with the in-process data plane (--workers 0), from files or from Kubernetes; output to `logFile` if given. */
-export function spawnPortico(source: PorticoSource, adminPort: number, cpus?: string, logFile?: string): Started {
+/**
+ * `portico run` from files or from Kubernetes, output to `logFile` if given; the in-process data
+ * plane (--workers 0) unless `workers` asks for worker processes.
+ */
+export function spawnPortico(source: PorticoSource, adminPort: number, cpus?: string, logFile?: string, workers = 0): Started {
   const from = typeof source === 'string'
     ? ['-f', source, '--bind-address', '127.0.0.1']
     : ['--kubernetes', '--kubeconfig', source.kubeconfig, '--address-pool', source.addressPool, '--controller-name', source.controllerName];
-  return start(NODE, [join(ROOT, 'src/cli/main.ts'), 'run', ...from, '--admin-address', `127.0.0.1:${adminPort}`, '--no-access-log', '--workers', '0'], { cpus, logFile });
+  return start(NODE, [join(ROOT, 'src/cli/main.ts'), 'run', ...from, '--admin-address', `127.0.0.1:${adminPort}`, '--no-access-log', '--workers', String(workers)], { cpus, logFile });
 }
 
 /** An error for a Portico that misbehaved: the original message, its output so far and its status (the first 3,000 characters). */
@@ -141,6 +145,11 @@ export interface TargetOptions {
   dir: string;
   cpus?: string;
   tls?: BenchTls;
+  /**
+   * Use every core: Portico's worker processes, nginx workers and HAProxy threads, one per core.
+   * Otherwise each proxy runs one worker (Portico in-process), the per-core comparison.
+   */
+  allCores?: boolean;
 }
 
 /** Which targets can do a frontend (the Node.js baselines only proxy HTTP/1.1; nginx `stream` may be missing). */
@@ -161,7 +170,7 @@ export async function startTarget(t: Target, o: TargetOptions): Promise<Running>
       writeFileSync(join(mdir, 'all.yaml'), toYaml(singleRoute({ port, backendPort: o.backendPort, frontend: o.frontend, tls: o.tls })));
       const admin = await freePort();
       const log = join(mdir, 'portico.log');
-      proc = spawnPortico(mdir, admin, cpus, log);
+      proc = spawnPortico(mdir, admin, cpus, log, o.allCores ? availableParallelism() : 0);
       try {
         await waitForReady(admin);
       } catch (e) {
@@ -175,7 +184,7 @@ export async function startTarget(t: Target, o: TargetOptions): Promise<Running>
       const ndir = mkdtempSync(join(o.dir, 'nginx-'));
       const conf = isL4(o.frontend)
         ? nginxStreamConf({ listenPort: port, backendPort: o.backendPort, dir: ndir, sni: sniOf(o.frontend) }, nginxHasStream())
-        : nginxConf({ listenPort: port, backendPort: o.backendPort, dir: ndir, frontend: o.frontend, tls: o.tls });
+        : nginxConf({ listenPort: port, backendPort: o.backendPort, dir: ndir, frontend: o.frontend, tls: o.tls, workers: o.allCores ? availableParallelism() : 1 });
       if (!conf) throw new Error('nginx has no stream module');
       writeFileSync(join(ndir, 'nginx.conf'), conf);
       proc = start('nginx', ['-c', join(ndir, 'nginx.conf'), '-p', ndir], { cpus });
@@ -183,7 +192,7 @@ export async function startTarget(t: Target, o: TargetOptions): Promise<Running>
     }
     case 'haproxy': {
       const f = join(o.dir, `haproxy-${port}.cfg`);
-      writeFileSync(f, isL4(o.frontend) ? haproxyTcpCfg({ listenPort: port, backendPort: o.backendPort, dir: o.dir, sni: sniOf(o.frontend) }) : haproxyCfg({ listenPort: port, backendPort: o.backendPort, dir: o.dir, frontend: o.frontend, tls: o.tls }));
+      writeFileSync(f, isL4(o.frontend) ? haproxyTcpCfg({ listenPort: port, backendPort: o.backendPort, dir: o.dir, sni: sniOf(o.frontend) }) : haproxyCfg({ listenPort: port, backendPort: o.backendPort, dir: o.dir, frontend: o.frontend, tls: o.tls, workers: o.allCores ? availableParallelism() : 1 }));
       proc = start('haproxy', ['-f', f, '-db'], { cpus });
       break;
     }

@@ -1,5 +1,6 @@
-// Equivalent proxy configurations for nginx and HAProxy: one worker / one thread, upstream
-// keep-alive, no access log, so that they do the same job as Portico.
+// Equivalent proxy configurations for nginx and HAProxy: one worker / one thread unless `workers`
+// says otherwise (the all-cores case), upstream keep-alive, no access log, so that they do the same
+// job as Portico.
 //
 // Frontends: `http` (HTTP/1.1 cleartext), `https` (TLS 1.3, ALPN h2 and http/1.1), `h2c` (HTTP/2
 // prior knowledge, cleartext), `grpc` (h2c in front, h2c to a gRPC backend). Layer 4 (`tcp`, and
@@ -15,13 +16,15 @@ export interface ProxyConfig {
   frontend: Frontend;
   /** PEM files for `https`: certificate, key, and both concatenated (HAProxy wants one file). */
   tls?: { cert: string; key: string; combined: string };
+  /** nginx worker processes / HAProxy threads; 1 when absent. */
+  workers?: number;
 }
 
 const NGINX_STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
 
-function nginxMain(dir: string): string {
+function nginxMain(dir: string, workers = 1): string {
   return `daemon off;
-worker_processes 1;
+worker_processes ${workers};
 pid ${dir}/nginx.pid;
 error_log ${dir}/nginx-error.log warn;
 events { worker_connections 4096; }
@@ -50,7 +53,7 @@ export function nginxConf(o: ProxyConfig): string {
       proxy_set_header Connection "";
       proxy_set_header Host $host;
       proxy_set_header X-Forwarded-For $remote_addr;`;
-  return `${nginxMain(o.dir)}http {
+  return `${nginxMain(o.dir, o.workers)}http {
   access_log off;
   client_body_temp_path ${o.dir}/body;
   proxy_temp_path ${o.dir}/proxy;
@@ -111,8 +114,8 @@ function haproxyBind(o: ProxyConfig): string {
   }
 }
 
-const HAPROXY_GLOBAL = `global
-  nbthread 1
+const haproxyGlobal = (threads = 1) => `global
+  nbthread ${threads}
   maxconn 4096
 defaults
   timeout connect 5s
@@ -121,7 +124,7 @@ defaults
 `;
 
 export function haproxyCfg(o: ProxyConfig): string {
-  return `${HAPROXY_GLOBAL}  mode http
+  return `${haproxyGlobal(o.workers)}  mode http
   option http-keep-alive
   http-reuse always
 frontend fe
@@ -139,7 +142,7 @@ export function haproxyTcpCfg(o: L4Config): string {
   tcp-request content accept if { req_ssl_hello_type 1 }
   use_backend be if { req_ssl_sni -i ${o.sni} }`
     : 'default_backend be';
-  return `${HAPROXY_GLOBAL}  mode tcp
+  return `${haproxyGlobal()}  mode tcp
 frontend fe
   bind 127.0.0.1:${o.listenPort}
   ${route}
