@@ -53,3 +53,48 @@ test('a worker that dies is replaced and gets the live generation', async () => 
   const names = await Promise.all(Array.from({ length: 8 }, () => request(port, '/', { host: 'x' }).then((r) => r.json().name)));
   assert.deepEqual(new Set(names), new Set(['a']));
 });
+
+const liveWorkers = () => Object.values(cluster.workers ?? {}).filter((w) => w !== undefined && !w.isDead());
+
+/** Which backend each of `n` requests over fresh connections reached (connections are spread over the workers). */
+const names = (n: number) => Promise.all(Array.from({ length: n }, () => request(port, '/', { host: 'x' }).then((r) => r.json().name)));
+
+test('a worker killed during apply(): apply() resolves once its replacement runs the generation too', async () => {
+  await dp.apply(gen(6)); // backend b
+  const victim = liveWorkers()[0]!;
+  const applying = dp.apply(gen(7)); // backend a
+  victim.process.kill('SIGKILL'); // before it could have answered: it dies with the apply in flight
+  const res = await applying;
+  assert.equal(res.generation, 7);
+  // At once, no polling: the gauge is the lowest generation over the current workers, and the
+  // replacement is one of them; before the fix it was still starting (generation 0).
+  assert.match(await dp.metrics(), /portico_config_generation 7\n/);
+  assert.equal(liveWorkers().length, 2);
+  assert.ok(!liveWorkers().includes(victim));
+  assert.deepEqual(new Set(await names(24)), new Set(['a']));
+});
+
+test('a worker that fails to apply a generation is sent it again; apply() resolves only when every worker runs it', async () => {
+  // Backend objects shared by both generations: the second one refers to them as parts the
+  // workers already hold (ir-wire.ts) instead of sending them again.
+  const shared = [backend('a', a), backend('b', b)];
+  const g = (n: number, to_: string) => ir(n, [listener('http', port, { '*': [route('r', match(), [to(to_)])] })], shared);
+  await dp.apply(g(8, 'a'));
+  // Put one worker out of step, as a lost message would: an apply naming a part it never held
+  // fails there and it forgets every part (worker.ts). The next generation, sent to it as
+  // references to those parts, then fails in that worker only.
+  const odd = liveWorkers()[0]!;
+  const answered = new Promise<{ error?: string }>((resolve) => {
+    const on = (m: { type: string; id: number; error?: string }) => {
+      if (m.type === 'portico:applied' && m.id === -1) { odd.off('message', on); resolve(m); }
+    };
+    odd.on('message', on);
+  });
+  odd.send({ type: 'portico:apply', id: -1, ir: { ir: { generation: -1, gateways: [], backends: {} }, vhosts: [], backends: { x: { ref: 1e9 } } } });
+  assert.match((await answered).error ?? '', /unknown to this worker/);
+  const res = await dp.apply(g(9, 'b'));
+  assert.equal(res.generation, 9);
+  assert.match(await dp.metrics(), /portico_config_generation 9\n/);
+  // Before the fix, the failing worker kept serving generation 8 (backend a) for its share.
+  assert.deepEqual(new Set(await names(24)), new Set(['b']));
+});

@@ -1,7 +1,9 @@
 // Multi-process data plane: node:cluster workers, each running its own Engine on the listening
-// sockets they share (the primary owns the handles). Every worker receives every generation;
-// apply() resolves when all of them run it. A worker that dies is replaced and handed the
-// latest IR, so a crash costs capacity for a moment, never configuration.
+// sockets they share (the primary owns the handles). Every worker receives every generation, and
+// apply() resolves only when every current worker runs it ("all workers switch to a generation
+// before it counts as live"): a worker that failed to apply it is sent it again in full, a worker
+// that died meanwhile is replaced and its replacement brought to it first. If that cannot be
+// done, apply() rejects, so status never says Programmed for a generation some worker lacks.
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import type { IR } from '../ir/types.ts';
@@ -18,13 +20,22 @@ export type FromWorker =
   | { type: 'portico:applied'; id: number; result?: ApplyResult; error?: string }
   | { type: 'portico:metrics'; id: number; text: string };
 
+/**
+ * Rounds of one apply(): sending to the workers that do not run the generation yet. Round two
+ * resends in full to a worker that failed (its parts were out of step); more rounds only follow
+ * replacements of workers that died. A worker failing twice, or all failing at once, rejects.
+ */
+const MAX_APPLY_ROUNDS = 5;
+
+/** One message sent to some workers, waiting for each one's answer (or its exit). */
 interface Pending {
   waiting: Set<number>;
-  results: ApplyResult[];
-  errors: string[];
-  done: (v: unknown) => void;
-  kind: 'apply' | 'metrics';
+  /** The generation an apply message carries: the worker runs it once it answers without error. */
+  ir?: IR;
+  results: Map<number, ApplyResult>;
+  errors: Map<number, string>;
   texts: string[];
+  done: () => void;
 }
 
 export async function createWorkerPool(options: DataPlaneOptions, count: number): Promise<DataPlane> {
@@ -32,11 +43,19 @@ export async function createWorkerPool(options: DataPlaneOptions, count: number)
     exec: fileURLToPath(new URL('./worker.ts', import.meta.url)),
     args: [JSON.stringify({ bindAddress: options.bindAddress, accessLog: options.accessLog, debugHeaders: options.debugHeaders, clientHeaderTimeoutMs: options.clientHeaderTimeoutMs })],
   });
+  /** Workers that are ready (replacements join once they run the latest generation, or failed to). */
   const workers = new Map<number, Worker>();
+  /** Replacements being started and brought to the latest generation. */
+  const starting = new Set<Promise<void>>();
+  /** The generation each worker runs and what its apply reported, by worker id. */
+  const runs = new Map<number, { ir: IR; result: ApplyResult }>();
+  /** Every worker this pool forked and that has not exited yet. */
+  const alive = new Set<Worker>();
   const pending = new Map<number, Pending>();
   let nextId = 1;
   let lastIR: IR | undefined;
   let closing = false;
+  let queue: Promise<unknown> = Promise.resolve();
   const encoder = new WireEncoder();
   /** The configuration parts each worker holds (see ir-wire.ts), by worker id. */
   const holdings = new Map<number, Set<number>>();
@@ -49,69 +68,108 @@ export async function createWorkerPool(options: DataPlaneOptions, count: number)
   const settle = (p: Pending, id: number) => {
     if (p.waiting.size > 0) return;
     pending.delete(id);
-    p.done(undefined);
+    p.done();
   };
 
-  const spawn = (): Promise<Worker> => new Promise((resolve) => {
-    const w = cluster.fork();
-    workers.set(w.id, w);
-    w.on('message', (m: FromWorker) => {
-      if (m.type === 'portico:ready') {
-        resolve(w);
-        return;
-      }
-      const p = pending.get(m.id);
-      if (p === undefined) return;
-      if (m.type === 'portico:applied') {
-        if (m.result) p.results.push(m.result);
-        if (m.error) {
-          p.errors.push(m.error);
-          holdings.delete(w.id); // it forgot every part: send it everything next time
-        }
-      } else {
-        p.texts.push(m.text);
-      }
-      p.waiting.delete(w.id);
-      settle(p, m.id);
-    });
-    w.on('exit', () => {
-      workers.delete(w.id);
-      holdings.delete(w.id);
-      for (const [id, p] of pending) { p.waiting.delete(w.id); settle(p, id); }
-      if (closing) return;
-      // Replace the dead worker and bring it to the live generation.
-      void spawn().then((nw) => { if (lastIR) nw.send(applyMessage(nw, 0, lastIR)); });
-    });
-  });
-
-  await Promise.all(Array.from({ length: count }, spawn));
-
-  const broadcast = (make: (id: number, w: Worker) => ToWorker, kind: 'apply' | 'metrics'): Promise<Pending> => {
+  /** Sends one message to each of `targets`; resolves when each answered or exited. */
+  const send = (targets: Worker[], make: (id: number, w: Worker) => ToWorker, ir?: IR): Promise<Pending> => {
     const id = nextId++;
     return new Promise((resolve) => {
-      const p: Pending = { waiting: new Set(workers.keys()), results: [], errors: [], texts: [], kind, done: () => resolve(p) };
+      const p: Pending = { waiting: new Set(targets.map((w) => w.id)), ir, results: new Map(), errors: new Map(), texts: [], done: () => resolve(p) };
       pending.set(id, p);
-      for (const w of workers.values()) w.send(make(id, w));
+      for (const w of targets) w.send(make(id, w));
       settle(p, id);
     });
   };
 
+  const onMessage = (w: Worker, m: FromWorker) => {
+    if (m.type === 'portico:ready') return;
+    const p = pending.get(m.id);
+    if (p === undefined || !p.waiting.has(w.id)) return;
+    if (m.type === 'portico:applied') {
+      if (m.error !== undefined) {
+        p.errors.set(w.id, m.error);
+        holdings.delete(w.id); // it forgot every part: send it everything next time
+      } else if (m.result !== undefined) {
+        p.results.set(w.id, m.result);
+        if (p.ir !== undefined) runs.set(w.id, { ir: p.ir, result: m.result });
+      }
+    } else {
+      p.texts.push(m.text);
+    }
+    p.waiting.delete(w.id);
+    settle(p, m.id);
+  };
+
+  const spawn = (): Promise<Worker> => new Promise((resolve) => {
+    const w = cluster.fork();
+    alive.add(w);
+    w.on('error', () => {}); // a message to a worker that just died: its exit handles it
+    w.on('message', (m: FromWorker) => {
+      if (m.type === 'portico:ready') resolve(w);
+      else onMessage(w, m);
+    });
+    w.on('exit', () => {
+      alive.delete(w);
+      workers.delete(w.id);
+      holdings.delete(w.id);
+      runs.delete(w.id);
+      // The replacement is registered before any apply waiting for this worker resumes, so that
+      // apply waits for it too.
+      if (!closing) replace();
+      for (const [id, p] of pending) { p.waiting.delete(w.id); settle(p, id); }
+    });
+  });
+
+  /** Starts a worker and brings it to the latest generation before it counts as current. */
+  const replace = () => {
+    const started: Promise<void> = spawn().then(async (nw) => {
+      if (lastIR !== undefined) await send([nw], (id) => applyMessage(nw, id, lastIR!), lastIR);
+      if (nw.isDead()) return; // died already: its exit started another replacement
+      workers.set(nw.id, nw);
+    }).finally(() => starting.delete(started));
+    starting.add(started);
+  };
+
+  for (const w of await Promise.all(Array.from({ length: count }, spawn))) workers.set(w.id, w);
+
+  const applyNow = async (ir: IR): Promise<ApplyResult> => {
+    lastIR = ir;
+    const failures = new Map<number, number>();
+    for (let round = 1; ; round++) {
+      while (starting.size > 0) await Promise.all(starting);
+      const behind = [...workers.values()].filter((w) => runs.get(w.id)?.ir !== ir);
+      if (behind.length === 0) break;
+      if (round > MAX_APPLY_ROUNDS) throw new Error(`generation ${ir.generation}: workers kept failing or dying while it was applied`);
+      const p = await send(behind, (id, w) => applyMessage(w, id, ir), ir);
+      if (p.errors.size > 0 && p.errors.size === behind.length && p.results.size === 0) {
+        throw new Error([...p.errors.values()][0]);
+      }
+      for (const [wid, error] of p.errors) {
+        const n = (failures.get(wid) ?? 0) + 1;
+        failures.set(wid, n);
+        if (n >= 2) throw new Error(`a worker could not apply generation ${ir.generation}: ${error}`);
+      }
+    }
+    const bindErrors: Record<string, string> = {};
+    for (const wid of workers.keys()) Object.assign(bindErrors, runs.get(wid)?.result.bindErrors);
+    return { generation: ir.generation, bindErrors };
+  };
+
   return {
-    async apply(ir) {
-      lastIR = ir;
-      const p = await broadcast((id, w) => applyMessage(w, id, ir), 'apply');
-      if (p.errors.length > 0 && p.results.length === 0) throw new Error(p.errors[0]);
-      const bindErrors: Record<string, string> = {};
-      for (const r of p.results) Object.assign(bindErrors, r.bindErrors);
-      return { generation: ir.generation, bindErrors };
+    /** Applies are serialized: each one waits for the previous one to be live (or to fail). */
+    apply(ir) {
+      const run = queue.then(() => applyNow(ir));
+      queue = run.catch(() => {});
+      return run;
     },
     async metrics() {
-      const p = await broadcast((id) => ({ type: 'portico:metrics', id }), 'metrics');
+      const p = await send([...workers.values()], (id) => ({ type: 'portico:metrics', id }));
       return mergeExpositions(p.texts);
     },
     async close() {
-      closing = true;
-      await Promise.all([...workers.values()].map((w) => new Promise<void>((resolve) => {
+      closing = true; // no more replacements; those starting are among `alive`
+      await Promise.all([...alive].map((w) => new Promise<void>((resolve) => {
         w.once('exit', () => resolve());
         w.kill();
       })));
