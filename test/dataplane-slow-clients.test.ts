@@ -1,24 +1,39 @@
 // Slow clients: a client that trickles its request headers, or connects and says nothing, is cut
 // after the client header deadline (DataPlaneOptions.clientHeaderTimeoutMs) and never reaches a
-// backend; a client that sends its headers in time is served on the same listener.
+// backend; a client that sends its headers in time is served on the same listener. A client that
+// sends its headers and then stalls its body is answered 408 after the client body timeout
+// (clientBodyTimeoutMs), over HTTP and HTTPS, and the backend never gets a complete request; a
+// body that keeps moving, however slowly, is not cut.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import tls from 'node:tls';
 import { createDataPlane, type DataPlane } from '../src/dataplane/index.ts';
 import { startEcho, type EchoBackend } from './support/echo-backend.ts';
 import { freePort, request } from './support/client.ts';
-import { backend, ir, listener, match, route, to } from './support/ir.ts';
+import { backend, certificate, ir, listener, match, route, to } from './support/ir.ts';
+import { makeCA, makeCert, type CA } from './support/tls-certs.ts';
 
 const DEADLINE_MS = 400;
+const BODY_DEADLINE_MS = 400;
 let echo: EchoBackend;
 let dp: DataPlane;
 let port: number;
+let tlsPort: number;
+let ca: CA;
 
 before(async () => {
   echo = await startEcho('slow');
-  port = await freePort();
-  dp = await createDataPlane({ workers: 0, clientHeaderTimeoutMs: DEADLINE_MS });
-  await dp.apply(ir(1, [listener('http', port, { '*': [route('all', match(), [to('slow')])] })], [backend('slow', echo)]));
+  [port, tlsPort] = await Promise.all([freePort(), freePort()]);
+  ca = await makeCA();
+  const cert = await makeCert(ca, { dns: ['slow.example'] });
+  dp = await createDataPlane({ workers: 0, clientHeaderTimeoutMs: DEADLINE_MS, clientBodyTimeoutMs: BODY_DEADLINE_MS });
+  await dp.apply(ir(1, [
+    listener('http', port, { '*': [route('all', match(), [to('slow')])] }),
+    listener('https', tlsPort, { '*': [route('all-tls', match(), [to('slow')])] }, {
+      protocol: 'HTTPS', tls: { mode: 'Terminate', certificates: [certificate(cert, 'slow')] },
+    }),
+  ], [backend('slow', echo)]));
 });
 
 after(async () => {
@@ -27,11 +42,16 @@ after(async () => {
 });
 
 /** Resolves with how long the server kept the connection open, and what it answered. */
-function holdOpen(send: (sock: net.Socket) => void): Promise<{ ms: number; answer: string }> {
+function holdOpen(send: (sock: net.Socket) => void, secure = false): Promise<{ ms: number; answer: string }> {
   return new Promise((resolve) => {
     const t0 = Date.now();
-    const sock = net.connect(port, '127.0.0.1', () => send(sock));
+    const sock = secure
+      ? tls.connect({ port: tlsPort, host: '127.0.0.1', servername: 'slow.example', ca: ca.certPem, ALPNProtocols: ['http/1.1'] }, () => send(sock))
+      : net.connect(port, '127.0.0.1', () => send(sock));
     let answer = '';
+    // Never wait forever: a connection nothing cuts fails the test instead of hanging it.
+    const cap = setTimeout(() => sock.destroy(), 5_000);
+    sock.once('close', () => clearTimeout(cap));
     sock.on('data', (d: Buffer) => { answer += d.toString('latin1'); });
     sock.on('error', () => undefined);
     sock.on('close', () => resolve({ ms: Date.now() - t0, answer }));
@@ -61,4 +81,45 @@ test('a connection that sends nothing is closed at the deadline', async () => {
 test('a client sending its headers in time is served', async () => {
   const res = await request(port, "/fast", { host: "slow.example" });
   assert.equal(res.status, 200);
+});
+
+/** Paths of the complete requests the backend has received since `from`. */
+async function seenSince(from: number): Promise<string[]> {
+  return (await echo.log()).slice(from).map((e) => e.path);
+}
+
+for (const secure of [false, true]) {
+  const scheme = secure ? 'HTTPS' : 'HTTP';
+  test(`${scheme}: a body stalled after the headers is cut with 408 and the backend never gets a complete request`, async () => {
+    const from = (await echo.log()).length;
+    const lengthBody = await holdOpen((sock) => {
+      sock.write('POST /stalled-length HTTP/1.1\r\nHost: slow.example\r\nContent-Length: 100\r\n\r\nfirst bytes;');
+    }, secure);
+    assert.match(lengthBody.answer, /^HTTP\/1\.1 408 /, lengthBody.answer.slice(0, 60));
+    assert.match(lengthBody.answer, /connection: close/i);
+    assert.ok(lengthBody.ms >= BODY_DEADLINE_MS && lengthBody.ms < 10 * BODY_DEADLINE_MS, `connection held ${lengthBody.ms} ms`);
+    const chunked = await holdOpen((sock) => {
+      sock.write('POST /stalled-chunked HTTP/1.1\r\nHost: slow.example\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
+    }, secure);
+    assert.match(chunked.answer, /^HTTP\/1\.1 408 /, chunked.answer.slice(0, 60));
+    // Give an upstream request that was wrongly completed time to show in the backend's log.
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(await seenSince(from), []);
+  });
+}
+
+test('a body that keeps moving, slower in all than the body timeout, is served', async () => {
+  const from = (await echo.log()).length;
+  const pieces = ['one;', 'two;', 'three;', 'four;', 'five;'];
+  const body = pieces.join('');
+  let timer: NodeJS.Timeout | undefined;
+  const r = await holdOpen((sock) => {
+    sock.write(`POST /trickled-body HTTP/1.1\r\nHost: slow.example\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`);
+    let i = 0;
+    timer = setInterval(() => { if (i < pieces.length && !sock.destroyed) sock.write(pieces[i++]); }, BODY_DEADLINE_MS / 3);
+  });
+  clearInterval(timer);
+  assert.ok(r.ms > BODY_DEADLINE_MS, `took ${r.ms} ms`);
+  assert.match(r.answer, /^HTTP\/1\.1 200 /, r.answer.slice(0, 60));
+  assert.deepEqual(await seenSince(from), ['/trickled-body']);
 });

@@ -48,6 +48,7 @@ export class Engine {
       accessLog: options.accessLog === true,
       debugHeaders: options.debugHeaders === true,
       clientHeaderTimeoutMs: options.clientHeaderTimeoutMs ?? 60_000,
+      clientBodyTimeoutMs: options.clientBodyTimeoutMs ?? 60_000,
     };
   }
 

@@ -36,6 +36,8 @@ export interface Runtime {
   debugHeaders: boolean;
   /** DataPlaneOptions.clientHeaderTimeoutMs, resolved. */
   clientHeaderTimeoutMs: number;
+  /** DataPlaneOptions.clientBodyTimeoutMs, resolved (0: off). */
+  clientBodyTimeoutMs: number;
 }
 
 /** Request headers never forwarded (hop-by-hop, RFC 9110 §7.6.1) and HTTP/2 pseudo-headers. */
@@ -82,6 +84,27 @@ export function handleUpgrade(state: PortState, rt: Runtime, req: IncomingMessag
     ex.route();
   } catch {
     ex.local(500);
+  }
+}
+
+/**
+ * An HTTP/1.1 client stopped sending its request body (listeners/server.ts finds these in its
+ * idle sweep, see clientBodyTimeoutMs): 408 when no response has started, the connection closed
+ * either way, and the upstream request aborted, so the backend never takes a truncated body for
+ * a complete one and nothing holds the socket or an upstream connection forever.
+ */
+export function clientBodyTimeout(socket: Socket): void {
+  const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (res == null || res.headersSent) return void socket.destroy();
+  // Answer, then close: the rest of the body will never be read.
+  res.shouldKeepAlive = false;
+  const ex = (res as any)[kExchange] as Exchange | undefined;
+  if (ex !== undefined && !ex.done) {
+    ex.local(408);
+    abortUpstream(ex);
+  } else {
+    res.writeHead(408, { 'content-type': 'text/plain; charset=utf-8', 'content-length': '20' });
+    res.end('408 Request Timeout\n');
   }
 }
 
@@ -788,6 +811,6 @@ function upstreamErrorStatus(err: Error): number {
 }
 
 const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 413: 'Payload Too Large', 421: 'Misdirected Request',
-  500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+  400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 408: 'Request Timeout', 413: 'Payload Too Large', 421: 'Misdirected Request',
+  500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
 };

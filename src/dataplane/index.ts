@@ -21,6 +21,12 @@ export interface DataPlaneOptions {
    * Default 60 000 ms.
    */
   clientHeaderTimeoutMs?: number;
+  /**
+   * How long an HTTP/1.1 client may leave its request body without sending a byte (as nginx's
+   * client_body_timeout) before it is answered 408 (if no response started), its connection
+   * closed and the upstream request aborted. 0 turns it off. Default 60 000 ms.
+   */
+  clientBodyTimeoutMs?: number;
 }
 
 export interface ApplyResult {

@@ -8,7 +8,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { handleRequest, handleUpgrade, type PortState, type Runtime } from '../handler.ts';
+import { clientBodyTimeout, handleRequest, handleUpgrade, type PortState, type Runtime } from '../handler.ts';
 import type { PortConfig } from '../model.ts';
 import { VersionDispatch, type VersionRange } from './tls-versions.ts';
 
@@ -33,7 +33,7 @@ export class PortServer implements PortState {
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private front!: net.Server;
   private h1?: http.Server;
-  private readonly idle = new IdleTimers();
+  private readonly idle: IdleTimers;
   /** HTTPS ports where listeners set TLS version ranges: one TLS server per range (tls-versions.ts). */
   private versions?: VersionDispatch<http2.Http2SecureServer>;
 
@@ -49,6 +49,7 @@ export class PortServer implements PortState {
     this.kind = portKind(cfg);
     this.shared = cfg.sharedWithTls === true;
     this.rt = rt;
+    this.idle = new IdleTimers(rt.clientBodyTimeoutMs);
     const onRequest = (req: any, res: any) => handleRequest(this, rt, req, res);
     const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(this, rt, req, socket, head);
     if (cfg.protocol === 'HTTPS') {
@@ -71,7 +72,11 @@ export class PortServer implements PortState {
           ...(range.min !== undefined ? { minVersion: range.min } : {}),
           ...(range.max !== undefined ? { maxVersion: range.max } : {}),
         }, onRequest);
-        server.on('secureConnection', (sock: TLSSocket) => { if (this.current.checkConnections === true) this.checkConnection(sock); });
+        server.on('secureConnection', (sock: TLSSocket) => {
+          if (this.current.checkConnections === true) this.checkConnection(sock);
+          // HTTP/1.1 over TLS: the sweep watches for stalled request bodies (h2 streams are not sockets).
+          if (sock.alpnProtocol !== 'h2' && !sock.destroyed) this.idle.watchBody(sock);
+        });
         server.on('upgrade', onUpgrade);
         server.on('session', (s) => this.track(s));
         return server;
@@ -283,8 +288,16 @@ const IDLE_SWEEP_MS = 1_000;
 const kIdleAt = Symbol('idleAt');
 const kIdleMs = Symbol('idleMs');
 const kIdleRead = Symbol('idleRead');
+const kBodyRead = Symbol('bodyRead');
+const kBodySince = Symbol('bodySince');
 
-type IdleSocket = net.Socket & { [kIdleAt]: number; [kIdleMs]: number; [kIdleRead]: number };
+type IdleSocket = net.Socket & {
+  [kIdleAt]: number; [kIdleMs]: number; [kIdleRead]: number;
+  /** bytesRead when the request body was last seen to move, and since when (0: not watching). */
+  [kBodyRead]: number; [kBodySince]: number;
+  /** node:http's parser of the connection; `incoming` is the request being read. */
+  parser?: { incoming: http.IncomingMessage | null } | null;
+};
 
 /** Date.now() as of the last sweep (or the last socket tracked): deadlines need no finer clock. */
 let idleNow = Date.now();
@@ -299,26 +312,59 @@ let idleNow = Date.now();
  * first sweep after it was set (bytes read move the deadline on, as node's refresh does).
  * node:http's own 'timeout' listener then closes the socket exactly as before, up to two seconds
  * later than node's own timer would.
+ *
+ * The same sweep enforces the client body timeout (clientBodyTimeoutMs), on these sockets and on
+ * HTTP/1.1-over-TLS ones (watchBody): a socket whose current request's body is incomplete, whose
+ * reading we have not paused (backpressure is not the client's doing), and whose bytesRead has not
+ * moved for that long is handed to handler.ts clientBodyTimeout (408, close, upstream aborted).
+ * Nothing is done per request: the sweep reads node:http's parser state.
  */
 class IdleTimers {
   private readonly sockets = new Set<IdleSocket>();
+  /** Sockets watched for stalled bodies only (TLS: their keep-alive timers stay node's own). */
+  private readonly bodyOnly = new Set<IdleSocket>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly bodyMs: number;
+  private readonly sweepMs: number;
+
+  constructor(bodyMs: number) {
+    this.bodyMs = bodyMs;
+    // A short body timeout (tests) is checked often enough to be kept within a quarter of it.
+    this.sweepMs = bodyMs > 0 ? Math.min(IDLE_SWEEP_MS, Math.max(50, Math.floor(bodyMs / 4))) : IDLE_SWEEP_MS;
+  }
 
   track(sock: net.Socket): void {
     const s = sock as IdleSocket;
     s[kIdleAt] = 0;
     s[kIdleMs] = 0;
     s[kIdleRead] = 0;
+    s[kBodySince] = 0;
     s.setTimeout = recordTimeout;
     this.sockets.add(s);
     idleNow = Date.now();
     s.once('close', () => this.sockets.delete(s));
-    this.timer ??= setInterval(() => this.sweep(), IDLE_SWEEP_MS).unref();
+    this.start();
+  }
+
+  /** Watches a socket for stalled request bodies only. */
+  watchBody(sock: net.Socket): void {
+    if (this.bodyMs <= 0) return;
+    const s = sock as IdleSocket;
+    s[kBodySince] = 0;
+    this.bodyOnly.add(s);
+    s.once('close', () => this.bodyOnly.delete(s));
+    this.start();
+  }
+
+  private start(): void {
+    this.timer ??= setInterval(() => this.sweep(), this.sweepMs).unref();
   }
 
   sweep(): void {
     const now = idleNow = Date.now();
+    const bodyMs = this.bodyMs;
     for (const s of this.sockets) {
+      if (bodyMs > 0 && this.bodyStalled(s, now)) continue;
       const at = s[kIdleAt];
       if (at === 0) continue;
       if (s[kIdleRead] < 0) s[kIdleRead] = s.bytesRead; // armed since the last sweep: the baseline
@@ -332,6 +378,26 @@ class IdleTimers {
       s[kIdleAt] = 0;
       s.emit('timeout');
     }
+    if (bodyMs > 0) for (const s of this.bodyOnly) this.bodyStalled(s, now);
+  }
+
+  /** True (and the client cut) when the socket's request body has not moved for bodyMs. */
+  private bodyStalled(s: IdleSocket, now: number): boolean {
+    const req = s.parser?.incoming;
+    if (req === null || req === undefined || req.complete || s.isPaused()) {
+      s[kBodySince] = 0;
+      return false;
+    }
+    const read = s.bytesRead;
+    if (s[kBodySince] === 0 || read !== s[kBodyRead]) {
+      s[kBodyRead] = read;
+      s[kBodySince] = now;
+      return false;
+    }
+    if (now - s[kBodySince] < this.bodyMs) return false;
+    s[kBodySince] = 0;
+    clientBodyTimeout(s);
+    return true;
   }
 
   close(): void {
