@@ -206,3 +206,54 @@ test('ExternalAuth over HTTP, as the spec words it: headers sent and copied back
   assert.equal((await a.log()).length, before, 'the backend never sees it');
   assert.equal((await auth.log()).some((s) => s.path === '/auth-body/z'), false, 'nor the auth service');
 });
+
+test('RequestMirror never changes or delays the response: slow, failing, refused and non-reading mirrors', async () => {
+  const http = await import('node:http');
+  const net = await import('node:net');
+  // Mirror backends made to misbehave, each a real server on its own port.
+  const listen = async (s: import('node:net').Server) => {
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+    return (s.address() as import('node:net').AddressInfo).port;
+  };
+  const slow = http.createServer((req, res) => { req.resume(); setTimeout(() => res.end('late'), 2000).unref(); });
+  const failing = http.createServer((req, res) => { req.resume(); res.statusCode = 500; res.end('mirror failed'); });
+  const held: import('node:net').Socket[] = [];
+  const deaf = net.createServer((sock) => { sock.pause(); held.push(sock); }); // accepts, never reads nor answers
+  const [slowPort, failingPort, deafPort, refusedPort] = await Promise.all([listen(slow), listen(failing), listen(deaf), freePort()]);
+  const at = (id: string, p: number) => ({ ...backend(id, a), endpoints: [{ address: '127.0.0.1', port: p }] });
+  const own = await createDataPlane({ workers: 0 });
+  const p = await freePort();
+  const mirrored = (name: string, id: string) => withFilters(name, `/${name}`, [{ type: 'RequestMirror', backendId: id, percent: 100 }]);
+  try {
+    await own.apply(ir(1, [listener('m', p, {
+      '*': [mirrored('m-slow', 'slow'), mirrored('m-500', 'failing'), mirrored('m-refused', 'refused'), mirrored('m-deaf', 'deaf')],
+    })], [backend('a', a), at('slow', slowPort), at('failing', failingPort), at('refused', refusedPort), at('deaf', deafPort)]));
+    for (const path of ['/m-slow', '/m-500', '/m-refused', '/m-deaf']) {
+      for (const method of ['GET', 'POST']) {
+        const started = Date.now();
+        const r = await request(p, `${path}/x?q=1`, { host: 'h.test', method, body: method === 'POST' ? 'small body' : undefined });
+        const took = Date.now() - started;
+        assert.equal(r.status, 200, `${method} ${path}`);
+        assert.equal(r.json().name, 'a');
+        assert.equal(r.json().path, `${path}/x?q=1`);
+        assert.equal(r.json().body, method === 'POST' ? 'small body' : '');
+        assert.ok(took < 1000, `${method} ${path}: answered after ${took} ms (the slow mirror takes 2000)`);
+      }
+    }
+    // A body far larger than the socket buffers to a mirror that never reads it: the mirror's
+    // copy falls behind and is dropped, the request streams on at the backend's pace.
+    const big = 'y'.repeat(24 << 20);
+    for (const path of ['/m-deaf', '/m-slow']) {
+      const started = Date.now();
+      const r = await request(p, `${path}/big`, { host: 'h.test', method: 'POST', body: big });
+      assert.equal(r.status, 200, path);
+      assert.equal(r.json().body.length, big.length, `${path}: the backend got the whole body`);
+      assert.ok(Date.now() - started < 10_000, `${path}: answered after ${Date.now() - started} ms`);
+    }
+  } finally {
+    await own.close();
+    for (const s of held) s.destroy();
+    slow.closeAllConnections();
+    await Promise.all([slow, failing, deaf].map((s) => new Promise((r) => s.close(r))));
+  }
+});
