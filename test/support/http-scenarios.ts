@@ -1237,7 +1237,7 @@ spec:
 ${route('external-auth', `
 - {matches: [{path: {type: PathPrefix, value: /auth-http}}], filters: [${httpAuth('/')}], backendRefs: [${be(1)}]}
 - {matches: [{path: {type: PathPrefix, value: /auth-deny}}], filters: [${httpAuth('/status/403')}], backendRefs: [${be(1)}]}
-- {matches: [{path: {type: PathPrefix, value: /auth-grpc}}], filters: [{type: ExternalAuth, externalAuth: {protocol: GRPC, backendRef: {name: ext-authz, port: 9000}}}], backendRefs: [${be(1)}]}`)}`;
+- {matches: [{path: {type: PathPrefix, value: /auth-grpc}}], filters: [{type: ExternalAuth, externalAuth: {protocol: GRPC, backendRef: {name: ext-authz, port: 9000}, grpc: {}}}], backendRefs: [${be(1)}]}`)}`;
     },
     cases: [
       // allowed: the auth service's x-backend reaches the backend (allowedResponseHeaders)
