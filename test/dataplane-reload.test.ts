@@ -208,3 +208,73 @@ test('metric series of routes gone for a while are dropped', async () => {
   assert.doesNotMatch(text, /route="default\/gone-soon"/);
   assert.match(text, /portico_config_reloads_total \d+/);
 });
+
+/** A listener whose one route goes to `to_` and stamps responses with x-gen: n. */
+const stamped = (n: number, port: number, to_: string, name = 'inflight') => listener(name, port, {
+  '*': [route(`r${n}`, match(), [to(to_)], {
+    filters: [{ type: 'ResponseHeaderModifier', set: [{ name: 'x-gen', value: String(n) }], add: [], remove: [] }],
+  })],
+});
+
+test('a request in flight during an apply finishes on the generation it started with; the next one uses the new one', async () => {
+  const port = await freePort();
+  await dp.apply(ir(800, [stamped(800, port, 'a')], backends()));
+  const slow = request(port, '/slow?delay=600', { host: 'x' });
+  await new Promise((r) => setTimeout(r, 150)); // the request has reached backend a
+  await dp.apply(ir(801, [stamped(801, port, 'b')], backends()));
+  const next = await request(port, '/', { host: 'x' });
+  assert.equal(next.json().name, 'b');
+  assert.equal(next.headers['x-gen'], '801');
+  const first = await slow;
+  assert.equal(first.status, 200);
+  assert.equal(first.json().name, 'a', 'routed by generation 800');
+  assert.equal(first.headers['x-gen'], '800', 'and filtered by it, though 801 was live when it answered');
+});
+
+test('a listener removed while a request on it is in flight: the request completes, new connections are refused', async () => {
+  const [gone, stays] = await Promise.all([freePort(), freePort()]);
+  await dp.apply(ir(810, [stamped(810, gone, 'a', 'gone'), stamped(810, stays, 'b', 'stays')], backends()));
+  const slow = request(gone, '/slow?delay=600', { host: 'x' });
+  await new Promise((r) => setTimeout(r, 150));
+  await dp.apply(ir(811, [stamped(811, stays, 'b', 'stays')], backends()));
+  await assert.rejects(request(gone, '/', { host: 'x' }), /ECONNREFUSED/);
+  const r = await slow;
+  assert.equal(r.status, 200);
+  assert.equal(r.json().name, 'a');
+  assert.equal(r.headers['x-gen'], '810');
+  assert.equal((await request(stays, '/', { host: 'x' })).headers['x-gen'], '811');
+});
+
+test('a keep-alive connection opened on one generation keeps working after the next; its next request uses the new routes', async () => {
+  // docs/dataplane.md: a request reads the generation live when it starts, so a connection is
+  // not pinned to a generation, each of its requests is routed by the newest one.
+  const port = await freePort();
+  await dp.apply(ir(820, [stamped(820, port, 'a')], backends()));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const sockets = new Set<unknown>();
+  const onSocket = (req: http.ClientRequest) => req.on('socket', (s) => sockets.add(s));
+  try {
+    const viaAgent = (path: string) => new Promise<http.IncomingMessage & { text: string }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path, headers: { host: 'x' }, agent }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => { text += c; });
+        res.on('end', () => resolve(Object.assign(res, { text })));
+      });
+      onSocket(req);
+      req.on('error', reject);
+      req.end();
+    });
+    const one = await viaAgent('/');
+    assert.equal(one.headers['x-gen'], '820');
+    assert.equal(JSON.parse(one.text).name, 'a');
+    await dp.apply(ir(821, [stamped(821, port, 'b')], backends()));
+    const two = await viaAgent('/');
+    assert.equal(two.statusCode, 200);
+    assert.equal(two.headers['x-gen'], '821');
+    assert.equal(JSON.parse(two.text).name, 'b');
+    assert.equal(sockets.size, 1, 'both requests went over the one connection');
+  } finally {
+    agent.destroy();
+  }
+});
