@@ -226,6 +226,43 @@ test('GET /metrics of the real process: request counts by gateway/listener/route
   assert.deepEqual(value(/^portico_config_reload_errors_total /), [0]);
 });
 
+/** Problems of a Prometheus text exposition: a sample outside its family's group, a family typed twice. */
+function expositionProblems(text: string): string[] {
+  const problems: string[] = [];
+  const typed = new Set<string>();
+  let family = '';
+  for (const line of text.split('\n')) {
+    const type = /^# TYPE (\S+) /.exec(line);
+    if (type) {
+      if (typed.has(type[1]!)) problems.push(`${type[1]} typed twice`);
+      typed.add(type[1]!);
+      family = type[1]!;
+      continue;
+    }
+    if (line === '' || line.startsWith('#')) continue;
+    const name = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)![0];
+    if (![family, `${family}_bucket`, `${family}_sum`, `${family}_count`].includes(name)) problems.push(`outside the group of ${name}'s family (after ${family}): ${line}`);
+  }
+  return problems;
+}
+
+// Known bugs (src/dataplane/metrics.ts mergeExpositions, which sums the workers' expositions):
+// a series only a later worker has is appended after the last family, outside its own family's
+// group (the text format wants each family's lines as one group); and each worker's
+// portico_config_reloads_total is summed, so N workers count every configuration N times
+// (portico_controller_reloads_total counts it once).
+test('metrics merged over the workers: each family one group; reloads counted once per configuration', { todo: 'mergeExpositions: series of later workers land after the last family; reloads summed over workers' }, async () => {
+  const order = scenarios.find((s) => s.name === 'HTTPRoutePathMatchOrder')!;
+  await serve(order);
+  // six rules, one request each on a fresh connection: the workers take turns, so some series
+  // exist in one worker only
+  for (const c of order.cases) await check(c);
+  const text = await (await fetch(`${main!.admin}/metrics`)).text();
+  assert.deepEqual(expositionProblems(text), []);
+  const one = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+  assert.equal(one('portico_config_reloads_total'), one('portico_controller_reloads_total'));
+});
+
 test('second process: --no-access-log prints no access log, no debug header without --debug-headers; spec.addresses and --bind-address decide where listeners bind', async (t) => {
   const dir2 = mkdtempSync(join(tmpdir(), 'portico-http-e2e-bind-'));
   t.after(() => rmSync(dir2, { recursive: true, force: true }));
