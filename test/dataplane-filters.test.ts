@@ -7,6 +7,8 @@ import type { IRFilter, IRHTTPRoute } from '../src/ir/types.ts';
 import { startEcho, type EchoBackend } from './support/echo-backend.ts';
 import { freePort, request } from './support/client.ts';
 import { backend, ir, listener, match, route, to } from './support/ir.ts';
+import { localServiceYaml } from './support/manifests.ts';
+import { cond, run, statusOf } from './translate-helpers.ts';
 
 let a: EchoBackend;
 let m1: EchoBackend;
@@ -255,5 +257,51 @@ test('RequestMirror never changes or delays the response: slow, failing, refused
     for (const s of held) s.destroy();
     slow.closeAllConnections();
     await Promise.all([slow, failing, deaf].map((s) => new Promise((r) => s.close(r))));
+  }
+});
+
+test('an unresolved ExtensionRef answers 500 (YAML through translate() into the data plane); the rest of the route serves', async () => {
+  const p = await freePort();
+  const yaml = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default, generation: 1}
+spec:
+  gatewayClassName: portico
+  listeners: [{name: http, port: ${p}, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: ext, namespace: default, generation: 1}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+    - matches: [{path: {type: PathPrefix, value: /ext}}]
+      filters: [{type: ExtensionRef, extensionRef: {group: filters.example.net, kind: RateLimit, name: strict}}]
+      backendRefs: [{name: echo, port: 8080}]
+    - matches: [{path: {type: PathPrefix, value: /be-ext}}]
+      backendRefs:
+        - {name: echo, port: 8080, filters: [{type: ExtensionRef, extensionRef: {group: filters.example.net, kind: Retry, name: twice}}]}
+    - matches: [{path: {type: PathPrefix, value: /plain}}]
+      backendRefs: [{name: echo, port: 8080}]
+---
+${localServiceYaml('echo', 8080, a.port)}`;
+  const result = run(yaml);
+  const parent = (statusOf(result, 'HTTPRoute/default/ext')?.parents as { conditions: unknown }[] | undefined)?.[0];
+  assert.equal(cond(parent?.conditions, 'Accepted')?.status, 'True');
+  assert.equal(cond(parent?.conditions, 'ResolvedRefs')?.reason, 'InvalidKind');
+  const own = await createDataPlane({ workers: 0, bindAddress: '127.0.0.1' });
+  try {
+    assert.deepEqual((await own.apply(result.ir)).bindErrors, {});
+    const before = (await a.log()).length;
+    for (const method of ['GET', 'POST']) {
+      assert.equal((await request(p, '/ext/x', { host: 'h.test', method, body: method === 'POST' ? 'b' : undefined })).status, 500, method);
+      assert.equal((await request(p, '/be-ext/x', { host: 'h.test', method })).status, 500, `backendRef filter, ${method}`);
+    }
+    assert.equal((await a.log()).length, before, 'nothing reached the backend through the filter');
+    const plain = await request(p, '/plain', { host: 'h.test' });
+    assert.equal(plain.status, 200);
+    assert.equal(plain.json().name, 'a');
+  } finally {
+    await own.close();
   }
 });

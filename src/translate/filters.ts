@@ -187,9 +187,19 @@ function convertFilter(type: string, f: Record<string, unknown>, env: FilterEnv)
       if (isObj(a.forwardBody)) out.forwardBody = { maxSize: int(a.forwardBody.maxSize) ?? 0 };
       return out;
     }
-    default:
+    default: {
       // ExtensionRef: Portico knows no extension kinds; the spec says answer an error, not skip.
+      // GEP-1364 words the status: a reference failure (ResolvedRefs=False, InvalidKind), the
+      // route stays Accepted and its traffic through the filter gets 500.
+      const ref = obj(f.extensionRef);
+      const kind = `${str(ref.group) ? `${str(ref.group)}/` : ''}${str(ref.kind) ?? ''}`;
+      env.onRef({
+        ok: false,
+        reason: RouteReason.InvalidKind,
+        message: `ExtensionRef ${kind} ${JSON.stringify(str(ref.name) ?? '')} cannot be resolved: Portico supports no extension filter kinds; requests through this filter are answered 500.`,
+      });
       return { type: 'DirectResponse', status: 500 };
+    }
   }
 }
 
