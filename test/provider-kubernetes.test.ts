@@ -130,6 +130,26 @@ test('kubernetes provider: create, update and delete of every kind reach the sna
 
     for (const [kind, namespace, o] of objects) await env.admin.request('DELETE', pathFor(provider, kind, namespace, (o as any).metadata.name));
     await until('every object deleted', (s) => objects.every(([kind, , o]) => !get(s, kind, keyOf(kind, o))));
+
+    // Namespaces come and go after the start too (allowedRoutes selectors read their labels).
+    // A ConfigMap with a finalizer of ours holds the namespace in Terminating, so that state is
+    // seen for sure before the namespace controller (kube-controller-manager) removes it.
+    const ns2 = uniq('pk-late');
+    env.cleanup.push(() => remove(env.admin, `/api/v1/namespaces/${ns2}`));
+    const heldPath = `/api/v1/namespaces/${ns2}/configmaps/held`;
+    env.cleanup.push(() => env.admin.request('PATCH', heldPath, { body: { metadata: { finalizers: null } }, contentType: 'application/merge-patch+json' }).then(() => {}));
+    await env.admin.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns2, labels: { late: 'yes' } } } });
+    await env.admin.request('POST', `/api/v1/namespaces/${ns2}/configmaps`, { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'held', finalizers: ['portico.dev/test-hold'] } } });
+    const withNs2 = await until('the namespace created after the start', (s) => !!get(s, 'Namespace', ns2) && !!get(s, 'ConfigMap', `${ns2}/held`));
+    assert.equal(get(withNs2, 'Namespace', ns2)!.metadata.labels?.late, 'yes');
+    assert.equal((get(withNs2, 'Namespace', ns2)!.status as any)?.phase, 'Active');
+    await env.admin.request('DELETE', `/api/v1/namespaces/${ns2}`);
+    const terminating = await until('the namespace Terminating', (s) => (get(s, 'Namespace', ns2)?.status as any)?.phase === 'Terminating');
+    assert.ok(get(terminating, 'Namespace', ns2)!.metadata.deletionTimestamp);
+    // The namespace controller deletes what is in it: the held ConfigMap is marked for deletion.
+    await until('the namespace content being deleted', (s) => !!get(s, 'ConfigMap', `${ns2}/held`)?.metadata.deletionTimestamp, 30_000);
+    await env.admin.request('PATCH', heldPath, { body: { metadata: { finalizers: null } }, contentType: 'application/merge-patch+json' });
+    await until('the namespace and its content gone', (s) => !get(s, 'Namespace', ns2) && !get(s, 'ConfigMap', `${ns2}/held`), 60_000);
   } finally {
     await teardown(env);
   }
