@@ -125,6 +125,47 @@ test('session persistence: an expired session (absoluteTimeout) starts a new one
   assert.notEqual(String(later.headers['set-cookie']?.[0]).split(';')[0], cookie);
 });
 
+test('session persistence: idleTimeout keeps a session in use alive and ends one left idle', async () => {
+  const own = await createDataPlane({ workers: 0 });
+  const p = await freePort();
+  const IDLE = 1000;
+  try {
+    await own.apply(ir(1, [listener('idle', p, {
+      '*': [route('idle', prefix('/'), [to('pair')], { sessionPersistence: { type: 'Cookie', name: 'idle', idleTimeoutMs: IDLE } })],
+    })], [backend('pair', [a, a2])]));
+    /** The session's start, from the token (backend, endpoint, start, last use; base36 times). */
+    const started = (cookie: string) => Buffer.from(cookie.slice('idle='.length), 'base64url').toString().split('\n')[2];
+    const first = await request(p, '/', { host: 'x' });
+    let cookie = String(first.headers['set-cookie']?.[0]).split(';')[0];
+    const pinned = first.json().name;
+    const session = started(cookie);
+    // Used every 250 ms for longer than the idle timeout: still the same session and endpoint
+    // (each answer renews the cookie's last use).
+    for (let i = 0; i < 6; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      const r = await request(p, '/', { host: 'x', headers: { cookie } });
+      assert.equal(r.json().name, pinned, `use ${i}`);
+      const renewed = r.headers['set-cookie']?.[0];
+      if (renewed !== undefined) cookie = renewed.split(';')[0];
+      assert.equal(started(cookie), session, 'the same session');
+    }
+    await new Promise((r) => setTimeout(r, IDLE + 300));
+    // Left idle longer than the timeout: the cookie pins nothing any more. Each request starts a
+    // new session, and round-robin reaches both endpoints.
+    const names = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const r = await request(p, '/', { host: 'x', headers: { cookie } });
+      names.add(r.json().name);
+      const fresh = String(r.headers['set-cookie']?.[0]).split(';')[0];
+      assert.match(fresh, /^idle=/, 'a new session cookie');
+      assert.notEqual(started(fresh), session, 'a new session');
+    }
+    assert.deepEqual(names, new Set(['a', 'a2']));
+  } finally {
+    await own.close();
+  }
+});
+
 test('session persistence by header', async () => {
   const first = await request(port, '/header', { host: 'x' });
   const token = first.headers['x-session'] as string;
