@@ -697,7 +697,7 @@ spec:
     cases: REQUEST_MODIFIER_CASES,
   },
   {
-    name: 'HTTPRouteResponseHeaderModifier', // was HTTPRouteResponseHeaderModification here
+    name: 'HTTPRouteResponseHeaderModifier', // upstream ShortName; named after its feature, HTTPRouteResponseHeaderModification, before
     routes: ['response-header-modifier'],
     yaml: () => route('response-header-modifier', [
       ...HEADER_MODIFIERS.map(([prefix, mod]) => `- {matches: [{path: {type: PathPrefix, value: ${prefix}}}], filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {${mod}}}], backendRefs: [${be(1)}]}`),
@@ -768,7 +768,7 @@ spec:
     },
   },
   {
-    name: 'HTTPRouteTimeoutRequest', // was HTTPRouteRequestTimeout here
+    name: 'HTTPRouteTimeoutRequest', // upstream ShortName; named after its feature, HTTPRouteRequestTimeout, before
     routes: ['request-timeout'],
     yaml: () => route('request-timeout', `
 - {matches: [{path: {type: PathPrefix, value: /request-timeout}}], backendRefs: [${be(1)}], timeouts: {request: 500ms}}
@@ -776,7 +776,7 @@ spec:
     cases: [to('/request-timeout', 1), answered('/request-timeout?delay=1000', 504), to('/disable-request-timeout?delay=1000', 1)],
   },
   {
-    name: 'HTTPRouteTimeoutBackendRequest', // was HTTPRouteBackendTimeout here
+    name: 'HTTPRouteTimeoutBackendRequest', // upstream ShortName; named after its feature, HTTPRouteBackendTimeout, before
     routes: ['backend-request-timeout'],
     yaml: () => route('backend-request-timeout', `
 - {matches: [{path: {type: PathPrefix, value: /backend-timeout}}], backendRefs: [${be(1)}], timeouts: {backendRequest: 500ms}}
@@ -883,7 +883,7 @@ spec:
     cases: [answered('/', 500)],
   },
   {
-    name: 'HTTPRouteHTTPSListenerDetectMisdirectedRequests', // was GatewayHTTPSListenerDetectMisdirectedRequests here
+    name: 'HTTPRouteHTTPSListenerDetectMisdirectedRequests', // upstream ShortName; named after its feature, GatewayHTTPSListenerDetectMisdirectedRequests, before
     routes: [1, 2, 3, 4].map((n) => `https-listener-detect-misdirected-requests-test-${n}`),
     yaml: () => [httpsGateway(), misdirected(1, 'https', 1, 'example.org'), misdirected(2, 'https-with-hostname', 2), misdirected(3, 'https-with-wildcard-hostname', 3), misdirected(4, 'https-with-hostname-matching-wildcard', 1)].join('\n---\n'),
     cases: [
@@ -1001,7 +1001,7 @@ ${[
     cases: [to('/named', 1), to('/unnamed', 2)],
   },
   {
-    name: 'HTTPRouteNoBackendRefs', // was HTTPRouteOmittedBackendRefs here
+    name: 'HTTPRouteNoBackendRefs', // upstream ShortName (HTTPRouteOmittedBackendRefs here before)
     routes: ['omitted-backendrefs'],
     yaml: () => route('omitted-backendrefs', `
 - {matches: [{path: {type: Exact, value: /omitted-no-forward}}]}
