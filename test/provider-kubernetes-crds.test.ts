@@ -2,7 +2,9 @@
 // conformance/lib/build.ts), which this test may break at will: without the Gateway API CRDs the
 // kinds are empty and explained; a CRD installed later is picked up without a restart; the API
 // server is restarted (killed and started again) under the provider's watches; a CRD removed
-// while watched empties its kind again. Skips loudly when the binaries cannot be had.
+// while watched empties its kind again; CRDs that serve a kind only at an older version than the
+// group's preferred one (an older bundle) are watched and written at that version. Skips loudly
+// when the binaries cannot be had.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -16,6 +18,7 @@ import { KubeClient } from '../src/providers/kubernetes/client.ts';
 import type { ClusterConnection } from '../src/providers/kubernetes/kubeconfig.ts';
 import { KubernetesProvider } from '../src/providers/kubernetes/index.ts';
 import { StatusWriter } from '../src/providers/kubernetes/status-writer.ts';
+import { translate } from '../src/translate/index.ts';
 import { eventually } from './provider-kubernetes-cluster.ts';
 import { freePort } from './support/client.ts';
 
@@ -197,6 +200,123 @@ test('kubernetes provider: missing CRDs, CRDs installed and removed later, API s
     await until('GatewayClass gone with its CRD', (s) => s.objects.get('GatewayClass')!.size === 0 && missing(s).includes('GatewayClass'), 60_000);
   } finally {
     await provider.close();
+    admin.close();
+    await own.close();
+  }
+});
+
+/** A bundle CRD cut down to one of its versions, as an older bundle that served only that one. */
+function onlyVersion(dir: string, file: string, version: string): any {
+  const c = crd(dir, file);
+  const kept = c.spec.versions.filter((v: any) => v.name === version);
+  assert.equal(kept.length, 1, `${file} has ${version}`);
+  c.spec.versions = [{ ...kept[0], served: true, storage: true }];
+  return c;
+}
+
+test('kubernetes provider: kinds served only at an older version are watched and get status at that version', async (t) => {
+  const why = await unavailable();
+  if (why) {
+    process.stderr.write(`\n*** SKIPPED (no Kubernetes API server): ${t.name}: ${why}\n`);
+    t.skip(why);
+    return;
+  }
+  const own = await startOwnServer();
+  const admin = new KubeClient(own.conn);
+  const logs: string[] = [];
+  const controllerName = 'example.com/versions';
+  const crdsPath = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
+  // The group's preferred version is v1 (GatewayClass, Gateway and HTTPRoute serve it), but
+  // TLSRoute is served only as v1alpha2, BackendTLSPolicy only as v1alpha3 and ReferenceGrant
+  // only as v1beta1, as with the bundles that introduced them.
+  const installed = [
+    crd(own.crdDir, 'gateway.networking.k8s.io_gatewayclasses.yaml'),
+    crd(own.crdDir, 'gateway.networking.k8s.io_gateways.yaml'),
+    crd(own.crdDir, 'gateway.networking.k8s.io_httproutes.yaml'),
+    onlyVersion(own.crdDir, 'gateway.networking.k8s.io_tlsroutes.yaml', 'v1alpha2'),
+    onlyVersion(own.crdDir, 'gateway.networking.k8s.io_backendtlspolicies.yaml', 'v1alpha3'),
+    onlyVersion(own.crdDir, 'gateway.networking.k8s.io_referencegrants.yaml', 'v1beta1'),
+  ];
+  let provider: KubernetesProvider | undefined;
+  try {
+    for (const c of installed) await admin.request('POST', crdsPath, { body: c });
+    for (const c of installed) {
+      await eventually(`${c.metadata.name} Established`, async () =>
+        (await admin.request('GET', `${crdsPath}/${c.metadata.name}`)).status?.conditions?.some((x: any) => x.type === 'Established' && x.status === 'True'), 30_000);
+    }
+    const group = await admin.request('GET', '/apis/gateway.networking.k8s.io');
+    assert.equal(group.preferredVersion.version, 'v1', 'the preferred version does not serve TLSRoute');
+
+    provider = new KubernetesProvider({ connection: own.conn, controllerName, backoffMaxMs: 1000, log: (l) => logs.push(l) });
+    let latest: Snapshot | undefined;
+    provider.watch((s) => { latest = s; });
+    await provider.reload();
+    latest = provider.snapshot();
+    const until = (what: string, pred: (s: Snapshot) => boolean, timeoutMs = 20_000) =>
+      eventually(what, () => (latest && pred(latest) ? latest : undefined), timeoutMs).catch((e) => assert.fail(`${e.message}\n${logs.slice(-10).join('\n')}`));
+    const versionOf = (kind: Parameters<KubernetesProvider['resource']>[0]) => provider!.resource(kind)?.apiVersion;
+    assert.equal(versionOf('GatewayClass'), 'gateway.networking.k8s.io/v1');
+    assert.equal(versionOf('HTTPRoute'), 'gateway.networking.k8s.io/v1');
+    assert.equal(versionOf('TLSRoute'), 'gateway.networking.k8s.io/v1alpha2');
+    assert.equal(versionOf('BackendTLSPolicy'), 'gateway.networking.k8s.io/v1alpha3');
+    assert.equal(versionOf('ReferenceGrant'), 'gateway.networking.k8s.io/v1beta1');
+    const missing = latest.diagnostics.filter((d) => /served/.test(d.message)).map((d) => d.where).sort();
+    assert.deepEqual(missing, ['kubernetes GRPCRoute', 'kubernetes ListenerSet', 'kubernetes TCPRoute', 'kubernetes UDPRoute', 'kubernetes XBackendTrafficPolicy']);
+
+    const GW = 'gateway.networking.k8s.io';
+    const ns = 'default';
+    const post = (apiVersion: string, plural: string, body: Record<string, unknown>, namespaced = true) =>
+      admin.request('POST', `/apis/${apiVersion}${namespaced ? `/namespaces/${ns}` : ''}/${plural}`, { body: { apiVersion, ...body } });
+    await post(`${GW}/v1`, 'gatewayclasses', { kind: 'GatewayClass', metadata: { name: 'versions' }, spec: { controllerName } }, false);
+    await post(`${GW}/v1`, 'gateways', { kind: 'Gateway', metadata: { name: 'gw' }, spec: { gatewayClassName: 'versions', listeners: [
+      { name: 'tls', port: 443, protocol: 'TLS', hostname: 'tls.example.com', tls: { mode: 'Passthrough' }, allowedRoutes: { kinds: [{ kind: 'TLSRoute' }] } },
+      { name: 'http', port: 80, protocol: 'HTTP' },
+    ] } });
+    await admin.request('POST', `/api/v1/namespaces/${ns}/services`, { body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'svc' }, spec: { ports: [{ name: 'https', port: 443 }] } } });
+    await post(`${GW}/v1alpha2`, 'tlsroutes', { kind: 'TLSRoute', metadata: { name: 'tls' }, spec: {
+      parentRefs: [{ name: 'gw', sectionName: 'tls' }], hostnames: ['tls.example.com'], rules: [{ backendRefs: [{ name: 'svc', port: 443 }] }],
+    } });
+    await post(`${GW}/v1`, 'httproutes', { kind: 'HTTPRoute', metadata: { name: 'http' }, spec: {
+      parentRefs: [{ name: 'gw', sectionName: 'http' }], rules: [{ backendRefs: [{ name: 'svc', port: 443 }] }],
+    } });
+    await post(`${GW}/v1alpha3`, 'backendtlspolicies', { kind: 'BackendTLSPolicy', metadata: { name: 'btls' }, spec: {
+      targetRefs: [{ group: '', kind: 'Service', name: 'svc' }], validation: { hostname: 'svc.example.com', wellKnownCACertificates: 'System' },
+    } });
+    await post(`${GW}/v1beta1`, 'referencegrants', { kind: 'ReferenceGrant', metadata: { name: 'rg' }, spec: {
+      from: [{ group: GW, kind: 'TLSRoute', namespace: 'elsewhere' }], to: [{ group: '', kind: 'Service' }],
+    } });
+    const has = (s: Snapshot, kind: Parameters<KubernetesProvider['resource']>[0], key: string) => s.objects.get(kind)?.get(key);
+    const snap = await until('the objects of every version', (s) => !!has(s, 'TLSRoute', `${ns}/tls`) && !!has(s, 'BackendTLSPolicy', `${ns}/btls`)
+      && !!has(s, 'ReferenceGrant', `${ns}/rg`) && !!has(s, 'HTTPRoute', `${ns}/http`) && !!has(s, 'Gateway', `${ns}/gw`) && !!has(s, 'Service', `${ns}/svc`));
+    assert.equal(has(snap, 'TLSRoute', `${ns}/tls`)!.apiVersion, `${GW}/v1alpha2`);
+    assert.equal(has(snap, 'BackendTLSPolicy', `${ns}/btls`)!.apiVersion, `${GW}/v1alpha3`);
+    assert.equal(has(snap, 'ReferenceGrant', `${ns}/rg`)!.apiVersion, `${GW}/v1beta1`);
+
+    // Translated and written back at the version the cluster serves.
+    const writer = new StatusWriter(provider, { controllerName, log: (l) => logs.push(l) });
+    const writeFrom = async (s: Snapshot) => {
+      const report = await writer.write(translate(s, { now: '2026-01-01T00:00:00Z', controllerName }).statuses);
+      assert.equal(report.failed, 0, logs.join('\n'));
+    };
+    await writeFrom(snap);
+    const ours = (o: any, field: 'parents' | 'ancestors') => o.status?.[field]?.find((p: any) => p.controllerName === controllerName);
+    const accepted = (entry: any) => entry?.conditions?.find((c: any) => c.type === 'Accepted');
+    let route = await admin.request('GET', `/apis/${GW}/v1alpha2/namespaces/${ns}/tlsroutes/tls`);
+    assert.equal(route.apiVersion, `${GW}/v1alpha2`);
+    assert.deepEqual([accepted(ours(route, 'parents'))?.status, accepted(ours(route, 'parents'))?.observedGeneration], ['True', 1], JSON.stringify(route.status));
+    const policy = await admin.request('GET', `/apis/${GW}/v1alpha3/namespaces/${ns}/backendtlspolicies/btls`);
+    assert.equal(accepted(ours(policy, 'ancestors'))?.status, 'True', JSON.stringify(policy.status));
+
+    // A change at that version reaches the snapshot and its status follows the new generation.
+    await admin.request('PATCH', `/apis/${GW}/v1alpha2/namespaces/${ns}/tlsroutes/tls`, {
+      body: { spec: { hostnames: ['tls.example.com', 'other.example.com'] } }, contentType: 'application/merge-patch+json',
+    });
+    const changed = await until('the TLSRoute at generation 2', (s) => has(s, 'TLSRoute', `${ns}/tls`)?.metadata.generation === 2);
+    await writeFrom(changed);
+    route = await admin.request('GET', `/apis/${GW}/v1alpha2/namespaces/${ns}/tlsroutes/tls`);
+    assert.equal(accepted(ours(route, 'parents'))?.observedGeneration, 2, JSON.stringify(route.status));
+  } finally {
+    await provider?.close();
     admin.close();
     await own.close();
   }
