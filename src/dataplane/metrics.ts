@@ -168,25 +168,50 @@ function esc(v: string): string {
   return v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
 }
 
-/** Sums the text expositions of several workers: same series lines add up. */
+/**
+ * How a series that every worker reports once for the whole process merges: the live generation
+ * is the oldest any worker runs; reloads and reload errors count configurations, which every
+ * worker applies, so the most any worker saw (a replaced worker saw fewer). Everything else adds up.
+ */
+const PER_PROCESS: Record<string, (a: number, b: number) => number> = {
+  portico_config_generation: Math.min,
+  portico_config_reloads_total: Math.max,
+  portico_config_reload_errors_total: Math.max,
+};
+
+/**
+ * Merges the text expositions of several workers into one. Lines stay grouped by metric family
+ * (the text format wants each family's lines together), families and series in first-seen order.
+ */
 export function mergeExpositions(texts: string[]): string {
-  const order: string[] = [];
-  const values = new Map<string, number>();
-  const gauges = new Set(['portico_config_generation']);
+  const families = new Map<string, { head: string[]; series: Map<string, number> }>();
+  const family = (name: string) => {
+    let f = families.get(name);
+    if (f === undefined) families.set(name, (f = { head: [], series: new Map() }));
+    return f;
+  };
   for (const t of texts) {
+    let current = family('');
     for (const line of t.split('\n')) {
       if (line === '') continue;
       if (line.startsWith('#')) {
-        if (!values.has(line)) { values.set(line, NaN); order.push(line); }
+        // "# HELP name text" or "# TYPE name type"
+        current = family(line.split(' ', 3)[2] ?? '');
+        if (!current.head.includes(line)) current.head.push(line);
         continue;
       }
       const sp = line.lastIndexOf(' ');
       const series = line.slice(0, sp);
       const v = Number(line.slice(sp + 1));
-      const prev = values.get(series);
-      if (prev === undefined) { values.set(series, v); order.push(series); }
-      else values.set(series, gauges.has(series) ? Math.min(prev, v) : prev + v);
+      const prev = current.series.get(series);
+      const merge = PER_PROCESS[series];
+      current.series.set(series, prev === undefined ? v : merge ? merge(prev, v) : prev + v);
     }
   }
-  return order.map((s) => (s.startsWith('#') ? s : `${s} ${values.get(s)}`)).join('\n') + '\n';
+  const out: string[] = [];
+  for (const f of families.values()) {
+    out.push(...f.head);
+    for (const [series, v] of f.series) out.push(`${series} ${v}`);
+  }
+  return out.join('\n') + '\n';
 }
