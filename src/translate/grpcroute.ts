@@ -11,7 +11,7 @@ import { convertFilters, isProblem } from './filters.ts';
 import { sessionPersistence, valueMatches } from './httproute.ts';
 import { compileRules, deferredFilterEnv, pushRuleRoutes, ruleMatches, weightedBackends } from './rules.ts';
 import type { RouteState } from './state.ts';
-import { isSafeRegex, obj, str } from './util.ts';
+import { obj, regexProblem, str } from './util.ts';
 
 const SERVICE = /^\.?[A-Za-z_][A-Za-z_0-9]*(\.[A-Za-z_][A-Za-z_0-9]*)*$/;
 const METHOD = /^[A-Za-z_][A-Za-z_0-9]*$/;
@@ -44,8 +44,9 @@ function methodPath(raw: unknown): IRMatch['path'] | RuleProblem {
     return { type: 'PathPrefix', value: '/' };
   }
   if (type === 'RegularExpression') {
-    if ((service !== undefined && !isSafeRegex(service)) || (method !== undefined && !isSafeRegex(method))) {
-      return { reason: RouteReason.UnsupportedValue, message: 'gRPC service or method regular expression is invalid.' };
+    for (const [what, v] of [['service', service], ['method', method]] as const) {
+      const problem = v === undefined ? undefined : regexProblem(v);
+      if (problem !== undefined) return { reason: RouteReason.UnsupportedValue, message: `gRPC ${what} regular expression ${JSON.stringify(v)} is ${problem}.` };
     }
     return { type: 'RegularExpression', value: `/(${service || '[^/]+'})/(${method || '[^/]+'})` };
   }

@@ -12,7 +12,7 @@ import type { RuleProblem } from './filters.ts';
 import { convertFilters, isProblem } from './filters.ts';
 import type { RouteState } from './state.ts';
 import { compileRules, deferredFilterEnv, pushRuleRoutes, ruleMatches, weightedBackends } from './rules.ts';
-import { durationMs, isSafeRegex, obj, objArr, str, int } from './util.ts';
+import { durationMs, obj, objArr, regexProblem, str, int } from './util.ts';
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
 const BAD_PATH = /\/\/|\/\.\/|\/\.\.\/|%2f|%2F|#/;
@@ -27,7 +27,8 @@ export function valueMatches(raw: unknown, lowerNames: boolean): IRValueMatch[] 
     const type = str(h.type) ?? 'Exact';
     if (!name || !HEADER_NAME.test(name) || value === undefined) return { reason: RouteReason.UnsupportedValue, message: 'header/query match has an invalid name or value.' };
     if (type !== 'Exact' && type !== 'RegularExpression') return { reason: RouteReason.UnsupportedValue, message: `match type ${JSON.stringify(h.type)} is not supported.` };
-    if (type === 'RegularExpression' && !isSafeRegex(value)) return { reason: RouteReason.UnsupportedValue, message: `regular expression ${JSON.stringify(value)} is invalid or unsupported.` };
+    const problem = type === 'RegularExpression' ? regexProblem(value) : undefined;
+    if (problem !== undefined) return { reason: RouteReason.UnsupportedValue, message: `regular expression ${JSON.stringify(value)} is ${problem}.` };
     const key = lowerNames ? name.toLowerCase() : name;
     // The spec: with duplicate names, the first entry wins.
     if (seen.has(key)) continue;
@@ -45,7 +46,8 @@ function convertMatch(m: Record<string, unknown>): IRMatch | RuleProblem {
   if (type === 'Exact' || type === 'PathPrefix') {
     if (!value.startsWith('/') || BAD_PATH.test(value) || value.length > 1024) return { reason: RouteReason.UnsupportedValue, message: `path ${JSON.stringify(value)} is invalid.` };
   } else if (type === 'RegularExpression') {
-    if (!isSafeRegex(value)) return { reason: RouteReason.UnsupportedValue, message: `path regular expression ${JSON.stringify(value)} is invalid or unsupported.` };
+    const problem = regexProblem(value);
+    if (problem !== undefined) return { reason: RouteReason.UnsupportedValue, message: `path regular expression ${JSON.stringify(value)} is ${problem}.` };
   } else {
     return { reason: RouteReason.UnsupportedValue, message: `path match type ${JSON.stringify(path.type)} is not supported.` };
   }

@@ -1,7 +1,7 @@
 // Small helpers for reading untrusted objects. Manifests may hold anything (wrong types,
 // missing fields); every read goes through these so translate() never throws on bad input.
 
-import { regexError } from '../api/regex.ts';
+import { MAX_REGEX_LENGTH, regexError } from '../api/regex.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -149,11 +149,15 @@ export function isHostname(v: string, allowWildcard = true): boolean {
 }
 
 /**
- * Accepts a regular expression only if RE2 accepts it (src/api/regex.ts, the engine the data
- * plane runs): route authors must not be able to write patterns that run in super-linear time
- * (lookaround, backreferences), and a pattern accepted here must never silently match nothing
- * in the data plane (`/a\Z`, `/\cA` are JavaScript, not RE2; `(?i)/abc` is RE2, not JavaScript).
+ * Why a route author's regular expression is refused, for its status message; undefined when
+ * RE2 accepts it. RE2 is the yardstick (src/api/regex.ts, the engine the data plane runs): route
+ * authors must not be able to write patterns that run in super-linear time (lookaround,
+ * backreferences), and a pattern accepted here must never silently match nothing in the data
+ * plane (`/a\Z`, `/\cA` are JavaScript, not RE2; `(?i)/abc` is RE2, not JavaScript).
  */
-export function isSafeRegex(v: string): boolean {
-  return regexError(v) === undefined;
+export function regexProblem(v: string): string | undefined {
+  const why = regexError(v);
+  if (why === undefined) return undefined;
+  if (v.length > MAX_REGEX_LENGTH) return `longer than the ${MAX_REGEX_LENGTH} characters allowed`;
+  return `not valid RE2 syntax (${why.replace(/^error parsing regexp: /, '')}); Portico matches regular expressions with RE2 (linear time: no lookaround, no backreferences)`;
 }
