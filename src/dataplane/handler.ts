@@ -172,6 +172,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** Listener, virtual host and route selection; then the filters and the upstream. */
   route(): void {
     const req = this.req;
+    if (req.httpVersionMajor === 1) {
+      const bad = badRequest(req as IncomingMessage);
+      if (bad !== 0) {
+        // A request pipelined behind a refused one: never served, the connection is closing.
+        if (bad < 0) return;
+        // Its framing or Host cannot be trusted: answer and close. node:http still hands us the
+        // requests pipelined behind it (parsed with that framing): the mark turns them away.
+        (req.socket as RefusedSocket)[kRefused] = true;
+        this.res.shouldKeepAlive = false;
+        return this.local(bad);
+      }
+    }
     const h = req.headers;
     this.rawHost = ((req.httpVersionMajor === 2 ? h[':authority'] ?? h.host : h.host) as string | undefined) ?? '';
     this.host = normalizeHost(this.rawHost);
@@ -761,6 +773,48 @@ function onClientClose(this: Res): void {
 
 function retryNow(ex: Exchange): void {
   ex.send();
+}
+
+const kRefused = Symbol('refused');
+type RefusedSocket = Socket & { [kRefused]?: boolean };
+
+/** Characters a Host header may hold (RFC 9110 §7.2: uri-host [":" port]; IP literals in brackets). */
+const INVALID_HOST = /[^A-Za-z0-9\-._~!$&'()*+,;=%:[\]]/;
+
+/**
+ * HTTP/1 requests node:http's parser lets through but a proxy must refuse (0: none of these),
+ * since the backend could read them differently than we did:
+ * - Transfer-Encoding other than exactly `chunked` (e.g. `gzip, chunked`): 501, as RFC 9112 §6.1
+ *   says for codings a server does not implement; we re-frame bodies and would drop the coding.
+ *   (`xchunked`, `chunked, identity`, CL with TE, and the like never get here: llhttp refuses them.)
+ * - Transfer-Encoding in an HTTP/1.0 request: faulty framing (RFC 9112 §6.1), 400.
+ * - No Host in HTTP/1.1, more than one Host line, or a Host value that is not a host[:port]: 400
+ *   (RFC 9112 §3.2). Checked here rather than by node:http's requireHostHeader, which HTTPS
+ *   (the http2 server's HTTP/1.1 side) does not apply and which serves requests pipelined behind.
+ *   node:http keeps only the first Host line, so duplicates are counted in rawHeaders.
+ * -1: the connection already had a request refused (see route()).
+ */
+function badRequest(req: IncomingMessage): number {
+  if ((req.socket as RefusedSocket)[kRefused] === true) return -1;
+  const h = req.headers;
+  const te = h['transfer-encoding'];
+  if (te !== undefined) {
+    if (req.httpVersionMinor === 0) return 400;
+    if (te.length !== 7 || te.toLowerCase() !== 'chunked') return 501;
+  }
+  const host = h.host;
+  if (host === undefined) {
+    if (req.httpVersionMinor !== 0) return 400;
+  } else if (INVALID_HOST.test(host)) {
+    return 400;
+  }
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.length === 4 && (name === 'Host' || name.toLowerCase() === 'host') && ++hosts > 1) return 400;
+  }
+  return 0;
 }
 
 function hasBody(req: Req): boolean {

@@ -94,7 +94,6 @@ export class PortServer implements PortState {
       }
     } else {
       const h1 = http.createServer({
-        requireHostHeader: true,
         ...headerDeadlines(rt.clientHeaderTimeoutMs),
         // "Upgrade: h2c" from an HTTP/1.1 client is declined (answered over HTTP/1.1); others are proxied.
         shouldUpgradeCallback: (req) => String(req.headers.upgrade).toLowerCase() !== 'h2c',
@@ -235,11 +234,19 @@ export function portKind(cfg: PortConfig): string {
 
 /**
  * HTTP/1.1 deadlines: the whole-request deadline is off (long uploads and streams are legitimate;
- * routes carry their own timeouts), but headers must arrive within `headersMs`. Node checks the
- * deadline every connectionsCheckingInterval (30 s by default), so that follows a short deadline.
+ * routes carry their own timeouts; a stalled body is IdleTimers' business), but headers must
+ * arrive within `headersMs`. Node checks the deadline every connectionsCheckingInterval (30 s by
+ * default), so that follows a short deadline. Also node:http's Host check is off: handler.ts
+ * badRequest() refuses HTTP/1.1 without Host itself, and with it the requests pipelined behind
+ * (node answers 400 but still serves those).
  */
-function headerDeadlines(headersMs: number): { requestTimeout: number; headersTimeout: number; connectionsCheckingInterval: number } {
-  return { requestTimeout: 0, headersTimeout: headersMs, connectionsCheckingInterval: Math.min(30_000, Math.max(10, Math.floor(headersMs / 4))) };
+function headerDeadlines(headersMs: number): { requestTimeout: number; headersTimeout: number; connectionsCheckingInterval: number; requireHostHeader: boolean } {
+  return {
+    requestTimeout: 0,
+    headersTimeout: headersMs,
+    connectionsCheckingInterval: Math.min(30_000, Math.max(10, Math.floor(headersMs / 4))),
+    requireHostHeader: false,
+  };
 }
 
 /**
