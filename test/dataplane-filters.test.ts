@@ -8,6 +8,7 @@ import { startEcho, type EchoBackend } from './support/echo-backend.ts';
 import { freePort, request } from './support/client.ts';
 import { backend, ir, listener, match, route, to } from './support/ir.ts';
 import { localServiceYaml } from './support/manifests.ts';
+import { MIRROR_MAX_IN_FLIGHT } from '../src/dataplane/filters/mirror.ts';
 import { cond, run, statusOf } from './translate-helpers.ts';
 
 let a: EchoBackend;
@@ -218,7 +219,13 @@ test('RequestMirror never changes or delays the response: slow, failing, refused
     return (s.address() as import('node:net').AddressInfo).port;
   };
   const slow = http.createServer((req, res) => { req.resume(); setTimeout(() => res.end('late'), 2000).unref(); });
-  const failing = http.createServer((req, res) => { req.resume(); res.statusCode = 500; res.end('mirror failed'); });
+  let failed = 0;
+  const failing = http.createServer((req, res) => {
+    if (req.url?.startsWith('/m-500/many')) failed++;
+    req.resume();
+    res.statusCode = 500;
+    res.end('mirror failed');
+  });
   const held: import('node:net').Socket[] = [];
   const deaf = net.createServer((sock) => { sock.pause(); held.push(sock); }); // accepts, never reads nor answers
   const [slowPort, failingPort, deafPort, refusedPort] = await Promise.all([listen(slow), listen(failing), listen(deaf), freePort()]);
@@ -252,6 +259,23 @@ test('RequestMirror never changes or delays the response: slow, failing, refused
       assert.equal(r.json().body.length, big.length, `${path}: the backend got the whole body`);
       assert.ok(Date.now() - started < 10_000, `${path}: answered after ${Date.now() - started} ms`);
     }
+    // A mirror that never answers does not collect sockets without bound (they would run out for
+    // everyone): copies in flight to it are capped, the rest dropped. A mirror that does answer,
+    // even 500, gets every copy: copies that ended no longer count.
+    const many = MIRROR_MAX_IN_FLIGHT + 50;
+    const burst = async (path: string) => {
+      for (let i = 0; i < many; i += 25) {
+        const batch = await Promise.all(Array.from({ length: Math.min(25, many - i) }, () => request(p, path, { host: 'h.test' })));
+        for (const r of batch) assert.equal(r.status, 200, path);
+      }
+    };
+    await burst('/m-deaf/many');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(held.length <= MIRROR_MAX_IN_FLIGHT + 3, `${held.length} connections held by the mirror that never answers`);
+    assert.ok(held.length >= MIRROR_MAX_IN_FLIGHT - 10, `${held.length}: copies went out up to the cap`);
+    await burst('/m-500/many');
+    for (let i = 0; i < 100 && failed < many; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(failed, many, 'every copy reached the mirror that answers 500');
   } finally {
     await own.close();
     for (const s of held) s.destroy();

@@ -1,7 +1,9 @@
 // RequestMirror: a copy of the (already filtered) request to each mirror backend, fire and
 // forget. Mirror answers and failures are dropped and never delay or change the real response:
 // a streamed body is teed, and a mirror that cannot keep up loses its copy, never slows the
-// request down.
+// request down. A mirror that stops answering must not pile up sockets either (that would hurt
+// every request, not one): copies in flight to one endpoint are capped, and each copy is
+// abandoned after a while.
 import { PassThrough, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { MirrorRuntime } from '../model.ts';
@@ -17,13 +19,49 @@ export interface ChosenMirror {
   copy?: PassThrough;
 }
 
-const IGNORE: Dispatcher.DispatchHandler = {
-  onRequestStart() {},
-  onResponseStart() {},
-  onResponseError() {},
-  onResponseData() {},
-  onResponseEnd() {},
-};
+/** Copies in flight to one mirror endpoint at most (like Envoy's default max_requests, lower); more are dropped. */
+export const MIRROR_MAX_IN_FLIGHT = 256;
+/** A mirror exchange still running after this long is aborted. */
+const MIRROR_TIMEOUT_MS = 30_000;
+
+/** Copies in flight by endpoint pool (pools outlive generations, so a reload does not reset it). */
+const inFlight = new WeakMap<Dispatcher, number>();
+
+/** Drops the mirror's answer; counts the copy in flight until it ends, fails or times out. */
+class MirrorExchange implements Dispatcher.DispatchHandler {
+  private readonly pool: Dispatcher;
+  private controller?: Dispatcher.DispatchController;
+  private readonly timer: NodeJS.Timeout;
+  private done = false;
+
+  constructor(pool: Dispatcher) {
+    this.pool = pool;
+    inFlight.set(pool, (inFlight.get(pool) ?? 0) + 1);
+    // Also a backstop: the count comes down even if undici never reports the end.
+    this.timer = setTimeout(() => {
+      this.controller?.abort(new Error('mirror timed out'));
+      this.finish();
+    }, MIRROR_TIMEOUT_MS);
+    this.timer.unref();
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.done) controller.abort(new Error('mirror timed out'));
+  }
+
+  onResponseStart(): void {}
+  onResponseData(): void {}
+  onResponseEnd(): void { this.finish(); }
+  onResponseError(): void { this.finish(); }
+
+  finish(): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    inFlight.set(this.pool, (inFlight.get(this.pool) ?? 1) - 1);
+  }
+}
 
 /** Applies each mirror's percentage once per request. */
 export function chooseMirrors(route: MirrorRuntime[], backend: MirrorRuntime[]): ChosenMirror[] {
@@ -70,10 +108,11 @@ export function sendMirrors(mirrors: ChosenMirror[], ex: Exchange): void {
   for (let i = 0; i < mirrors.length; i++) {
     const { mirror, copy } = mirrors[i];
     const ep = nextEndpoint(mirror.backend);
-    if (ep === undefined) {
+    if (ep === undefined || (inFlight.get(ep.pool) ?? 0) >= MIRROR_MAX_IN_FLIGHT) {
       copy?.destroy();
       continue;
     }
+    const exchange = new MirrorExchange(ep.pool);
     try {
       ep.pool.dispatch(
         {
@@ -83,10 +122,12 @@ export function sendMirrors(mirrors: ChosenMirror[], ex: Exchange): void {
           body: ex.body instanceof Buffer ? ex.body : copy ?? null,
           servername: mirror.backend.sni,
         } as Dispatcher.DispatchOptions,
-        IGNORE,
+        exchange,
       );
     } catch {
       // a mirror never affects the request
+      exchange.finish();
+      copy?.destroy();
     }
   }
 }
