@@ -43,6 +43,8 @@ export interface Runtime {
 /** Request headers never forwarded (hop-by-hop, RFC 9110 §7.6.1) and HTTP/2 pseudo-headers. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate', 'proxy-authorization', 'http2-settings', 'host']);
 const RESPONSE_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'trailer', 'te', 'proxy-authenticate']);
+/** A TE value listing `trailers` (RFC 9110 §10.1.4: a list of codings and `trailers`). */
+const TE_TRAILERS = /(?:^|,)[ \t]*trailers[ \t]*(?:,|$)/i;
 /** Response bodies up to this size are sent as a string joined to the head (see onResponseEnd). */
 const SMALL_BODY = 1024;
 /** Retry and ExternalAuth forwardBody buffer request bodies up to this size; larger ones are streamed, once. */
@@ -312,10 +314,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
       out[k] = src[k];
     }
     const conn = src.connection;
-    if (typeof conn === 'string' && conn !== 'keep-alive' && conn !== 'close') {
-      for (const t of conn.split(',')) delete out[t.trim().toLowerCase()];
-    }
-    if (src.te === 'trailers') out.te = 'trailers';
+    if (conn !== undefined && conn !== 'keep-alive' && conn !== 'close') dropConnectionNamed(out, conn);
+    // TE is hop-by-hop but `trailers` says the client takes trailers, which gRPC backends require.
+    const te = src.te;
+    if (typeof te === 'string' && (te === 'trailers' || TE_TRAILERS.test(te))) out.te = 'trailers';
     const ip = clientAddress(this.req);
     const xff = out['x-forwarded-for'];
     out['x-forwarded-for'] = xff === undefined ? ip : `${xff}, ${ip}`;
@@ -439,7 +441,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const client = this.upgradeSocket!;
     if (this.done) { upstream.destroy(); return; }
     const out: HeaderBag = {};
-    for (const k in headers) if (k !== 'connection' && k !== 'upgrade' && k !== 'keep-alive') out[k] = headers[k];
+    for (const k in headers) if (!RESPONSE_HOP.has(k)) out[k] = headers[k];
+    const conn = headers.connection;
+    if (conn !== undefined) dropConnectionNamed(out, conn);
     this.decorate(out);
     let head = `HTTP/1.1 ${statusCode} Switching Protocols\r\nconnection: Upgrade\r\nupgrade: ${headers.upgrade ?? 'websocket'}\r\n`;
     for (const k in out) {
@@ -471,6 +475,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     markUp(this.endpoint!.health);
     const out: HeaderBag = {};
     for (const k in headers) if (!RESPONSE_HOP.has(k)) out[k] = headers[k];
+    const conn = headers.connection;
+    if (conn !== undefined && conn !== 'keep-alive' && conn !== 'close') dropConnectionNamed(out, conn);
     const cl = headers['content-length'];
     this.bodyLeft = typeof cl === 'string' ? contentLength(cl) : -1;
     this.decorate(out);
@@ -815,6 +821,19 @@ function badRequest(req: IncomingMessage): number {
     if (name.length === 4 && (name === 'Host' || name.toLowerCase() === 'host') && ++hosts > 1) return 400;
   }
   return 0;
+}
+
+/**
+ * Removes the headers a Connection header names (RFC 9110 §7.6.1): they were meant for the hop
+ * that carried them. Headers Portico sets afterwards (X-Forwarded-*, Host) cannot be removed so.
+ */
+function dropConnectionNamed(out: HeaderBag, conn: string | string[]): void {
+  for (const line of typeof conn === 'string' ? [conn] : conn) {
+    for (const t of line.split(',')) {
+      const name = t.trim().toLowerCase();
+      if (name !== '') delete out[name];
+    }
+  }
 }
 
 function hasBody(req: Req): boolean {
