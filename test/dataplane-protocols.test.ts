@@ -225,3 +225,55 @@ test('large responses stream through intact to HTTP/1.1 and HTTP/2 clients', asy
     s.close();
   }
 });
+
+test('SNI on one HTTPS port with overlapping listeners: exact a.example.com, wildcard *.example.com, no hostname, each its own certificate', async () => {
+  const port = await freePort();
+  const [exactCert, wildCert, anyCert] = await Promise.all([
+    makeCert(ca, { dns: ['a.example.com'], cn: 'exact listener' }),
+    makeCert(ca, { dns: ['*.example.com'], cn: 'wildcard listener' }),
+    makeCert(ca, { dns: ['fallback.test'], cn: 'listener without hostname' }),
+  ]);
+  const local = await createDataPlane({ workers: 0, debugHeaders: true });
+  try {
+    // Listed least specific first: the choice must not depend on the order.
+    await local.apply(ir(1, [
+      listener('any', port, { '*': [route('r-any', match(), [to('a')])] }, {
+        protocol: 'HTTPS', tls: { mode: 'Terminate', certificates: [certificate(anyCert, 'any')] },
+      }),
+      listener('wild', port, { '*.example.com': [route('r-wild', match(), [to('a')])] }, {
+        protocol: 'HTTPS', hostname: '*.example.com', tls: { mode: 'Terminate', certificates: [certificate(wildCert, 'wild')] },
+      }),
+      listener('exact', port, { 'a.example.com': [route('r-exact', match(), [to('a')])] }, {
+        protocol: 'HTTPS', hostname: 'a.example.com', tls: { mode: 'Terminate', certificates: [certificate(exactCert, 'exact')] },
+      }),
+    ], [backend('a', a)]));
+    /** The certificate the handshake presents for `servername` (none: no SNI), and the route that answers. */
+    const handshake = (servername: string | undefined) => new Promise<{ cn: string; san: string; route: string }>((resolve, reject) => {
+      const req = https.request({
+        host: '127.0.0.1', port, path: '/', headers: { host: servername ?? 'fallback.test' }, ca: ca.certPem, agent: false,
+        ...(servername !== undefined ? { servername } : {}),
+        checkServerIdentity: () => undefined,
+      }, (res) => {
+        const cert = (res.socket as tls.TLSSocket).getPeerX509Certificate();
+        res.resume();
+        res.on('end', () => resolve({ cn: cert?.subject.match(/CN=([^\n]*)/)?.[1] ?? '', san: cert?.subjectAltName ?? '', route: String(res.headers['x-portico-route']) }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const cases: [string, string, string, string][] = [
+      ['a.example.com', 'exact listener', 'DNS:a.example.com', 'default/r-exact/0'],
+      ['b.example.com', 'wildcard listener', 'DNS:*.example.com', 'default/r-wild/0'],
+      ['deep.b.example.com', 'wildcard listener', 'DNS:*.example.com', 'default/r-wild/0'],
+      ['A.Example.COM', 'exact listener', 'DNS:a.example.com', 'default/r-exact/0'],
+      ['other.test', 'listener without hostname', 'DNS:fallback.test', 'default/r-any/0'],
+      ['example.com', 'listener without hostname', 'DNS:fallback.test', 'default/r-any/0'],
+    ];
+    for (const [sni, cn, san, routeLabel] of cases) {
+      const got = await handshake(sni);
+      assert.deepEqual(got, { cn, san, route: routeLabel }, `SNI ${sni}`);
+    }
+  } finally {
+    await local.close();
+  }
+});
