@@ -244,12 +244,24 @@ test('kubernetes provider: kinds served only at an older version are watched and
       await eventually(`${c.metadata.name} Established`, async () =>
         (await admin.request('GET', `${crdsPath}/${c.metadata.name}`)).status?.conditions?.some((x: any) => x.type === 'Established' && x.status === 'True'), 30_000);
     }
+    // Discovery follows Established a moment later: the provider is started once it lists all.
+    for (const c of installed) {
+      await eventually(`${c.spec.names.plural} in discovery`, async () =>
+        (await admin.request('GET', `/apis/${c.spec.group}/${c.spec.versions[0].name}`)).resources?.some((r: any) => r.name === c.spec.names.plural), 30_000);
+    }
     const group = await admin.request('GET', '/apis/gateway.networking.k8s.io');
     assert.equal(group.preferredVersion.version, 'v1', 'the preferred version does not serve TLSRoute');
 
     provider = new KubernetesProvider({ connection: own.conn, controllerName, backoffMaxMs: 1000, log: (l) => logs.push(l) });
     let latest: Snapshot | undefined;
-    provider.watch((s) => { latest = s; });
+    /** Snapshots without the TLSRoute once it was there (traffic it carries would stop). */
+    let tlsRouteSeen = false;
+    let tlsRouteVanished = 0;
+    provider.watch((s) => {
+      latest = s;
+      if (s.objects.get('TLSRoute')?.has('default/tls')) tlsRouteSeen = true;
+      else if (tlsRouteSeen) tlsRouteVanished++;
+    });
     await provider.reload();
     latest = provider.snapshot();
     const until = (what: string, pred: (s: Snapshot) => boolean, timeoutMs = 20_000) =>
@@ -315,6 +327,26 @@ test('kubernetes provider: kinds served only at an older version are watched and
     await writeFrom(changed);
     route = await admin.request('GET', `/apis/${GW}/v1alpha2/namespaces/${ns}/tlsroutes/tls`);
     assert.equal(accepted(ours(route, 'parents'))?.observedGeneration, 2, JSON.stringify(route.status));
+
+    // The CRD is upgraded to a bundle that serves TLSRoute as v1 and no longer as v1alpha2 (kept
+    // unserved: objects were stored at it). The watch on v1alpha2 ends with 404: the provider
+    // finds v1 at once (not at the next periodic rediscovery, 30 s by default) and the route
+    // never leaves the snapshot in between.
+    const tlsCrdPath = `${crdsPath}/tlsroutes.${GW}`;
+    const current = await admin.request('GET', tlsCrdPath);
+    const v1 = crd(own.crdDir, 'gateway.networking.k8s.io_tlsroutes.yaml').spec.versions.find((v: any) => v.name === 'v1');
+    current.spec.versions = [{ ...current.spec.versions[0], served: false, storage: false }, { ...v1, served: true, storage: true }];
+    await admin.request('PUT', tlsCrdPath, { body: current });
+    await until('TLSRoute watched as v1', (s) => versionOf('TLSRoute') === `${GW}/v1` && has(s, 'TLSRoute', `${ns}/tls`)?.apiVersion === `${GW}/v1`, 15_000);
+    assert.equal(tlsRouteVanished, 0, 'the TLSRoute stayed in every snapshot during the upgrade');
+    assert.ok(!latest.diagnostics.some((d) => d.where === 'kubernetes TLSRoute'), JSON.stringify(latest.diagnostics));
+    await admin.request('PATCH', `/apis/${GW}/v1/namespaces/${ns}/tlsroutes/tls`, {
+      body: { spec: { hostnames: ['tls.example.com'] } }, contentType: 'application/merge-patch+json',
+    });
+    const upgraded = await until('the TLSRoute at generation 3', (s) => has(s, 'TLSRoute', `${ns}/tls`)?.metadata.generation === 3);
+    await writeFrom(upgraded);
+    route = await admin.request('GET', `/apis/${GW}/v1/namespaces/${ns}/tlsroutes/tls`);
+    assert.equal(accepted(ours(route, 'parents'))?.observedGeneration, 3, JSON.stringify(route.status));
   } finally {
     await provider?.close();
     admin.close();

@@ -179,22 +179,67 @@ export class KubernetesProvider {
     for (const [kind, resource] of found.resources) {
       if (this.closed || this.informers.has(kind)) continue;
       if (this.missing.delete(kind)) this.log(`portico: kubernetes: ${kind} is now served (${resource.apiVersion}); watching it`);
-      const informer = new Informer(this.client, resource, {
-        onChange: () => this.schedule(),
-        onGone: (message) => {
-          this.informers.delete(kind);
-          this.missing.set(kind, message);
-          this.log(`portico: kubernetes: ${message}`);
-          this.schedule();
-        },
-        log: this.log,
-        watchTimeoutSeconds: this.options.watchTimeoutSeconds,
-        backoffMaxMs: this.options.backoffMaxMs,
-      });
-      this.informers.set(kind, informer);
-      informer.start();
+      this.informers.set(kind, this.startInformer(kind, resource));
     }
     return [...found.transient];
+  }
+
+  private startInformer(kind: SnapshotKind, resource: ResourceInfo): Informer {
+    const informer: Informer = new Informer(this.client, resource, {
+      onChange: () => this.schedule(),
+      onGone: (message) => void this.replaceGone(kind, informer, message),
+      log: this.log,
+      watchTimeoutSeconds: this.options.watchTimeoutSeconds,
+      backoffMaxMs: this.options.backoffMaxMs,
+    });
+    informer.start();
+    return informer;
+  }
+
+  /**
+   * The watched version of a kind is no longer served (404): its CRD was removed, or upgraded to
+   * a bundle that serves the kind at other versions only. Discovery is asked again at once (not
+   * at the next periodic rediscovery): when another version serves the kind, an informer for it
+   * takes over once it has listed, and until then the objects of the old one stay in the
+   * snapshot, so no route disappears (and stops carrying traffic) during a CRD upgrade.
+   * Otherwise the kind is empty and reported missing until it is served again.
+   */
+  private async replaceGone(kind: SnapshotKind, old: Informer, message: string): Promise<void> {
+    this.log(`portico: kubernetes: ${message}; looking for another served version`);
+    let next: ResourceInfo | undefined;
+    // Discovery lags a little behind the CRD change: while it still lists the version that just
+    // answered 404, ask again (for up to ~5 s). If it keeps listing it (a 404 while the API
+    // server was starting), that version is watched again.
+    for (let attempt = 0; attempt < 10 && !this.closed; attempt++) {
+      const found = await discover(this.client, [kind]);
+      const r = found.resources.get(kind);
+      if (!r && !found.transient.has(kind)) {
+        next = undefined; // not served at all: the CRD was removed
+        break;
+      }
+      next = r ?? next;
+      if (r && r.version !== old.resource.version) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    if (this.closed || this.informers.get(kind) !== old) return;
+    if (next) {
+      const informer = this.startInformer(kind, next);
+      // A list that keeps failing must not hold the old objects forever.
+      await Promise.race([informer.waitSynced(), new Promise((resolve) => setTimeout(resolve, 30_000).unref?.())]);
+      if (this.closed || this.informers.get(kind) !== old) {
+        await informer.stop();
+        return;
+      }
+      if (!informer.isGone) {
+        this.informers.set(kind, informer);
+        this.log(`portico: kubernetes: ${kind} is now watched as ${next.apiVersion}`);
+        this.schedule();
+        return;
+      }
+    }
+    this.informers.delete(kind);
+    this.missing.set(kind, message);
+    this.schedule();
   }
 
   /** Looks up kinds that were not served; informers started now join the next snapshot. */
@@ -323,7 +368,8 @@ export class KubernetesProvider {
 function versionOf(kind: SnapshotKind, obj: KubeObject): string {
   if (!CRD_GROUPS[kind] || obj.metadata.generation === undefined) return obj.metadata.resourceVersion ?? '';
   const m = obj.metadata;
-  return JSON.stringify([m.uid ?? '', m.generation, m.labels ?? {}, m.annotations ?? {}, m.deletionTimestamp ?? '']);
+  // apiVersion: after a CRD upgrade the kind may be watched at another version (replaceGone).
+  return JSON.stringify([obj.apiVersion, m.uid ?? '', m.generation, m.labels ?? {}, m.annotations ?? {}, m.deletionTimestamp ?? '']);
 }
 
 /** Only the given key of a map of annotations (undefined when absent). */

@@ -11,7 +11,11 @@ import type { ResourceInfo } from './discovery.ts';
 export interface InformerOptions {
   /** Called after every change of the cache (event, relist). Cheap: the provider debounces. */
   onChange: () => void;
-  /** Called once when the resource is no longer served (404). The informer has stopped. */
+  /**
+   * Called once when the resource is no longer served (404). The informer has stopped; its cache
+   * is left as it was, for the owner to drop or to keep until another version's informer has
+   * listed. Without this option the cache is emptied.
+   */
   onGone?: (message: string) => void;
   log?: (message: string) => void;
   /** Server-side watch timeout; a new watch starts from the last resourceVersion after it. */
@@ -58,6 +62,7 @@ export class Informer<R extends InformerResource = ResourceInfo> {
   private abort = new AbortController();
   private running: Promise<void> | undefined;
   private stopped = false;
+  private goneFlag = false;
 
   constructor(client: KubeClient, resource: R, options: InformerOptions) {
     this.client = client;
@@ -67,6 +72,11 @@ export class Informer<R extends InformerResource = ResourceInfo> {
 
   get synced(): boolean {
     return this.syncedFlag;
+  }
+
+  /** Whether the resource turned out not to be served (404); the informer has stopped. */
+  get isGone(): boolean {
+    return this.goneFlag;
   }
 
   start(): void {
@@ -220,13 +230,14 @@ export class Informer<R extends InformerResource = ResourceInfo> {
 
   private gone(message: string): void {
     this.stopped = true;
+    this.goneFlag = true;
     this.lastError = message;
+    this.releaseWaiters();
+    if (this.options.onGone) return this.options.onGone(message);
     if (this.cache.size > 0) {
       this.cache.clear();
       this.options.onChange();
     }
-    this.releaseWaiters();
-    this.options.onGone?.(message);
   }
 
   private releaseWaiters(): void {
