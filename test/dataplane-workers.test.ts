@@ -2,7 +2,7 @@
 // generation, apply() resolves when all run it, and a dead worker is replaced with the live config.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { createDataPlane, type DataPlane } from '../src/dataplane/index.ts';
 import { startEcho, type EchoBackend } from './support/echo-backend.ts';
 import { freePort, request } from './support/client.ts';
@@ -54,14 +54,14 @@ test('a worker that dies is replaced and gets the live generation', async () => 
   assert.deepEqual(new Set(names), new Set(['a']));
 });
 
-const liveWorkers = () => Object.values(cluster.workers ?? {}).filter((w) => w !== undefined && !w.isDead());
+const liveWorkers = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
 
 /** Which backend each of `n` requests over fresh connections reached (connections are spread over the workers). */
 const names = (n: number) => Promise.all(Array.from({ length: n }, () => request(port, '/', { host: 'x' }).then((r) => r.json().name)));
 
 test('a worker killed during apply(): apply() resolves once its replacement runs the generation too', async () => {
   await dp.apply(gen(6)); // backend b
-  const victim = liveWorkers()[0]!;
+  const victim = liveWorkers()[0];
   const applying = dp.apply(gen(7)); // backend a
   victim.process.kill('SIGKILL'); // before it could have answered: it dies with the apply in flight
   const res = await applying;
@@ -83,7 +83,7 @@ test('a worker that fails to apply a generation is sent it again; apply() resolv
   // Put one worker out of step, as a lost message would: an apply naming a part it never held
   // fails there and it forgets every part (worker.ts). The next generation, sent to it as
   // references to those parts, then fails in that worker only.
-  const odd = liveWorkers()[0]!;
+  const odd = liveWorkers()[0];
   const answered = new Promise<{ error?: string }>((resolve) => {
     const on = (m: { type: string; id: number; error?: string }) => {
       if (m.type === 'portico:applied' && m.id === -1) { odd.off('message', on); resolve(m); }
@@ -97,4 +97,22 @@ test('a worker that fails to apply a generation is sent it again; apply() resolv
   assert.match(await dp.metrics(), /portico_config_generation 9\n/);
   // Before the fix, the failing worker kept serving generation 8 (backend a) for its share.
   assert.deepEqual(new Set(await names(24)), new Set(['b']));
+});
+
+test('workers that keep dying while a generation is applied reject apply() instead of hanging; replacements come back', { timeout: 60_000 }, async () => {
+  const killer = (w: Worker) => { w.process.kill('SIGKILL'); };
+  cluster.on('fork', killer); // every replacement dies at once
+  try {
+    const applying = dp.apply(gen(11));
+    for (const w of liveWorkers()) w.process.kill('SIGKILL');
+    await assert.rejects(applying, /keep dying/);
+  } finally {
+    cluster.off('fork', killer);
+  }
+  // Replacements are forked again (more slowly after a crash loop) and brought to the generation.
+  const res = await dp.apply(gen(12));
+  assert.equal(res.generation, 12);
+  assert.equal(liveWorkers().length, 2);
+  assert.match(await dp.metrics(), /portico_config_generation 12\n/);
+  assert.deepEqual(new Set(await names(16)), new Set(['b']));
 });

@@ -26,6 +26,10 @@ export type FromWorker =
  * replacements of workers that died. A worker failing twice, or all failing at once, rejects.
  */
 const MAX_APPLY_ROUNDS = 5;
+/** A worker that exits sooner than this after it started counts as crash-looping. */
+const SHORT_LIFE_MS = 5_000;
+/** Delay before replacing a crash-looping worker: doubles from the first to the last. */
+const RESPAWN_BACKOFF_MS = [0, 100, 2_000] as const;
 
 /** One message sent to some workers, waiting for each one's answer (or its exit). */
 interface Pending {
@@ -56,6 +60,9 @@ export async function createWorkerPool(options: DataPlaneOptions, count: number)
   let lastIR: IR | undefined;
   let closing = false;
   let queue: Promise<unknown> = Promise.resolve();
+  /** Workers that exited so far, and the current delay before replacing the next one. */
+  let deaths = 0;
+  let backoff: number = RESPAWN_BACKOFF_MS[0];
   const encoder = new WireEncoder();
   /** The configuration parts each worker holds (see ir-wire.ts), by worker id. */
   const holdings = new Map<number, Set<number>>();
@@ -103,6 +110,7 @@ export async function createWorkerPool(options: DataPlaneOptions, count: number)
 
   const spawn = (): Promise<Worker> => new Promise((resolve) => {
     const w = cluster.fork();
+    const born = Date.now();
     alive.add(w);
     w.on('error', () => {}); // a message to a worker that just died: its exit handles it
     w.on('message', (m: FromWorker) => {
@@ -110,6 +118,11 @@ export async function createWorkerPool(options: DataPlaneOptions, count: number)
       else onMessage(w, m);
     });
     w.on('exit', () => {
+      deaths++;
+      // Workers dying right after they started (a generation that crashes them, a broken
+      // machine) are replaced more and more slowly rather than forked in a tight loop.
+      backoff = Date.now() - born >= SHORT_LIFE_MS ? RESPAWN_BACKOFF_MS[0]
+        : Math.min(RESPAWN_BACKOFF_MS[2], Math.max(RESPAWN_BACKOFF_MS[1], backoff * 2));
       alive.delete(w);
       workers.delete(w.id);
       holdings.delete(w.id);
@@ -118,26 +131,35 @@ export async function createWorkerPool(options: DataPlaneOptions, count: number)
       // apply waits for it too.
       if (!closing) replace();
       for (const [id, p] of pending) { p.waiting.delete(w.id); settle(p, id); }
+      resolve(w); // died before it was ready: whoever waits for it sees it dead
     });
   });
 
   /** Starts a worker and brings it to the latest generation before it counts as current. */
   const replace = () => {
-    const started: Promise<void> = spawn().then(async (nw) => {
+    const delay = backoff;
+    const started: Promise<void> = new Promise((r) => setTimeout(r, delay).unref()).then(() => {
+      if (closing) return undefined;
+      return spawn();
+    }).then(async (nw) => {
+      if (nw === undefined || nw.isDead()) return; // died already: its exit started another replacement
       if (lastIR !== undefined) await send([nw], (id) => applyMessage(nw, id, lastIR!), lastIR);
-      if (nw.isDead()) return; // died already: its exit started another replacement
+      if (nw.isDead()) return;
       workers.set(nw.id, nw);
     }).finally(() => starting.delete(started));
     starting.add(started);
   };
 
-  for (const w of await Promise.all(Array.from({ length: count }, spawn))) workers.set(w.id, w);
+  for (const w of await Promise.all(Array.from({ length: count }, spawn))) if (!w.isDead()) workers.set(w.id, w);
 
   const applyNow = async (ir: IR): Promise<ApplyResult> => {
     lastIR = ir;
     const failures = new Map<number, number>();
+    const deathsBefore = deaths;
+    const dying = () => deaths - deathsBefore > 2 * count;
     for (let round = 1; ; round++) {
-      while (starting.size > 0) await Promise.all(starting);
+      while (starting.size > 0 && !dying()) await Promise.all(starting);
+      if (dying()) throw new Error(`generation ${ir.generation}: workers keep dying while it is applied`);
       const behind = [...workers.values()].filter((w) => runs.get(w.id)?.ir !== ir);
       if (behind.length === 0) break;
       if (round > MAX_APPLY_ROUNDS) throw new Error(`generation ${ir.generation}: workers kept failing or dying while it was applied`);
