@@ -109,8 +109,11 @@ test('portico run --kubernetes, two replicas, default lease: both serve; the sur
     if (!leader) return fail(`no replica logged that it leads as ${holder}`);
     const survivor = replicas.find((r) => r !== leader)!;
     assert.doesNotMatch(survivor.output, /is now the leader/, 'the other replica follows');
-    const gw = await admin.request('GET', `${GW}/namespaces/${ns}/gateways/gw`);
-    assert.deepEqual(gw.status.addresses, [{ type: 'IPAddress', value: leader.address }], 'status written by the leader (its own pool address)');
+    // Status is the leader's: the Gateway's address is the one of its own pool.
+    await eventually('the Gateway status from the leader', async () => {
+      const o = await admin.request('GET', `${GW}/namespaces/${ns}/gateways/gw`);
+      return o.status?.addresses?.[0]?.value === leader.address;
+    }, 10_000).catch((e) => fail(e.message));
 
     // The leader dies without releasing anything; the route changes right after.
     leader.child.kill('SIGKILL');
