@@ -114,6 +114,12 @@ test('portico run --kubernetes, two replicas, default lease: both serve; the sur
       const o = await admin.request('GET', `${GW}/namespaces/${ns}/gateways/gw`);
       return o.status?.addresses?.[0]?.value === leader.address;
     }, 10_000).catch((e) => fail(e.message));
+    // ... and the follower writes none: were it writing its own address, the two would flap.
+    for (const until = Date.now() + 2_000; Date.now() < until;) {
+      const o = await admin.request('GET', `${GW}/namespaces/${ns}/gateways/gw`);
+      assert.deepEqual(o.status.addresses, [{ type: 'IPAddress', value: leader.address }], 'only the leader writes status');
+      await new Promise((r) => setTimeout(r, 200));
+    }
 
     // The leader dies without releasing anything; the route changes right after.
     leader.child.kill('SIGKILL');
