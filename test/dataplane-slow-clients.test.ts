@@ -3,14 +3,16 @@
 // backend; a client that sends its headers in time is served on the same listener. A client that
 // sends its headers and then stalls its body is answered 408 after the client body timeout
 // (clientBodyTimeoutMs), over HTTP and HTTPS, and the backend never gets a complete request; a
-// body that keeps moving, however slowly, is not cut.
+// body that keeps moving, however slowly, is not cut. An HTTP/2 connection with no stream open that
+// says nothing for the header deadline gets a GOAWAY; one whose stream waits longer is not cut.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
+import http2 from 'node:http2';
 import { createDataPlane, type DataPlane } from '../src/dataplane/index.ts';
 import { startEcho, type EchoBackend } from './support/echo-backend.ts';
-import { freePort, request } from './support/client.ts';
+import { freePort, h2request, request } from './support/client.ts';
 import { backend, certificate, ir, listener, match, route, to } from './support/ir.ts';
 import { makeCA, makeCert, type CA } from './support/tls-certs.ts';
 
@@ -122,4 +124,20 @@ test('a body that keeps moving, slower in all than the body timeout, is served',
   assert.ok(r.ms > BODY_DEADLINE_MS, `took ${r.ms} ms`);
   assert.match(r.answer, /^HTTP\/1\.1 200 /, r.answer.slice(0, 60));
   assert.deepEqual(await seenSince(from), ['/trickled-body']);
+});
+
+test('HTTP/2: a connection with no stream open that says nothing is closed at the header deadline; a stream waiting on the backend is not cut', async () => {
+  const t0 = Date.now();
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => undefined);
+  const closed = new Promise<number>((resolve) => session.once('close', () => resolve(Date.now() - t0)));
+  // A request that outlives the deadline several times over: the session has a stream open.
+  const r = await h2request(session, `/h2-slow?delay=${3 * DEADLINE_MS}`, { host: 'slow.example' });
+  assert.equal(r.status, 200);
+  assert.equal(session.closed || session.destroyed, false, 'the session survived its slow stream');
+  const afterRequest = Date.now() - t0;
+  const ms = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(-1), 5_000))]);
+  session.destroy();
+  assert.ok(ms > 0, 'an idle HTTP/2 connection is closed');
+  assert.ok(ms - afterRequest >= DEADLINE_MS / 2, `closed ${ms - afterRequest} ms after its last stream`);
 });

@@ -49,7 +49,7 @@ export class PortServer implements PortState {
     this.kind = portKind(cfg);
     this.shared = cfg.sharedWithTls === true;
     this.rt = rt;
-    this.idle = new IdleTimers(rt.clientBodyTimeoutMs);
+    this.idle = new IdleTimers(rt.clientBodyTimeoutMs, rt.clientHeaderTimeoutMs);
     const onRequest = (req: any, res: any) => handleRequest(this, rt, req, res);
     const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(this, rt, req, socket, head);
     if (cfg.protocol === 'HTTPS') {
@@ -212,6 +212,7 @@ export class PortServer implements PortState {
 
   private track(s: http2.ServerHttp2Session): void {
     this.sessions.add(s);
+    this.idle.watchSession(s);
     s.once('close', () => this.sessions.delete(s));
     s.on('error', () => {});
   }
@@ -298,6 +299,19 @@ const kIdleRead = Symbol('idleRead');
 const kBodyRead = Symbol('bodyRead');
 const kBodySince = Symbol('bodySince');
 
+type IdleSession = http2.ServerHttp2Session & { [kBodyRead]: number; [kBodySince]: number };
+
+/** node:http2's private per-session state, whose `streams` map holds the open streams (see streamsOf). */
+let kSessionState: symbol | null | undefined;
+
+/** Open streams of an HTTP/2 session, or -1 when node's internals are not as expected. */
+function streamsOf(s: http2.ServerHttp2Session): number {
+  if (kSessionState === undefined) kSessionState = Object.getOwnPropertySymbols(s).find((k) => k.description === 'state') ?? null;
+  const streams = kSessionState === null ? undefined : (s as unknown as Record<symbol, { streams?: { size?: unknown } } | undefined>)[kSessionState]?.streams;
+  // Not `instanceof Map`: node's internals use their own (primordial) Map.
+  return typeof streams?.size === 'number' ? streams.size : -1;
+}
+
 type IdleSocket = net.Socket & {
   [kIdleAt]: number; [kIdleMs]: number; [kIdleRead]: number;
   /** bytesRead when the request body was last seen to move, and since when (0: not watching). */
@@ -330,14 +344,19 @@ class IdleTimers {
   private readonly sockets = new Set<IdleSocket>();
   /** Sockets watched for stalled bodies only (TLS: their keep-alive timers stay node's own). */
   private readonly bodyOnly = new Set<IdleSocket>();
+  /** HTTP/2 sessions, closed when they have no stream open and say nothing for sessionIdleMs. */
+  private readonly sessions = new Set<IdleSession>();
   private timer: NodeJS.Timeout | undefined;
   private readonly bodyMs: number;
+  private readonly sessionIdleMs: number;
   private readonly sweepMs: number;
 
-  constructor(bodyMs: number) {
+  constructor(bodyMs: number, sessionIdleMs: number) {
     this.bodyMs = bodyMs;
-    // A short body timeout (tests) is checked often enough to be kept within a quarter of it.
-    this.sweepMs = bodyMs > 0 ? Math.min(IDLE_SWEEP_MS, Math.max(50, Math.floor(bodyMs / 4))) : IDLE_SWEEP_MS;
+    this.sessionIdleMs = sessionIdleMs;
+    // A short timeout (tests) is checked often enough to be kept within a quarter of it.
+    const shortest = Math.min(bodyMs > 0 ? bodyMs : Infinity, sessionIdleMs > 0 ? sessionIdleMs : Infinity);
+    this.sweepMs = Math.min(IDLE_SWEEP_MS, Math.max(50, Math.floor(shortest / 4)));
   }
 
   track(sock: net.Socket): void {
@@ -360,6 +379,22 @@ class IdleTimers {
     s[kBodySince] = 0;
     this.bodyOnly.add(s);
     s.once('close', () => this.bodyOnly.delete(s));
+    this.start();
+  }
+
+  /**
+   * An HTTP/2 connection with no stream open is waiting for the client's next request, as an
+   * idle HTTP/1.1 keep-alive connection is, which node:http closes; node:http2 never closes one.
+   * A session without open streams whose socket reads nothing (frames, PINGs included) for the
+   * client header deadline gets a GOAWAY (session.close()), like a new connection that never
+   * speaks. Long-lived streams (gRPC) are untouched: only sessions with no stream open count.
+   */
+  watchSession(session: http2.ServerHttp2Session): void {
+    if (this.sessionIdleMs <= 0) return;
+    const s = session as IdleSession;
+    s[kBodySince] = 0;
+    this.sessions.add(s);
+    s.once('close', () => this.sessions.delete(s));
     this.start();
   }
 
@@ -386,6 +421,23 @@ class IdleTimers {
       s.emit('timeout');
     }
     if (bodyMs > 0) for (const s of this.bodyOnly) this.bodyStalled(s, now);
+    for (const s of this.sessions) this.sessionIdle(s, now);
+  }
+
+  private sessionIdle(s: IdleSession, now: number): void {
+    if (s.closed || s.destroyed || streamsOf(s) !== 0) {
+      s[kBodySince] = 0;
+      return;
+    }
+    const read = s.socket?.bytesRead ?? 0;
+    if (s[kBodySince] === 0 || read !== s[kBodyRead]) {
+      s[kBodyRead] = read;
+      s[kBodySince] = now;
+      return;
+    }
+    if (now - s[kBodySince] < this.sessionIdleMs) return;
+    s[kBodySince] = 0;
+    s.close();
   }
 
   /** True (and the client cut) when the socket's request body has not moved for bodyMs. */
