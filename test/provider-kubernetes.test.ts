@@ -439,8 +439,13 @@ test('kubernetes provider: API errors are explained, never fatal', async (t) => 
   const provider = new KubernetesProvider({ connection: { ...conn, cert: undefined, key: undefined }, log: (l) => logs.push(l), backoffMaxMs: 500 });
   try {
     const started = provider.reload();
-    await eventually('a refused list to be logged', () => logs.some((l) => /(401|403)/.test(l)), 10_000);
-    const informer = (provider as any).informers.get('Namespace');
+    // The CRD list is refused (and logged) before discovery has started the informers: wait for
+    // the Namespace informer itself to have been refused.
+    const informer = await eventually('the Namespace list to be refused', () => {
+      const i = (provider as any).informers.get('Namespace');
+      return i?.stats.errors > 0 && i;
+    }, 10_000);
+    assert.ok(logs.some((l) => /(401|403)/.test(l)), 'the refusal is logged');
     const errors = informer.stats.errors;
     await eventually('retries', () => informer.stats.errors > errors + 1, 10_000);
     void started.catch(() => {});
