@@ -132,8 +132,8 @@ test('kubernetes provider: create, update and delete of every kind reach the sna
     await until('every object deleted', (s) => objects.every(([kind, , o]) => !get(s, kind, keyOf(kind, o))));
 
     // Namespaces come and go after the start too (allowedRoutes selectors read their labels).
-    // A ConfigMap with a finalizer of ours holds the namespace in Terminating, so that state is
-    // seen for sure before the namespace controller (kube-controller-manager) removes it.
+    // A ConfigMap with a finalizer of ours holds the namespace in Terminating until the snapshot
+    // has shown that state; then the namespace controller (kube-controller-manager) removes both.
     const ns2 = uniq('pk-late');
     env.cleanup.push(() => remove(env.admin, `/api/v1/namespaces/${ns2}`));
     const heldPath = `/api/v1/namespaces/${ns2}/configmaps/held`;
