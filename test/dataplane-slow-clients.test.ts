@@ -3,8 +3,9 @@
 // backend; a client that sends its headers in time is served on the same listener. A client that
 // sends its headers and then stalls its body is answered 408 after the client body timeout
 // (clientBodyTimeoutMs), over HTTP and HTTPS, and the backend never gets a complete request; a
-// body that keeps moving, however slowly, is not cut. An HTTP/2 connection with no stream open that
-// says nothing for the header deadline gets a GOAWAY; one whose stream waits longer is not cut.
+// body that keeps moving, however slowly, is not cut. HTTP/2: a stream whose body stalls is answered
+// 408 the same way; a connection with no stream open that says nothing for the header deadline
+// gets a GOAWAY; one whose stream waits longer on the backend is not cut.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -140,4 +141,32 @@ test('HTTP/2: a connection with no stream open that says nothing is closed at th
   session.destroy();
   assert.ok(ms > 0, 'an idle HTTP/2 connection is closed');
   assert.ok(ms - afterRequest >= DEADLINE_MS / 2, `closed ${ms - afterRequest} ms after its last stream`);
+});
+
+test('HTTP/2: a stream whose body stalls is answered 408, the backend never gets a complete request; the session lives on', async () => {
+  const from = (await echo.log()).length;
+  const t0 = Date.now();
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => undefined);
+  try {
+    const st = session.request({ ':path': '/h2-stalled', ':method': 'POST', ':authority': 'slow.example' });
+    st.on('error', () => undefined);
+    st.write('first bytes;');
+    const status = await new Promise<number>((resolve) => {
+      st.once('response', (h) => resolve(Number(h[':status'])));
+      st.once('close', () => resolve(0));
+      setTimeout(() => resolve(-1), 5_000); // nothing cut it: fail rather than hang
+    });
+    const ms = Date.now() - t0;
+    assert.equal(status, 408);
+    assert.ok(ms >= BODY_DEADLINE_MS && ms < 10 * BODY_DEADLINE_MS, `answered after ${ms} ms`);
+    st.resume();
+    await new Promise<void>((resolve) => { if (st.closed) resolve(); else st.once('close', () => resolve()); });
+    // the connection itself still serves requests
+    assert.equal((await h2request(session, '/h2-after', { host: 'slow.example' })).status, 200);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(await seenSince(from), ['/h2-after']);
+  } finally {
+    session.destroy();
+  }
 });

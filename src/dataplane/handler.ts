@@ -4,7 +4,7 @@
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { PassThrough, type Duplex, type Readable } from 'node:stream';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { constants as http2Constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { normalizeHost } from './router/hosts.ts';
@@ -100,6 +100,24 @@ export function clientBodyTimeout(socket: Socket): void {
   if (res == null || res.headersSent) return void socket.destroy();
   // Answer, then close: the rest of the body will never be read.
   res.shouldKeepAlive = false;
+  answerBodyTimeout(res);
+}
+
+/** The same for one HTTP/2 stream (listeners/server.ts decides when): 408, or a reset once answered. */
+export function streamBodyTimeout(res: Http2ServerResponse): void {
+  if (res.headersSent) {
+    const ex = (res as any)[kExchange] as Exchange | undefined;
+    if (ex !== undefined && !ex.done) {
+      ex.finish(408);
+      abortUpstream(ex);
+    }
+    res.stream.close(http2Constants.NGHTTP2_CANCEL);
+    return;
+  }
+  answerBodyTimeout(res as unknown as ServerResponse);
+}
+
+function answerBodyTimeout(res: ServerResponse): void {
   const ex = (res as any)[kExchange] as Exchange | undefined;
   if (ex !== undefined && !ex.done) {
     ex.local(408);

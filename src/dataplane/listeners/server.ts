@@ -8,7 +8,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { clientBodyTimeout, handleRequest, handleUpgrade, type PortState, type Runtime } from '../handler.ts';
+import { clientBodyTimeout, streamBodyTimeout, handleRequest, handleUpgrade, type PortState, type Runtime } from '../handler.ts';
 import type { PortConfig } from '../model.ts';
 import { VersionDispatch, type VersionRange } from './tls-versions.ts';
 
@@ -299,17 +299,37 @@ const kIdleRead = Symbol('idleRead');
 const kBodyRead = Symbol('bodyRead');
 const kBodySince = Symbol('bodySince');
 
-type IdleSession = http2.ServerHttp2Session & { [kBodyRead]: number; [kBodySince]: number };
+/**
+ * An HTTP/2 session as the sweep sees it: bytes read and written when it was last seen to move
+ * and since when (kBodyRead, kIdleRead, kBodySince), and since when it has had no stream open
+ * (kIdleAt, 0: it has some).
+ */
+type IdleSession = http2.ServerHttp2Session & { [kBodyRead]: number; [kIdleRead]: number; [kBodySince]: number; [kIdleAt]: number };
+type OpenStreams = { size: number; values(): Iterable<http2.ServerHttp2Stream> };
 
-/** node:http2's private per-session state, whose `streams` map holds the open streams (see streamsOf). */
+/** node:http2's private per-session state (its `streams` map holds the open streams) and a stream's compat response. */
 let kSessionState: symbol | null | undefined;
+let kStreamResponse: symbol | null | undefined;
 
-/** Open streams of an HTTP/2 session, or -1 when node's internals are not as expected. */
-function streamsOf(s: http2.ServerHttp2Session): number {
+/** Open streams of an HTTP/2 session, undefined when node's internals are not as expected. */
+function streamsOf(s: http2.ServerHttp2Session): OpenStreams | undefined {
   if (kSessionState === undefined) kSessionState = Object.getOwnPropertySymbols(s).find((k) => k.description === 'state') ?? null;
-  const streams = kSessionState === null ? undefined : (s as unknown as Record<symbol, { streams?: { size?: unknown } } | undefined>)[kSessionState]?.streams;
+  const streams = kSessionState === null ? undefined : (s as unknown as Record<symbol, { streams?: OpenStreams } | undefined>)[kSessionState]?.streams;
   // Not `instanceof Map`: node's internals use their own (primordial) Map.
-  return typeof streams?.size === 'number' ? streams.size : -1;
+  return typeof streams?.size === 'number' && typeof streams.values === 'function' ? streams : undefined;
+}
+
+/** The compat-layer response of a stream (what handler.ts answers on), if node made one. */
+function responseOf(stream: http2.ServerHttp2Stream): http2.Http2ServerResponse | undefined {
+  if (kStreamResponse === undefined) kStreamResponse = Object.getOwnPropertySymbols(stream).find((k) => k.description === 'response') ?? null;
+  return kStreamResponse === null ? undefined : (stream as unknown as Record<symbol, http2.Http2ServerResponse | undefined>)[kStreamResponse];
+}
+
+/** A stream whose request body the client has not finished, and not because we stopped reading it. */
+function bodyPending(stream: http2.ServerHttp2Stream): boolean {
+  if (stream.destroyed || stream.readableLength > 0 || stream.isPaused()) return false;
+  const state = stream.state as { remoteClose?: number } | undefined;
+  return state !== undefined && state.remoteClose === 0;
 }
 
 type IdleSocket = net.Socket & {
@@ -344,7 +364,7 @@ class IdleTimers {
   private readonly sockets = new Set<IdleSocket>();
   /** Sockets watched for stalled bodies only (TLS: their keep-alive timers stay node's own). */
   private readonly bodyOnly = new Set<IdleSocket>();
-  /** HTTP/2 sessions, closed when they have no stream open and say nothing for sessionIdleMs. */
+  /** HTTP/2 sessions: closed when idle, streams cut when their bodies stall (see watchSession). */
   private readonly sessions = new Set<IdleSession>();
   private timer: NodeJS.Timeout | undefined;
   private readonly bodyMs: number;
@@ -387,12 +407,20 @@ class IdleTimers {
    * idle HTTP/1.1 keep-alive connection is, which node:http closes; node:http2 never closes one.
    * A session without open streams whose socket reads nothing (frames, PINGs included) for the
    * client header deadline gets a GOAWAY (session.close()), like a new connection that never
-   * speaks. Long-lived streams (gRPC) are untouched: only sessions with no stream open count.
+   * speaks.
+   *
+   * Stalled request bodies: when nothing at all has moved on the session, in either direction,
+   * for clientBodyTimeoutMs, each stream whose request body the client has not finished (and
+   * that we are not holding back) is answered 408 (reset if its response started) and its
+   * upstream request aborted. Session-wide rather than per stream (node counts no bytes per
+   * stream): one busy stream shields the others. Both directions count so that a gRPC stream
+   * the server is still sending on is left alone (as Envoy's stream idle timeout).
    */
   watchSession(session: http2.ServerHttp2Session): void {
-    if (this.sessionIdleMs <= 0) return;
+    if (this.sessionIdleMs <= 0 && this.bodyMs <= 0) return;
     const s = session as IdleSession;
     s[kBodySince] = 0;
+    s[kIdleAt] = 0;
     this.sessions.add(s);
     s.once('close', () => this.sessions.delete(s));
     this.start();
@@ -425,19 +453,33 @@ class IdleTimers {
   }
 
   private sessionIdle(s: IdleSession, now: number): void {
-    if (s.closed || s.destroyed || streamsOf(s) !== 0) {
-      s[kBodySince] = 0;
-      return;
-    }
-    const read = s.socket?.bytesRead ?? 0;
-    if (s[kBodySince] === 0 || read !== s[kBodyRead]) {
+    if (s.closed || s.destroyed) return;
+    const streams = streamsOf(s);
+    if (streams === undefined) return;
+    const sock = s.socket as net.Socket | undefined;
+    const read = sock?.bytesRead ?? 0;
+    const written = sock?.bytesWritten ?? 0;
+    if (streams.size > 0) s[kIdleAt] = 0;
+    else if (s[kIdleAt] === 0) s[kIdleAt] = now;
+    if (s[kBodySince] === 0 || read !== s[kBodyRead] || written !== s[kIdleRead]) {
       s[kBodyRead] = read;
+      s[kIdleRead] = written;
       s[kBodySince] = now;
       return;
     }
-    if (now - s[kBodySince] < this.sessionIdleMs) return;
+    if (streams.size === 0) {
+      // Idle since the later of its last stream and its last byte read.
+      if (this.sessionIdleMs > 0 && now - Math.max(s[kIdleAt], s[kBodySince]) >= this.sessionIdleMs) s.close();
+      return;
+    }
+    if (this.bodyMs <= 0 || now - s[kBodySince] < this.bodyMs) return;
+    for (const stream of [...streams.values()]) {
+      if (!bodyPending(stream)) continue;
+      const res = responseOf(stream);
+      if (res !== undefined) streamBodyTimeout(res);
+      else stream.close(http2.constants.NGHTTP2_CANCEL);
+    }
     s[kBodySince] = 0;
-    s.close();
   }
 
   /** True (and the client cut) when the socket's request body has not moved for bodyMs. */
