@@ -468,7 +468,7 @@ class IdleTimers {
       return;
     }
     if (streams.size === 0) {
-      // Idle since the later of its last stream and its last byte read.
+      // Idle since the later of its last stream and its last byte either way.
       if (this.sessionIdleMs > 0 && now - Math.max(s[kIdleAt], s[kBodySince]) >= this.sessionIdleMs) s.close();
       return;
     }
