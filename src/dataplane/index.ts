@@ -27,6 +27,12 @@ export interface DataPlaneOptions {
    * closed and the upstream request aborted. 0 turns it off. Default 60 000 ms.
    */
   clientBodyTimeoutMs?: number;
+  /**
+   * How long a worker process may take to answer an apply (or a metrics request) before it is
+   * taken for stuck, killed and replaced: one hung worker must not hold back every generation
+   * after it. Default 30 000 ms.
+   */
+  workerAnswerTimeoutMs?: number;
 }
 
 export interface ApplyResult {

@@ -30,6 +30,8 @@ const MAX_APPLY_ROUNDS = 5;
 const SHORT_LIFE_MS = 5_000;
 /** Delay before replacing a crash-looping worker: doubles from the first to the last. */
 const RESPAWN_BACKOFF_MS = [0, 100, 2_000] as const;
+/** Default of DataPlaneOptions.workerAnswerTimeoutMs. */
+const ANSWER_TIMEOUT_MS = 30_000;
 
 /** One message sent to some workers, waiting for each one's answer (or its exit). */
 interface Pending {
@@ -78,11 +80,19 @@ export async function createWorkerPool(options: DataPlaneOptions, count: number)
     p.done();
   };
 
-  /** Sends one message to each of `targets`; resolves when each answered or exited. */
+  /**
+   * Sends one message to each of `targets`; resolves when each answered or exited. A worker that
+   * has not answered in time is stuck (a stopped process, a busy loop): it is killed, its exit
+   * counts as its answer and starts its replacement.
+   */
   const send = (targets: Worker[], make: (id: number, w: Worker) => ToWorker, ir?: IR): Promise<Pending> => {
     const id = nextId++;
     return new Promise((resolve) => {
-      const p: Pending = { waiting: new Set(targets.map((w) => w.id)), ir, results: new Map(), errors: new Map(), texts: [], done: () => resolve(p) };
+      const stuck = setTimeout(() => {
+        for (const w of targets) if (p.waiting.has(w.id)) w.process.kill('SIGKILL');
+      }, options.workerAnswerTimeoutMs ?? ANSWER_TIMEOUT_MS);
+      stuck.unref();
+      const p: Pending = { waiting: new Set(targets.map((w) => w.id)), ir, results: new Map(), errors: new Map(), texts: [], done: () => { clearTimeout(stuck); resolve(p); } };
       pending.set(id, p);
       for (const w of targets) w.send(make(id, w));
       settle(p, id);
