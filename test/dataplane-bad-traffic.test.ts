@@ -61,10 +61,12 @@ const cases: [string, string, number][] = [
   ['Transfer-Encoding with Content-Length', 'POST /te-cl HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 40\r\n\r\n0\r\n\r\n', 400],
   ['duplicate differing Content-Length', 'POST /dup-cl HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 40\r\n\r\nhello', 400],
   ['Content-Length list', 'POST /cl-list HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 40\r\n\r\nhello', 400],
-  // An unknown transfer coding: 501 (RFC 9112 §6.1), as nginx answers.
-  ['Transfer-Encoding: xchunked', 'POST /xchunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n', 501],
+  // chunked not the final coding: the length cannot be known, 400 (RFC 9112 §6.3).
+  ['Transfer-Encoding: xchunked', 'POST /xchunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n', 400],
+  ['Transfer-Encoding: identity', 'POST /identity HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\nhello', 400],
   ['Transfer-Encoding: chunked, identity', 'POST /chunked-identity HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n', 400],
-  // We re-frame bodies: a coding below chunked would be lost on the way to the backend.
+  // An unknown coding before chunked: 501 (RFC 9112 §6.1), as nginx answers. We re-frame bodies:
+  // the coding would be lost on the way to the backend.
   ['Transfer-Encoding: gzip, chunked', 'POST /gzip-chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n', 501],
   ['Transfer-Encoding twice', 'POST /te-twice HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
   ['space before the colon (Transfer-Encoding : chunked)', 'POST /space-colon HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n', 400],

@@ -802,15 +802,20 @@ function retryNow(ex: Exchange): void {
 const kRefused = Symbol('refused');
 type RefusedSocket = Socket & { [kRefused]?: boolean };
 
+/** A Transfer-Encoding list whose last coding is chunked. */
+const CHUNKED_LAST = /(?:^|,)[ \t]*chunked[ \t]*$/i;
+
 /** Characters a Host header may hold (RFC 9110 §7.2: uri-host [":" port]; IP literals in brackets). */
 const INVALID_HOST = /[^A-Za-z0-9\-._~!$&'()*+,;=%:[\]]/;
 
 /**
  * HTTP/1 requests node:http's parser lets through but a proxy must refuse (0: none of these),
  * since the backend could read them differently than we did:
- * - Transfer-Encoding other than exactly `chunked` (e.g. `gzip, chunked`): 501, as RFC 9112 §6.1
- *   says for codings a server does not implement; we re-frame bodies and would drop the coding.
- *   (`xchunked`, `chunked, identity`, CL with TE, and the like never get here: llhttp refuses them.)
+ * - Transfer-Encoding whose final coding is not chunked (`xchunked`, `identity`): 400, as RFC 9112
+ *   §6.3 requires (the body length cannot be known). Other codings before chunked (`gzip,
+ *   chunked`): 501, as §6.1 says for codings a server does not implement; we re-frame bodies and
+ *   would drop the coding. (`chunked, identity`, CL with TE and the like never get here: llhttp
+ *   refuses them while parsing the headers.)
  * - Transfer-Encoding in an HTTP/1.0 request: faulty framing (RFC 9112 §6.1), 400.
  * - No Host in HTTP/1.1, more than one Host line, or a Host value that is not a host[:port]: 400
  *   (RFC 9112 §3.2). Checked here rather than by node:http's requireHostHeader, which HTTPS
@@ -824,7 +829,7 @@ function badRequest(req: IncomingMessage): number {
   const te = h['transfer-encoding'];
   if (te !== undefined) {
     if (req.httpVersionMinor === 0) return 400;
-    if (te.length !== 7 || te.toLowerCase() !== 'chunked') return 501;
+    if (te.length !== 7 || te.toLowerCase() !== 'chunked') return CHUNKED_LAST.test(te) ? 501 : 400;
   }
   const host = h.host;
   if (host === undefined) {
