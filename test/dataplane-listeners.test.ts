@@ -50,6 +50,14 @@ test('a client that half-closes after its request gets the answer, then the conn
   assert.match(got, /"path":"\/half"/);
 });
 
+test('a client that half-closes right after its request still gets an answer slower than its FIN', async () => {
+  // The backend answers after 300 ms, long after the client's FIN (sent 30 ms after the request).
+  // node:http's default aborts the request when the FIN arrives: the answer was lost.
+  const got = await converse(['GET /half-slow?delay=300 HTTP/1.1\r\nHost: a.example\r\n\r\n'], true);
+  assert.match(got, /^HTTP\/1\.1 200 /);
+  assert.match(got, /"path":"\/half-slow/);
+});
+
 test('HTTP/1.1 request line split across reads, right after the first bytes', async () => {
   const got = await converse(['GE', 'T /split HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n'], false);
   assert.match(got, /^HTTP\/1\.1 200 /);

@@ -99,6 +99,11 @@ export class PortServer implements PortState {
         shouldUpgradeCallback: (req) => String(req.headers.upgrade).toLowerCase() !== 'h2c',
       }, onRequest);
       h1.on('upgrade', onUpgrade);
+      // A client that half-closes after its request still gets its answer. node:http's default
+      // (httpAllowHalfOpen false) aborts the requests in flight when the client's FIN arrives, so
+      // an answer slower than the FIN was lost; with it, node:http ends the socket once the
+      // responses are out. RFC 9112 §9.6 lets a client half-close; HAProxy answers it too.
+      (h1 as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
       // h1 never listens (connections reach it through sniff()), and node:http starts checking
       // header deadlines only in listen(): start it here, or slow clients are never cut.
       setupConnectionsTracking.call(h1);
