@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import cluster, { type Worker } from 'node:cluster';
+import net from 'node:net';
 import { createDataPlane, type DataPlane } from '../src/dataplane/index.ts';
 import { startEcho, type EchoBackend } from './support/echo-backend.ts';
 import { freePort, request } from './support/client.ts';
@@ -18,7 +19,7 @@ const gen = (n: number) => ir(n, [listener('http', port, { '*': [route('r', matc
 before(async () => {
   [a, b] = await Promise.all([startEcho('a'), startEcho('b')]);
   port = await freePort();
-  dp = await createDataPlane({ workers: 2 });
+  dp = await createDataPlane({ workers: 2, clientBodyTimeoutMs: 800 });
 });
 
 after(async () => {
@@ -115,4 +116,18 @@ test('workers that keep dying while a generation is applied reject apply() inste
   assert.equal(liveWorkers().length, 2);
   assert.match(await dp.metrics(), /portico_config_generation 12\n/);
   assert.deepEqual(new Set(await names(16)), new Set(['b']));
+});
+
+test('the workers get the data-plane options: a body stalled past clientBodyTimeoutMs is answered 408', async () => {
+  await dp.apply(gen(13));
+  const answer = await new Promise<string>((resolve) => {
+    let got = '';
+    const sock = net.connect(port, '127.0.0.1', () => sock.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nfirst bytes;'));
+    sock.on('data', (d: Buffer) => { got += d.toString('latin1'); });
+    sock.on('error', () => {});
+    sock.on('close', () => resolve(got));
+    // Far beyond 800 ms plus the once-a-second sweep, far below the 60 s default.
+    setTimeout(() => sock.destroy(), 10_000).unref();
+  });
+  assert.match(answer, /^HTTP\/1\.1 408 /);
 });

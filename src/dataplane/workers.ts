@@ -47,7 +47,7 @@ interface Pending {
 export async function createWorkerPool(options: DataPlaneOptions, count: number): Promise<DataPlane> {
   cluster.setupPrimary({
     exec: fileURLToPath(new URL('./worker.ts', import.meta.url)),
-    args: [JSON.stringify({ bindAddress: options.bindAddress, accessLog: options.accessLog, debugHeaders: options.debugHeaders, clientHeaderTimeoutMs: options.clientHeaderTimeoutMs })],
+    args: [JSON.stringify({ bindAddress: options.bindAddress, accessLog: options.accessLog, debugHeaders: options.debugHeaders, clientHeaderTimeoutMs: options.clientHeaderTimeoutMs, clientBodyTimeoutMs: options.clientBodyTimeoutMs })],
   });
   /** Workers that are ready (replacements join once they run the latest generation, or failed to). */
   const workers = new Map<number, Worker>();
