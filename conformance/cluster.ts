@@ -314,7 +314,9 @@ export async function down(): Promise<void> {
     const stages = [['node-agent'], ['kube-scheduler', 'kube-controller-manager', 'kube-apiserver'], ['etcd']];
     for (const stage of stages) await Promise.all(stage.filter((n) => state.pids[n]).map((n) => killGroup(n, state.pids[n])));
   }
-  if (canRunAgent()) {
+  // The pod network is one per machine (NETWORK), shared with any other cluster's agent: only a
+  // cluster that ran the agent (or one whose state is lost) cleans it up.
+  if (canRunAgent() && (!state || state.agent)) {
     // The agent removes its pods' namespaces on SIGTERM; this catches a killed agent.
     const { cleanupNetwork } = await import('./node-agent/netns.ts');
     await cleanupNetwork(NETWORK.netnsPrefix, NETWORK.bridge);
