@@ -5,7 +5,7 @@
 // while watched empties its kind again; CRDs that serve a kind only at an older version than the
 // group's preferred one (an older bundle) are watched and written at that version. Skips loudly
 // when the binaries cannot be had.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -131,18 +131,22 @@ async function fetchText(client: KubeClient, path: string): Promise<string> {
   return client.request<string>('GET', path, { timeoutMs: 3000, text: true }).catch(() => '');
 }
 
+/** Skips (loudly) a test that needs its own API server when none can be started here. */
+async function skippedWithoutServer(t: TestContext): Promise<boolean> {
+  const why = await unavailable();
+  if (!why) return false;
+  process.stderr.write(`\n*** SKIPPED (no Kubernetes API server): ${t.name}: ${why}\n`);
+  t.skip(why);
+  return true;
+}
+
 function crd(dir: string, file: string): any {
   const docs = parseAllDocuments(readFileSync(join(dir, file), 'utf8'));
   return (Array.isArray(docs) ? docs : [])[0].toJS();
 }
 
 test('kubernetes provider: missing CRDs, CRDs installed and removed later, API server restarted', async (t) => {
-  const why = await unavailable();
-  if (why) {
-    process.stderr.write(`\n*** SKIPPED (no Kubernetes API server): ${t.name}: ${why}\n`);
-    t.skip(why);
-    return;
-  }
+  if (await skippedWithoutServer(t)) return;
   const own = await startOwnServer();
   const admin = new KubeClient(own.conn);
   const logs: string[] = [];
@@ -215,12 +219,7 @@ function onlyVersion(dir: string, file: string, version: string): any {
 }
 
 test('kubernetes provider: kinds served only at an older version are watched and get status at that version', async (t) => {
-  const why = await unavailable();
-  if (why) {
-    process.stderr.write(`\n*** SKIPPED (no Kubernetes API server): ${t.name}: ${why}\n`);
-    t.skip(why);
-    return;
-  }
+  if (await skippedWithoutServer(t)) return;
   const own = await startOwnServer();
   const admin = new KubeClient(own.conn);
   const logs: string[] = [];

@@ -593,7 +593,7 @@ spec:
     name: 'HTTPRouteRedirectPath',
     routes: ['redirect-path'],
     yaml: () => {
-      const r = (prefix: string, redirect: string) => `- {matches: [{path: {type: PathPrefix, value: ${prefix}}}], filters: [{type: RequestRedirect, requestRedirect: {${redirect}}}]}`;
+      const r = redirectRule;
       return route('redirect-path', [
         r('/original-prefix', 'path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}'),
         r('/full', 'path: {type: ReplaceFullPath, replaceFullPath: /full-path-replacement}'),
@@ -616,7 +616,7 @@ spec:
     name: 'HTTPRouteRedirectPort',
     routes: ['redirect-port'],
     yaml: () => {
-      const r = (prefix: string, redirect: string) => `- {matches: [{path: {type: PathPrefix, value: ${prefix}}}], filters: [{type: RequestRedirect, requestRedirect: {${redirect}}}]}`;
+      const r = redirectRule;
       return route('redirect-port', [
         r('/port', 'port: 8083'), r('/port-and-host', 'hostname: example.org, port: 8083'),
         r('/port-and-status', 'port: 8083, statusCode: 301'), r('/port-and-host-and-status', 'port: 8083, hostname: example.org, statusCode: 302'),
@@ -633,7 +633,7 @@ spec:
     name: 'HTTPRouteRedirectScheme',
     routes: ['redirect-scheme'],
     yaml: () => {
-      const r = (prefix: string, redirect: string) => `- {matches: [{path: {type: PathPrefix, value: ${prefix}}}], filters: [{type: RequestRedirect, requestRedirect: {${redirect}}}]}`;
+      const r = redirectRule;
       return route('redirect-scheme', [
         r('/scheme', 'scheme: https'), r('/scheme-and-host', 'hostname: example.org, scheme: https'),
         r('/scheme-and-status', 'scheme: https, statusCode: 301'), r('/scheme-and-host-and-status', 'scheme: https, statusCode: 302, hostname: example.org'),
