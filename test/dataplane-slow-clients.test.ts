@@ -8,6 +8,7 @@
 // gets a GOAWAY; one whose stream waits longer on the backend is not cut.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import http2 from 'node:http2';
@@ -169,4 +170,45 @@ test('HTTP/2: a stream whose body stalls is answered 408, the backend never gets
   } finally {
     session.destroy();
   }
+});
+
+test('a body the gateway holds back (the backend reads slowly) is not cut: backpressure is not a stalled client', async (t) => {
+  // The backend leaves the body unread for four body timeouts, then reads all of it. Meanwhile
+  // the buffers fill, the gateway stops reading the client, and the client's bytes stop moving:
+  // that must not count as the client stalling.
+  const HOLD_MS = 4 * BODY_DEADLINE_MS;
+  const slowReader = http.createServer((req, res) => {
+    setTimeout(() => {
+      let n = 0;
+      req.on('data', (d: Buffer) => { n += d.length; });
+      req.on('end', () => res.end(String(n)));
+    }, HOLD_MS);
+  });
+  await new Promise<void>((r) => slowReader.listen(0, '127.0.0.1', r));
+  const backendPort = (slowReader.address() as net.AddressInfo).port;
+  const ownPort = await freePort();
+  const own = await createDataPlane({ workers: 0, clientHeaderTimeoutMs: DEADLINE_MS, clientBodyTimeoutMs: BODY_DEADLINE_MS });
+  t.after(async () => {
+    await own.close();
+    slowReader.close();
+  });
+  await own.apply(ir(1, [listener('http', ownPort, { '*': [route('held', match(), [to('held')])] })], [
+    { id: 'held', source: { kind: 'Service', namespace: 'default', name: 'held' }, protocol: 'http1', endpoints: [{ address: '127.0.0.1', port: backendPort }] },
+  ]));
+  const size = 48 << 20; // far more than the socket buffers on the way hold
+  const t0 = Date.now();
+  const answer = await new Promise<string>((resolve) => {
+    let got = '';
+    const sock = net.connect(ownPort, '127.0.0.1', () => {
+      sock.write(`POST /held HTTP/1.1\r\nHost: slow.example\r\nConnection: close\r\nContent-Length: ${size}\r\n\r\n`);
+      sock.end(Buffer.alloc(size, 97));
+    });
+    sock.on('data', (d: Buffer) => { got += d.toString('latin1'); });
+    sock.on('error', () => undefined);
+    sock.on('close', () => resolve(got));
+    setTimeout(() => sock.destroy(), 20_000).unref();
+  });
+  assert.ok(Date.now() - t0 >= HOLD_MS, 'the backend held the body back');
+  assert.match(answer, /^HTTP\/1\.1 200 /, answer.slice(0, 60));
+  assert.ok(answer.endsWith(`\r\n\r\n${size}`) || answer.includes(String(size)), answer.slice(-80));
 });
