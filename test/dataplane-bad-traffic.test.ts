@@ -6,10 +6,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { createDataPlane, type DataPlane } from '../src/dataplane/index.ts';
-import { freePort, raw, request } from './support/client.ts';
+import { freePort, h2request, raw, request } from './support/client.ts';
 import { certificate, ir, listener, match, route, to } from './support/ir.ts';
 import { makeCA, makeCert, type CA } from './support/tls-certs.ts';
 
@@ -147,4 +148,18 @@ test('HTTPS (HTTP/1.1 over TLS) refuses the same: missing Host, two Host lines, 
   assert.deepEqual(started.slice(from), []);
   const ok = await send('GET /tls-ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   assert.match(ok, /^HTTP\/1\.1 200 /);
+});
+
+test('HTTP/2 (h2c): headers over the HTTP/1.1 limit (16 KiB) get 431 as over HTTP/1.1, and never reach the backend; below it they pass', async (t) => {
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  t.after(() => session.close());
+  const before = started.length;
+  const big = await h2request(session, '/h2-big', { host: 'x', headers: { 'x-big': 'y'.repeat(20_000) } });
+  assert.equal(big.status, 431);
+  // The gateway's own answer, not the backend's parser refusing what was forwarded to it.
+  assert.match(big.body, /Request Header Fields Too Large/);
+  assert.deepEqual(started.slice(before), [], 'the backend never saw the oversized request');
+  const fine = await h2request(session, '/h2-fine', { host: 'x', headers: { 'x-big': 'y'.repeat(10_000) } });
+  assert.equal(fine.status, 200);
+  assert.deepEqual(started.slice(before), ['GET /h2-fine']);
 });

@@ -1,7 +1,7 @@
 // The request path: listener and virtual host by Host (and SNI), route by matchers, filters, then
 // one Exchange per request that is also the undici dispatch handler for its upstream request, so
 // proxying a request allocates no closures. Everything it reads was compiled by compile.ts.
-import { ServerResponse, type IncomingMessage } from 'node:http';
+import { ServerResponse, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { PassThrough, type Duplex, type Readable } from 'node:stream';
 import { constants as http2Constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
@@ -45,6 +45,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 const RESPONSE_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'trailer', 'te', 'proxy-authenticate']);
 /** A TE value listing `trailers` (RFC 9110 §10.1.4: a list of codings and `trailers`). */
 const TE_TRAILERS = /(?:^|,)[ \t]*trailers[ \t]*(?:,|$)/i;
+/** node:http's limit on HTTP/1.1 request headers (--max-http-header-size), also held to HTTP/2 requests. */
+const MAX_HEADER_BYTES = 16 * 1024;
 /** Response bodies up to this size are sent as a string joined to the head (see onResponseEnd). */
 const SMALL_BODY = 1024;
 /** Retry and ExternalAuth forwardBody buffer request bodies up to this size; larger ones are streamed, once. */
@@ -203,6 +205,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
         this.res.shouldKeepAlive = false;
         return this.local(bad);
       }
+    } else if (headerBytes(req.headers) > MAX_HEADER_BYTES) {
+      // node:http2 only refuses header blocks over 64 KiB (REFUSED_STREAM): the HTTP/1.1 limit
+      // applies to HTTP/2 requests too, with the same answer.
+      return this.local(431);
     }
     const h = req.headers;
     this.rawHost = ((req.httpVersionMajor === 2 ? h[':authority'] ?? h.host : h.host) as string | undefined) ?? '';
@@ -859,6 +865,17 @@ function dropConnectionNamed(out: HeaderBag, conn: string | string[]): void {
   }
 }
 
+/** Size of a request's header fields as HTTP/1.1 would carry them ("name: value\r\n"), pseudo-headers included. */
+function headerBytes(h: IncomingHttpHeaders): number {
+  let n = 0;
+  for (const k in h) {
+    const v = h[k];
+    if (typeof v === 'string') n += k.length + v.length + 4;
+    else if (v !== undefined) for (const item of v) n += k.length + item.length + 4;
+  }
+  return n;
+}
+
 function hasBody(req: Req): boolean {
   if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
   const h = req.headers;
@@ -907,6 +924,6 @@ function upstreamErrorStatus(err: Error): number {
 }
 
 const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 408: 'Request Timeout', 413: 'Payload Too Large', 421: 'Misdirected Request',
+  400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 408: 'Request Timeout', 413: 'Payload Too Large', 421: 'Misdirected Request', 431: 'Request Header Fields Too Large',
   500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
 };
