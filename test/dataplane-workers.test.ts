@@ -110,7 +110,15 @@ test('workers that keep dying while a generation is applied reject apply() inste
   } finally {
     cluster.off('fork', killer);
   }
-  // Replacements are forked again (more slowly after a crash loop) and brought to the generation.
+  // The rejected generation 11 is rolled back: the replacements (forked more slowly after a
+  // crash loop) are brought to generation 9, the last one every worker ran, not to 11.
+  let text = '';
+  for (let i = 0; i < 300 && !(liveWorkers().length === 2 && /portico_config_generation 9\n/.test(text)); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    text = await dp.metrics();
+  }
+  assert.match(text, /portico_config_generation 9\n/);
+  assert.deepEqual(new Set(await names(16)), new Set(['b']), 'generation 9 (backend b) serves, not the rejected 11 (a)');
   const res = await dp.apply(gen(12));
   assert.equal(res.generation, 12);
   assert.equal(liveWorkers().length, 2);

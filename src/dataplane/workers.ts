@@ -188,11 +188,29 @@ export async function createWorkerPool(options: DataPlaneOptions, count: number)
     return { generation: ir.generation, bindErrors };
   };
 
+  /** The last generation every worker ran: what a rejected generation rolls back to. */
+  let liveIR: IR | undefined;
+  /**
+   * A rejected generation may have reached some workers (the others died or failed): they go back
+   * to the last generation every worker ran, as the in-process engine keeps its previous
+   * configuration when an apply fails, and replacements are brought to that one, not to the
+   * rejected one (which may be what kills them). Best effort: if that fails too, the next
+   * generation tries again.
+   */
+  const rollBack = async () => {
+    if (liveIR === undefined || closing) return;
+    await applyNow(liveIR).catch(() => {});
+  };
+
   return {
-    /** Applies are serialized: each one waits for the previous one to be live (or to fail). */
+    /**
+     * Applies are serialized: each one waits for the previous one to be live, or to fail and be
+     * rolled back.
+     */
     apply(ir) {
       const run = queue.then(() => applyNow(ir));
-      queue = run.catch(() => {});
+      run.then(() => { liveIR = ir; }, () => {});
+      queue = run.catch(rollBack);
       return run;
     },
     async metrics() {
