@@ -592,17 +592,14 @@ spec:
   {
     name: 'HTTPRouteRedirectPath',
     routes: ['redirect-path'],
-    yaml: () => {
-      const r = redirectRule;
-      return route('redirect-path', [
-        r('/original-prefix', 'path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}'),
-        r('/full', 'path: {type: ReplaceFullPath, replaceFullPath: /full-path-replacement}'),
-        r('/path-and-host', 'hostname: example.org, path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}'),
-        r('/path-and-status', 'path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}, statusCode: 301'),
-        r('/full-path-and-host', 'hostname: example.org, path: {type: ReplaceFullPath, replaceFullPath: /replacement-full}'),
-        r('/full-path-and-status', 'path: {type: ReplaceFullPath, replaceFullPath: /replacement-full}, statusCode: 301'),
-      ].join('\n'));
-    },
+    yaml: () => route('redirect-path', [
+      redirectRule('/original-prefix', 'path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}'),
+      redirectRule('/full', 'path: {type: ReplaceFullPath, replaceFullPath: /full-path-replacement}'),
+      redirectRule('/path-and-host', 'hostname: example.org, path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}'),
+      redirectRule('/path-and-status', 'path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}, statusCode: 301'),
+      redirectRule('/full-path-and-host', 'hostname: example.org, path: {type: ReplaceFullPath, replaceFullPath: /replacement-full}'),
+      redirectRule('/full-path-and-status', 'path: {type: ReplaceFullPath, replaceFullPath: /replacement-full}, statusCode: 301'),
+    ].join('\n')),
     cases: [
       answered('/original-prefix/lemon', 302, { location: 'http://example.com:PORT/replacement-prefix/lemon' }),
       answered('/full/path/original', 302, { location: 'http://example.com:PORT/full-path-replacement' }),
@@ -615,13 +612,10 @@ spec:
   {
     name: 'HTTPRouteRedirectPort',
     routes: ['redirect-port'],
-    yaml: () => {
-      const r = redirectRule;
-      return route('redirect-port', [
-        r('/port', 'port: 8083'), r('/port-and-host', 'hostname: example.org, port: 8083'),
-        r('/port-and-status', 'port: 8083, statusCode: 301'), r('/port-and-host-and-status', 'port: 8083, hostname: example.org, statusCode: 302'),
-      ].join('\n'));
-    },
+    yaml: () => route('redirect-port', [
+      redirectRule('/port', 'port: 8083'), redirectRule('/port-and-host', 'hostname: example.org, port: 8083'),
+      redirectRule('/port-and-status', 'port: 8083, statusCode: 301'), redirectRule('/port-and-host-and-status', 'port: 8083, hostname: example.org, statusCode: 302'),
+    ].join('\n')),
     cases: [
       answered('/port', 302, { location: 'http://example.com:8083/port' }),
       answered('/port-and-host', 302, { location: 'http://example.org:8083/port-and-host' }),
@@ -632,13 +626,10 @@ spec:
   {
     name: 'HTTPRouteRedirectScheme',
     routes: ['redirect-scheme'],
-    yaml: () => {
-      const r = redirectRule;
-      return route('redirect-scheme', [
-        r('/scheme', 'scheme: https'), r('/scheme-and-host', 'hostname: example.org, scheme: https'),
-        r('/scheme-and-status', 'scheme: https, statusCode: 301'), r('/scheme-and-host-and-status', 'scheme: https, statusCode: 302, hostname: example.org'),
-      ].join('\n'));
-    },
+    yaml: () => route('redirect-scheme', [
+      redirectRule('/scheme', 'scheme: https'), redirectRule('/scheme-and-host', 'hostname: example.org, scheme: https'),
+      redirectRule('/scheme-and-status', 'scheme: https, statusCode: 301'), redirectRule('/scheme-and-host-and-status', 'scheme: https, statusCode: 302, hostname: example.org'),
+    ].join('\n')),
     cases: [
       // a scheme without a port: the scheme's well-known port, left out of Location
       answered('/scheme', 302, { location: 'https://example.com/scheme' }),
